@@ -1,0 +1,55 @@
+"""The shape of a check result: one error per problem found, and a report that counts them all.
+
+Codes follow frictionless (missing-label, type-error, constraint-error, ...). Row numbers are the ones
+the user sees: CSV header line is row 1 and the first record row 2; XLSX rows are spreadsheet rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CheckError:
+    code: str  # e.g. "type-error"
+    message: str  # plain English, for a partner with a spreadsheet
+    row: int | None = None  # row number as the user sees it; None for file- or header-level errors
+    field: str | None = None  # schema field name
+    column: str | None = None  # spreadsheet column letter (A, B, ..., AA) for xlsx and CSV alike
+    constraint: str | None = None  # for constraint-error: required, unique, enum, minimum, ...
+    value: str | None = None  # offending value as text, truncated
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckReport:
+    """All errors are counted in `counts`; `errors` may hold only the first `error_limit` of them."""
+
+    rows: int = 0
+    error_count: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[CheckError] = field(default_factory=list)
+    error_limit: int | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    def add(self, error: CheckError) -> None:
+        self.error_count += 1
+        self.counts[error.code] = self.counts.get(error.code, 0) + 1
+        if self.error_limit is None or len(self.errors) < self.error_limit:
+            self.errors.append(error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `witan validate --format json` contract."""
+        return {
+            "valid": self.valid,
+            "rows": self.rows,
+            "error_count": self.error_count,
+            "counts": dict(self.counts),
+            "errors": [e.to_dict() for e in self.errors],
+        }
