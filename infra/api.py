@@ -1,0 +1,238 @@
+"""API: Cognito user pool, REST API and the access_api function.
+
+Cognito-authorised routes: ANY / and ANY /{proxy+}. Without the Cognito authorizer (authorised inside
+the function): GET /openapi.json (public description) and ANY /collect/{proxy+} (partner capability
+tokens)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+from witan import settings
+
+from infra.collect import TABLE_READ_WRITE, grant_audit_append, grant_send_email, table_and_indexes
+from infra.config import WitanConfig
+from infra.lambdas import LOG_RETENTION, Layers, WitanFunction
+from infra.mail import Mail
+from infra.storage import Storage
+
+STAGE_NAME = "v1"
+THROTTLE_RATE = 50  # requests per second, steady
+THROTTLE_BURST = 100
+# Grant, request and catalog records can be revoked or replaced: full item writes on these tables.
+API_TABLE_ACTIONS = (*TABLE_READ_WRITE, "dynamodb:DeleteItem")
+# JSON errors for what API Gateway rejects before the function runs, in the function's error shape.
+GATEWAY_ERRORS = {
+    apigw.ResponseType.UNAUTHORIZED: ("unauthorized", "$context.error.messageString"),
+    apigw.ResponseType.ACCESS_DENIED: ("forbidden", "$context.error.messageString"),
+    apigw.ResponseType.BAD_REQUEST_PARAMETERS: ("invalid_request", "$context.error.validationErrorString"),
+    apigw.ResponseType.BAD_REQUEST_BODY: ("invalid_request", "$context.error.validationErrorString"),
+    apigw.ResponseType.THROTTLED: ("throttled", "$context.error.messageString"),
+    apigw.ResponseType.DEFAULT_5_XX: ("gateway_error", "$context.error.messageString"),
+}
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: WitanConfig,
+        storage: Storage,
+        layers: Layers,
+        mail: Mail,
+        state_machine: sfn.StateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=config.name("users"),
+            self_sign_up_enabled=False,  # accounts are created by a platform admin
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        cognito.CfnUserPoolGroup(
+            self,
+            "PlatformAdminGroup",
+            user_pool_id=self.user_pool.user_pool_id,
+            group_name=settings.ADMIN_GROUP,
+            description="Witan platform administrators",
+            precedence=0,
+        )
+        for index, group in enumerate(config.organisation_groups):
+            cognito.CfnUserPoolGroup(
+                self,
+                f"OrganisationGroup{index}",
+                user_pool_id=self.user_pool.user_pool_id,
+                group_name=group,
+                description=f"Members of organisation {group}",
+                precedence=10,
+            )
+        self.user_pool_client = self.user_pool.add_client(
+            "WebClient",
+            user_pool_client_name=config.name("web"),
+            generate_secret=False,
+            # USER_PASSWORD_AUTH lets the local demo and scripts sign in without SRP.
+            auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
+            disable_o_auth=True,
+            prevent_user_existence_errors=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(1),
+        )
+
+        self.access_api = WitanFunction(
+            self,
+            "AccessApi",
+            config=config,
+            folder="access_api",
+            layers=layers,
+            description="Datastore API: policy decisions, presigned URLs, audit of every request",
+            memory_mb=1024,
+            timeout=Duration.seconds(29),  # API Gateway's integration limit
+            environment={
+                settings.ENV_NAME: config.environment,
+                settings.DATA_BUCKET: storage.data_bucket.bucket_name,
+                settings.AUDIT_TABLE: storage.audit_table.table_name,
+                settings.CATALOG_TABLE: storage.catalog_table.table_name,
+                settings.GRANTS_TABLE: storage.grants_table.table_name,
+                settings.REQUESTS_TABLE: storage.requests_table.table_name,
+                settings.MODEL_RUNS_TABLE: storage.model_runs_table.table_name,
+                settings.STATE_MACHINE_ARN: state_machine.state_machine_arn,
+                settings.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
+                settings.SES_SENDER: mail.sender,
+                settings.SES_CONFIGURATION_SET: mail.configuration_set_name,
+                settings.MAX_UPLOAD_BYTES: str(settings.DEFAULT_MAX_UPLOAD_BYTES),
+            },
+        )
+        fn = self.access_api
+        tables = (
+            storage.catalog_table,
+            storage.grants_table,
+            storage.requests_table,
+            storage.model_runs_table,
+        )
+        fn.grant(
+            "ReadWriteApiTables",
+            API_TABLE_ACTIONS,
+            [arn for table in tables for arn in table_and_indexes(table.table_arn)],
+        )
+        grant_audit_append(fn, storage)
+        fn.grant(
+            "ReadAuditByIndex",
+            ("dynamodb:Query",),
+            [f"{storage.audit_table.table_arn}/index/*"],
+        )
+        # GET /audit/verify (admins) re-checks every hash chain: a read-only scan of the audit table.
+        fn.grant("VerifyAuditChains", ("dynamodb:Scan",), [storage.audit_table.table_arn])
+        # Presigned GET/POST are signed with this role: it must hold what the URL allows, per prefix.
+        presign_prefixes = (
+            settings.DATASETS_PREFIX,
+            settings.REPORTS_PREFIX,
+            settings.CURATED_PREFIX,
+            settings.MODELS_PREFIX,
+        )
+        fn.grant(
+            "PresignDataObjects",
+            ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"),
+            [storage.objects(prefix) for prefix in presign_prefixes],
+        )
+        # Partners upload through presigned POST to uploads/ (they never read it back through the API).
+        fn.grant("PresignUploads", ("s3:PutObject",), [storage.objects(settings.UPLOADS_PREFIX)])
+        fn.grant("StartModelRuns", ("states:StartExecution",), [state_machine.state_machine_arn])
+        grant_send_email(fn, mail)
+
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=f"/aws/apigateway/{config.name('api')}/access",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=config.name("api"),
+            description="Witan datastore and collect API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,  # the account-level role API Gateway needs to write logs
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # bodies may hold tokens and personal data
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=THROTTLE_RATE,
+                throttling_burst_limit=THROTTLE_BURST,
+            ),
+        )
+        # RestApi adds its own Endpoint output; the stack's outputs are the contract's list (ApiUrl).
+        self.rest_api.node.try_remove_child("Endpoint")
+        for response_type, (code, message) in GATEWAY_ERRORS.items():
+            self.rest_api.add_gateway_response(
+                f"Gateway{code.title().replace('_', '')}{response_type.response_type}",
+                type=response_type,
+                templates={"application/json": f'{{"code": "{code}", "message": {message}}}'},
+            )
+        self.validator = self.rest_api.add_request_validator(
+            "RequestValidator",
+            request_validator_name=config.name("api-validator"),
+            validate_request_parameters=True,
+            validate_request_body=True,
+        )
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self,
+            "Authorizer",
+            authorizer_name=config.name("cognito"),
+            cognito_user_pools=[self.user_pool],
+            identity_source=apigw.IdentitySource.header("Authorization"),
+        )
+        integration = apigw.LambdaIntegration(fn.function, proxy=True, allow_test_invoke=False)
+        signed_in = {
+            "authorizer": self.authorizer,
+            "authorization_type": apigw.AuthorizationType.COGNITO,
+            "request_validator": self.validator,
+            "request_parameters": {"method.request.header.Authorization": True},
+        }
+        open_route = {"authorization_type": apigw.AuthorizationType.NONE, "request_validator": self.validator}
+        root = self.rest_api.root
+        self.root_method = root.add_method("ANY", integration, **signed_in)
+        self.proxy_method = root.add_resource("{proxy+}").add_method("ANY", integration, **signed_in)
+        self.openapi_method = root.add_resource("openapi.json").add_method("GET", integration, **open_route)
+        self.collect_method = (
+            root.add_resource("collect").add_resource("{proxy+}").add_method("ANY", integration, **open_route)
+        )

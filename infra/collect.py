@@ -1,0 +1,138 @@
+"""Collect: S3 ObjectCreated on uploads/ -> SQS (with DLQ) -> upload_validator, which writes reports and
+curated Parquet, updates the submission and emails the uploader and requester."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from witan import settings
+
+from infra.config import WitanConfig
+from infra.lambdas import Layers, WitanFunction
+from infra.mail import Mail
+from infra.storage import Storage
+
+FUNCTION_TIMEOUT = Duration.minutes(5)
+BATCH_SIZE = 5
+MAX_RECEIVE_COUNT = 3
+
+# DynamoDB actions for tables a function reads and writes (no Scan, no table-level admin).
+TABLE_READ_WRITE = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+)
+# Audit: append (PutItem) and read the chain's tail to link the next event (Query/GetItem). Never
+# UpdateItem/DeleteItem (the table's resource policy also denies them to everyone).
+AUDIT_APPEND = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem")
+
+
+def grant_audit_append(function: WitanFunction, storage: Storage) -> None:
+    function.grant("AppendAuditEvents", AUDIT_APPEND, [storage.audit_table.table_arn])
+
+
+def grant_list_bucket(function: WitanFunction, storage: Storage) -> None:
+    """HeadObject on a missing key answers 404 only to callers allowed s3:ListBucket (403 otherwise), and
+    the handlers tell "not there" from "not allowed" by that status."""
+    function.grant("ListDataBucket", ("s3:ListBucket",), [storage.data_bucket.bucket_arn])
+
+
+def grant_send_email(function: WitanFunction, mail: Mail) -> None:
+    function.grant(
+        "SendEmail", ("ses:SendEmail", "ses:SendRawEmail"), mail.send_resources, mail.send_conditions
+    )
+
+
+def table_and_indexes(table_arn: str) -> list[str]:
+    return [table_arn, f"{table_arn}/index/*"]
+
+
+class Collect(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: WitanConfig,
+        storage: Storage,
+        layers: Layers,
+        mail: Mail,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "UploadDeadLetterQueue",
+            queue_name=config.name("uploads-dlq"),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "UploadQueue",
+            queue_name=config.name("uploads"),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # AWS guidance for SQS event sources: at least six times the function timeout.
+            visibility_timeout=Duration.seconds(FUNCTION_TIMEOUT.to_seconds() * 6),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
+            ),
+        )
+        storage.data_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=settings.UPLOADS_PREFIX),
+        )
+
+        self.validator = WitanFunction(
+            self,
+            "UploadValidator",
+            config=config,
+            folder="upload_validator",
+            layers=layers,
+            description="Checks uploaded files against their schema; writes reports and curated Parquet",
+            memory_mb=2048,
+            timeout=FUNCTION_TIMEOUT,
+            ephemeral_storage_mb=2048,
+            environment={
+                settings.ENV_NAME: config.environment,
+                settings.DATA_BUCKET: storage.data_bucket.bucket_name,
+                settings.REQUESTS_TABLE: storage.requests_table.table_name,
+                settings.AUDIT_TABLE: storage.audit_table.table_name,
+                settings.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
+                settings.SES_SENDER: mail.sender,
+                settings.SES_CONFIGURATION_SET: mail.configuration_set_name,
+                settings.MAX_UPLOAD_BYTES: str(settings.DEFAULT_MAX_UPLOAD_BYTES),
+            },
+        )
+        fn = self.validator
+        fn.grant(
+            "ReadUploads",
+            ("s3:GetObject", "s3:GetObjectVersion"),
+            [storage.objects(settings.UPLOADS_PREFIX)],
+        )
+        fn.grant(
+            "WriteReportsAndCurated",
+            ("s3:PutObject",),
+            [storage.objects(settings.REPORTS_PREFIX), storage.objects(settings.CURATED_PREFIX)],
+        )
+        # The report links emailed to uploader and requester are presigned with this role's credentials,
+        # so the role itself must be able to read what it links to.
+        fn.grant("ReadReports", ("s3:GetObject",), [storage.objects(settings.REPORTS_PREFIX)])
+        grant_list_bucket(fn, storage)
+        fn.grant("ReadWriteRequests", TABLE_READ_WRITE, table_and_indexes(storage.requests_table.table_arn))
+        grant_audit_append(fn, storage)
+        grant_send_email(fn, mail)
+        # Grants the queue read/delete to the role; each failed message is reported on its own.
+        fn.function.add_event_source(
+            sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
+        )

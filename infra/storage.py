@@ -1,0 +1,177 @@
+"""Storage: the data bucket (uploads, reports, curated Parquet, datasets, model outputs), its access-log
+bucket, and the DynamoDB tables. Everything here holds council data, so it is retained on stack delete."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import WitanConfig
+
+TTL_ATTRIBUTE = "expires_at"
+# Writes that would change or remove recorded audit events. Denied for every principal by the audit
+# table's own resource policy, on top of the function roles granting only PutItem.
+AUDIT_MUTATIONS = (
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
+
+
+def _table(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    partition: tuple[str, ddb.AttributeType],
+    sort: tuple[str, ddb.AttributeType],
+    resource_policy: iam.PolicyDocument | None = None,
+) -> ddb.Table:
+    return ddb.Table(
+        scope,
+        construct_id,
+        table_name=name,
+        partition_key=ddb.Attribute(name=partition[0], type=partition[1]),
+        sort_key=ddb.Attribute(name=sort[0], type=sort[1]),
+        billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        encryption=ddb.TableEncryption.AWS_MANAGED,
+        time_to_live_attribute=TTL_ATTRIBUTE,
+        removal_policy=RemovalPolicy.RETAIN,
+        resource_policy=resource_policy,
+    )
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: WitanConfig) -> None:
+        super().__init__(scope, construct_id)
+        suffix = f"{Aws.ACCOUNT_ID}-{Aws.REGION}"  # bucket names are global
+
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            bucket_name=f"{config.name('access-logs')}-{suffix}",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging needs SSE-S3
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            auto_delete_objects=False,  # a Node.js custom resource otherwise
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(365),
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+        )
+
+        self.data_bucket = s3.Bucket(
+            self,
+            "DataBucket",
+            bucket_name=f"{config.name('data')}-{suffix}",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="data-bucket/",
+            removal_policy=RemovalPolicy.RETAIN,
+            auto_delete_objects=False,
+            # Browsers upload with presigned POST straight to S3 from the configured origins only.
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=list(config.allowed_origins),
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag", "x-amz-version-id"],
+                    max_age=3000,
+                )
+            ],
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="abort-incomplete-multipart-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                # Old versions exist only when a key is overwritten; keep them 90 days to recover.
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=Duration.days(90),
+                ),
+                # Uploads are kept (with their reports) but rarely read after the request closes.
+                s3.LifecycleRule(
+                    id="uploads-to-infrequent-access",
+                    prefix="uploads/",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=Duration.days(90),
+                        )
+                    ],
+                ),
+            ],
+        )
+
+        audit_name = config.name("audit")
+        audit_arn = f"arn:{Aws.PARTITION}:dynamodb:{Aws.REGION}:{Aws.ACCOUNT_ID}:table/{audit_name}"
+        append_only = iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(
+                    sid="AuditEventsAreAppendOnly",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=list(AUDIT_MUTATIONS),
+                    resources=[audit_arn],
+                )
+            ]
+        )
+        self.audit_table = _table(
+            self,
+            "AuditTable",
+            name=audit_name,
+            partition=("chain", ddb.AttributeType.STRING),
+            sort=("seq", ddb.AttributeType.NUMBER),
+            resource_policy=append_only,
+        )
+        for index, key in (("by-actor", "actor_sub"), ("by-resource", "resource")):
+            self.audit_table.add_global_secondary_index(
+                index_name=index,
+                partition_key=ddb.Attribute(name=key, type=ddb.AttributeType.STRING),
+                sort_key=ddb.Attribute(name="time", type=ddb.AttributeType.STRING),
+                projection_type=ddb.ProjectionType.ALL,
+            )
+
+        self.tables: dict[str, ddb.Table] = {}
+        for key in ("catalog", "grants", "requests", "model-runs"):
+            table = _table(
+                self,
+                "".join(part.capitalize() for part in key.split("-")) + "Table",
+                name=config.name(key),
+                partition=("pk", ddb.AttributeType.STRING),
+                sort=("sk", ddb.AttributeType.STRING),
+            )
+            table.add_global_secondary_index(
+                index_name="gsi1",
+                partition_key=ddb.Attribute(name="gsi1pk", type=ddb.AttributeType.STRING),
+                sort_key=ddb.Attribute(name="gsi1sk", type=ddb.AttributeType.STRING),
+                projection_type=ddb.ProjectionType.ALL,
+            )
+            self.tables[key] = table
+        self.catalog_table = self.tables["catalog"]
+        self.grants_table = self.tables["grants"]
+        self.requests_table = self.tables["requests"]
+        self.model_runs_table = self.tables["model-runs"]
+
+    def objects(self, prefix: str) -> str:
+        """ARN of the data bucket's objects under a prefix (prefix-scoped grants)."""
+        return self.data_bucket.arn_for_objects(f"{prefix}*")
