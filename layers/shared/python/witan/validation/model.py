@@ -44,6 +44,11 @@ class CheckReport:
         if self.error_limit is None or len(self.errors) < self.error_limit:
             self.errors.append(error)
 
+    def count_only(self, code: str, n: int) -> None:
+        """Count n errors of one code without listing them (used once `errors` is full)."""
+        self.error_count += n
+        self.counts[code] = self.counts.get(code, 0) + n
+
     def to_dict(self) -> dict[str, Any]:
         """The `witan validate --format json` contract."""
         return {
@@ -53,3 +58,25 @@ class CheckReport:
             "counts": dict(self.counts),
             "errors": [e.to_dict() for e in self.errors],
         }
+
+
+# Every code check_file can report, with a short title for reports and emails.
+ERROR_CODES: dict[str, str] = {
+    "missing-label": "Missing column",
+    "extra-label": "Column not in the schema",
+    "duplicate-label": "Repeated column heading",
+    "blank-label": "Column without a heading",
+    "incorrect-label": "Wrong column heading",
+    "blank-row": "Empty row",
+    "extra-cell": "Value beyond the last column",
+    "missing-cell": "Row too short",
+    "type-error": "Wrong kind of value",
+    "constraint-error": "Value not allowed",
+    "unique-error": "Repeated value",
+    "primary-key": "Repeated or missing key",
+    "encoding-error": "Unreadable characters",
+    "format-error": "Unreadable file",
+    "empty-file": "Empty file",
+    "file-too-large": "File too large",
+    "timeout": "Checking took too long",
+}
