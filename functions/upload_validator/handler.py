@@ -1,0 +1,117 @@
+"""upload_validator: SQS batch of S3 ObjectCreated notifications -> check each upload.
+
+Thin: parse the message, hand each upload to witan.collect.service, count the outcome. A message
+that fails is reported in batchItemFailures (partial batch response), so only it is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from witan.aws.audit_table import DynamoAuditTrail
+from witan.aws.s3 import S3ObjectStore
+from witan.aws.ses import SesMailer
+from witan.aws.submissions import DynamoCheckStore
+from witan.collect.events import uploads_from_body
+from witan.collect.model import UploadStatus
+from witan.collect.service import UploadCheckService
+from witan.settings import Settings
+from witan.validation import check_file, load_schema
+
+SERVICE_NAME = "upload_validator"
+DEADLINE_MARGIN_SECONDS = 30.0  # left after the check for reports, Parquet, records and emails
+MIN_CHECK_SECONDS = 15.0  # with less than this left, give the message back rather than start
+
+logger = Logger(service=SERVICE_NAME)
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    # In Lambda, the domain's stdlib loggers ("witan.*") get the same structured JSON output. Not done
+    # elsewhere: it stops "witan" propagating, which would hide its records from test log capture.
+    logging.getLogger("witan")
+    copy_config_to_registered_loggers(source_logger=logger, include={"witan"})
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(namespace="Witan", service=SERVICE_NAME)
+# Every failed message is listed in batchItemFailures, even when all fail: the response then still
+# follows the contract, and SQS retries exactly those messages.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+_service: UploadCheckService | None = None
+
+
+class NotEnoughTime(RuntimeError):
+    """Too little of the invocation is left to check a file; SQS will redeliver the message."""
+
+
+def build_service(settings: Settings) -> UploadCheckService:
+    """Wire the collect service to AWS (clients are created once per execution environment)."""
+    return UploadCheckService(
+        store=DynamoCheckStore(settings.requests_table),
+        objects=S3ObjectStore(),
+        mailer=SesMailer(settings.ses_sender, configuration_set=settings.ses_configuration_set),
+        check_file=check_file,
+        load_schema=load_schema,
+        reports_bucket=settings.data_bucket,
+        max_upload_bytes=settings.max_upload_bytes,
+        audit=DynamoAuditTrail(settings.audit_table),  # required: every check leaves an audit event
+    )
+
+
+def get_service() -> UploadCheckService:
+    global _service
+    if _service is None:
+        _service = build_service(Settings.from_env())
+    return _service
+
+
+def reset() -> None:
+    """Forget the wired service (tests change the environment between cases)."""
+    global _service
+    _service = None
+
+
+def _deadline(context: LambdaContext | None) -> float | None:
+    """time.monotonic() by which checking must stop, leaving a margin before Lambda's timeout."""
+    if context is None:
+        return None
+    budget = context.get_remaining_time_in_millis() / 1000.0 - DEADLINE_MARGIN_SECONDS
+    if budget < MIN_CHECK_SECONDS:
+        raise NotEnoughTime(f"only {budget + DEADLINE_MARGIN_SECONDS:.0f}s left in this invocation")
+    return time.monotonic() + budget
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    for upload in uploads_from_body(record.body):
+        outcome = get_service().handle(upload, deadline=_deadline(lambda_context))
+        logger.info(
+            "upload handled",
+            extra={
+                "key": upload.key,
+                "version": upload.version_key,
+                "status": str(outcome.status) if outcome.status else None,
+                "skipped": outcome.skipped,
+                "emails_sent": len(outcome.emailed),
+                "emails_failed": len(outcome.email_failures),
+            },
+        )
+        if outcome.checked:
+            metrics.add_metric(name="UploadsChecked", unit=MetricUnit.Count, value=1)
+            if outcome.status is not UploadStatus.VALID:  # invalid or unusable
+                metrics.add_metric(name="UploadsInvalid", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,161 @@
+"""Collect domain records: requests, submissions, the check of one uploaded object version.
+
+Keys and prefixes are built here so that the validator and the Collect+Share API agree
+(docs/data-model.md describes the stored items).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from witan.settings import CURATED_PREFIX, REPORTS_PREFIX, UPLOADS_PREFIX
+
+
+class UploadStatus(StrEnum):
+    CHECKING = "checking"  # claimed by a validator; final status follows
+    VALID = "valid"  # no errors; typed Parquet written
+    INVALID = "invalid"  # read and checked; errors found
+    UNUSABLE = "unusable"  # could not be checked: too large, unreadable, out of time, no schema
+    UNKNOWN_REQUEST = "unknown-request"  # no such request or submission; kept, nobody emailed
+
+
+FINAL_STATUSES = frozenset(s for s in UploadStatus if s is not UploadStatus.CHECKING)
+
+# Error codes meaning the file as a whole could not be checked (status `unusable`, not `invalid`).
+UNUSABLE_CODES = frozenset(
+    {
+        "file-too-large",
+        "check-timeout",
+        "deadline-exceeded",
+        "timeout",
+        "encoding-error",
+        "format-error",
+        "source-error",
+        "scheme-error",
+        "sheet-error",
+        "schema-error",
+        "empty-file",
+        "io-error",
+    }
+)
+
+
+class BadUploadKey(ValueError):
+    """An object key that is not `uploads/{request_id}/{submission_id}/{file_name}`."""
+
+
+def request_pk(request_id: str) -> str:
+    return f"REQUEST#{request_id}"
+
+
+META_SK = "META"
+
+
+def submission_sk(submission_id: str) -> str:
+    return f"SUBMISSION#{submission_id}"
+
+
+def check_sk(submission_id: str, version_key: str) -> str:
+    return f"SUBMISSION#{submission_id}#CHECK#{version_key}"
+
+
+def report_prefix(request_id: str, submission_id: str, version_key: str) -> str:
+    return f"{REPORTS_PREFIX}{request_id}/{submission_id}/{version_key}/"
+
+
+def curated_key(request_id: str, submission_id: str, version_key: str) -> str:
+    # Keyed by request/submission until dataset destinations exist; then curated/{dataset}/{version}/.
+    return f"{CURATED_PREFIX}{request_id}/{submission_id}/{version_key}/data.parquet"
+
+
+@dataclass(frozen=True)
+class UploadRef:
+    """One uploaded object version, from an S3 ObjectCreated notification (key already decoded)."""
+
+    bucket: str
+    key: str
+    request_id: str
+    submission_id: str
+    file_name: str
+    version_id: str | None = None
+    size: int | None = None
+    etag: str | None = None
+    sequencer: str = ""
+    event_time: str | None = None
+
+    @property
+    def version_key(self) -> str:
+        """Names this object version in record keys and report paths; stable across redeliveries.
+
+        A versioned bucket gives a version id. Without one, the event sequencer stands in: it is the
+        same for a redelivered notification and differs for every later PUT of the key.
+        """
+        if self.version_id and self.version_id != "null":
+            return self.version_id
+        return f"seq-{self.sequencer or 'none'}"
+
+    @staticmethod
+    def parse_key(key: str) -> tuple[str, str, str]:
+        """(request_id, submission_id, file_name) from a decoded `uploads/...` key."""
+        if not key.startswith(UPLOADS_PREFIX):
+            raise BadUploadKey(f"not under {UPLOADS_PREFIX}: {key!r}")
+        parts = key[len(UPLOADS_PREFIX) :].split("/", 2)
+        if len(parts) != 3 or not all(parts) or "#" in parts[0] or "#" in parts[1]:
+            raise BadUploadKey(f"expected uploads/{{request_id}}/{{submission_id}}/{{file_name}}: {key!r}")
+        return parts[0], parts[1], parts[2]
+
+
+@dataclass(frozen=True)
+class CollectionRequest:
+    request_id: str
+    title: str
+    schema: str  # built-in schema name (schemas/tables/{name}.json) or a path
+    requester_email: str
+    requester_name: str | None = None
+    sheet: str | None = None  # worksheet to read in xlsx uploads; None = the first
+
+
+@dataclass(frozen=True)
+class Submission:
+    request_id: str
+    submission_id: str
+    uploader_email: str
+    uploader_name: str | None = None
+
+
+@dataclass
+class CheckRecord:
+    """The check of one upload version; one item per (request, submission, version)."""
+
+    request_id: str
+    submission_id: str
+    version_key: str
+    status: UploadStatus
+    object_key: str
+    file_name: str
+    object_version_id: str | None = None
+    size: int | None = None
+    etag: str | None = None
+    sequencer: str = ""
+    started_at: str | None = None
+    checked_at: str | None = None
+    lease_expires_at: int | None = None  # epoch seconds; a `checking` claim older than this is stale
+    claim_token: str | None = None
+    schema: str | None = None
+    rows: int | None = None
+    error_count: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    report_keys: dict[str, str] = field(default_factory=dict)
+    parquet_key: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def status_for(counts: dict[str, int]) -> UploadStatus:
+    """valid, invalid (errors in the data) or unusable (the file as a whole could not be checked)."""
+    if not counts:
+        return UploadStatus.VALID
+    if UNUSABLE_CODES.intersection(counts):
+        return UploadStatus.UNUSABLE
+    return UploadStatus.INVALID

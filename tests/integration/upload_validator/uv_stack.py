@@ -1,0 +1,154 @@
+"""Helpers for the upload validator tests: data bucket -> S3 notifications -> SQS -> the real handler.
+
+The `stack` fixture (conftest.py) makes the bucket, requests table (docs/contracts.md keys), audit
+table and SES sender identity; S3 sends its real ObjectCreated notifications to an SQS queue, and
+the messages received from that queue become the Lambda SQS event, as the event source mapping
+would build it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from witan.aws.audit_table import scan_items
+from witan.aws.submissions import put_request, put_submission
+from witan.collect.model import CollectionRequest, Submission
+
+REGION = "eu-west-2"
+BUCKET = "witan-test-data"
+REQUESTS = "witan-test-requests"
+AUDIT = "witan-test-audit"
+SENDER = "witan@council.example"
+REQUESTER = "rita@council.example"
+UPLOADER = "uma@school.example"
+MAX_UPLOAD_BYTES = 200_000
+HANDLER_PATH = Path(__file__).resolve().parents[3] / "functions" / "upload_validator" / "handler.py"
+
+PUPILS_SCHEMA = {
+    "name": "pupils",
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True, "unique": True}},
+        {"name": "dob", "type": "date"},
+        {"name": "school", "type": "string", "constraints": {"enum": ["A", "B", "C"]}},
+        {"name": "fte", "type": "number"},
+    ],
+}
+
+
+def load_handler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("upload_validator_handler", HANDLER_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class LambdaContext:
+    """What the Lambda runtime passes as `context` (only the parts Powertools and the handler read)."""
+
+    function_name = "upload-validator"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:upload-validator"
+    aws_request_id = "11111111-2222-3333-4444-555555555555"
+    log_group_name = "/aws/lambda/upload-validator"
+    log_stream_name = "stream"
+
+    def __init__(self, remaining_ms: int = 300_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Stack:
+    s3: Any
+    ddb: Any
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    handler: ModuleType
+
+    def add_request(
+        self, request_id: str = "r1", submission_id: str = "s1", title: str = "Pupil census 2026"
+    ) -> None:
+        put_request(
+            self.ddb,
+            REQUESTS,
+            CollectionRequest(
+                request_id=request_id,
+                title=title,
+                schema="pupils",
+                requester_email=REQUESTER,
+                requester_name="Rita",
+            ),
+        )
+        put_submission(
+            self.ddb,
+            REQUESTS,
+            Submission(
+                request_id=request_id,
+                submission_id=submission_id,
+                uploader_email=UPLOADER,
+                uploader_name="Uma",
+            ),
+        )
+
+    def upload(self, key: str, body: bytes) -> dict[str, Any]:
+        return self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+    def receive(self) -> list[dict[str, Any]]:
+        """Every message now in the queue (S3 notifications, including the s3:TestEvent)."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not batch:
+                return messages
+            messages.extend(batch)
+
+    def event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The Lambda SQS event the event source mapping builds from received messages."""
+        return {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
+
+    def invoke(self, event: dict[str, Any], remaining_ms: int = 300_000) -> dict[str, Any]:
+        return self.handler.lambda_handler(event, LambdaContext(remaining_ms))
+
+    def sent_emails(self) -> list[Any]:
+        return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+    def item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        from witan.aws.submissions import _plain
+
+        got = self.ddb.get_item(TableName=REQUESTS, Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+        return _plain(got) if got else None
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        return [i for i in scan_items(AUDIT, self.ddb) if i.get("type") == "event"]
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+        return sorted(o["Key"] for o in listed)
