@@ -1,0 +1,1 @@
+"""Access policy: activities, grants and decisions (pure, no AWS)."""

@@ -1,0 +1,1 @@
+"""The datastore API: a Powertools REST resolver with one Router per area (witan.api.routes.*)."""

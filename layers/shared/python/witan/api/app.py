@@ -1,0 +1,246 @@
+"""The API app: a Powertools REST resolver with our error contract and exactly one audit event per request.
+
+`handle(event, context, services)` is what the Lambda handler calls. It
+1. reads the caller from the Cognito claims and finds the route (its operation_id is the audit action);
+2. refuses oversized bodies (413) and anonymous callers (401) before routing;
+3. lets Powertools route and validate (pydantic models in witan.api.models);
+4. records one AuditEvent for the request, allowed or not. Mutating routes record it before they change
+   anything (`Current.write_ahead`); everything else is recorded here after the response is built and
+   before it is returned, so if the audit write fails the caller gets 503 and nothing else (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Route
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ResponseValidationError,
+)
+from pydantic import ValidationError
+
+from witan.api.context import RequestRecord
+from witan.api.current import CONTEXT_KEY, Current
+from witan.api.deps import MAX_BODY_BYTES, Services
+from witan.api.errors import AUDIT_UNAVAILABLE, CATALOG_STATUS, ApiError
+from witan.api.identity import principal_from_event
+from witan.api.routes import audit, datasets, docs, grants
+from witan.audit.model import AuditWriteError
+from witan.catalog.model import CatalogError, valid_dataset_id
+
+logger = logging.getLogger(__name__)
+
+# Each area's Router; the model-run routes (POST/GET /model-runs) will be one more entry.
+ROUTERS = (datasets.router, grants.router, audit.router, docs.router)
+PUBLIC_ACTIONS = frozenset({docs.OPERATION_ID})  # answered without claims (documentation only)
+NOT_FOUND_ACTION = "api.not-found"
+METHOD_NOT_ALLOWED_ACTION = "api.method-not-allowed"
+MAX_LISTED_ERRORS = 20
+
+
+class WitanResolver(APIGatewayRestResolver):
+    """Powertools' resolver plus route lookup (for the audit action and for 405 versus 404)."""
+
+    def match(self, method: str, path: str) -> tuple[Route | None, list[str]]:
+        """The route for (method, path), and every method the path accepts (empty: unknown path)."""
+        # Powertools keeps its routes in these lists and matches in this order; we only read them.
+        routes: list[Route] = self._static_routes + self._dynamic_routes
+        allowed: list[str] = []
+        found: Route | None = None
+        for route in routes:
+            if route.rule.match(path):
+                allowed.append(route.method)
+                if route.method == method and found is None:
+                    found = route
+        return found, sorted(set(allowed))
+
+
+app = WitanResolver(enable_validation=True)
+for _router in ROUTERS:
+    app.include_router(_router)
+
+
+def _current() -> Current | None:
+    value = app.context.get(CONTEXT_KEY)
+    return value if isinstance(value, Current) else None
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    current = _current()
+    if current is not None:
+        current.record.detail["error"] = code
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"code": code, "message": message, **extra},
+    )
+
+
+def _location(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_response(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> Response:
+    """Pydantic/Powertools errors as one code (from the first error) and a short list of all of them."""
+    listed = [
+        {
+            "location": _location(prefix + tuple(e.get("loc", ()))),
+            "type": str(e.get("type", "")),
+            "message": str(e.get("msg", "")),
+        }
+        for e in errors[:MAX_LISTED_ERRORS]
+    ]
+    first = listed[0] if listed else {"location": "body", "type": "", "message": "invalid request"}
+    kind, where = first["type"], first["location"].split(".")[0]
+    if kind == "json_invalid":
+        status, code = 400, "invalid-json"
+    elif where == "path":
+        status, code = 400, "malformed-id"
+    elif where == "query":
+        status, code = 400, "invalid-query"
+    elif kind == "extra_forbidden":
+        status, code = 422, "unknown-field"
+    elif kind == "missing":
+        status, code = 422, "missing-field"
+    elif first["location"] == "body" and kind.endswith("_type"):
+        status, code = 422, "invalid-body"
+    elif kind.endswith("_type") or kind.endswith("_parsing"):
+        status, code = 422, "wrong-type"
+    else:
+        status, code = 422, "invalid-value"
+    message = "; ".join(f"{e['location']}: {e['message']}" for e in listed[:5])
+    return error_response(status, code, message, errors=listed)
+
+
+@app.exception_handler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+
+
+@app.exception_handler(CatalogError)
+def _catalog_error(exc: CatalogError) -> Response:
+    return error_response(CATALOG_STATUS.get(exc.code, 422), exc.code, exc.message)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported(exc: RequestUnsupportedContentType) -> Response:
+    return error_response(415, "unsupported-media-type", "send the body as application/json")
+
+
+@app.exception_handler(RequestValidationError)
+def _request_invalid(exc: RequestValidationError) -> Response:
+    return validation_response(exc.errors())
+
+
+@app.exception_handler(ResponseValidationError)
+def _response_invalid(exc: ResponseValidationError) -> Response:
+    # Our bug, not the caller's: never a 4xx, never the details.
+    logger.error("response failed validation: %s", [e.get("loc") for e in exc.errors()])
+    return error_response(500, "internal-error", "something went wrong on our side; it has been logged")
+
+
+@app.exception_handler(ValidationError)
+def _body_invalid(exc: ValidationError) -> Response:
+    # Bodies validated inside a route (e.g. the optional DELETE body) rather than by Powertools.
+    return validation_response(exc.errors(include_input=False), prefix=("body",))
+
+
+@app.exception_handler(AuditWriteError)
+def _audit_down(exc: AuditWriteError) -> Response:
+    logger.error("audit write failed: %s", type(exc).__name__)
+    return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body=AUDIT_UNAVAILABLE)
+
+
+@app.not_found
+def _not_found(exc: NotFoundError) -> Response:
+    event = app.current_event
+    _, allowed = app.match(event.http_method.upper(), event.path)
+    if allowed:
+        response = error_response(
+            405, "method-not-allowed", f"{event.http_method} is not allowed here; use {', '.join(allowed)}"
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return error_response(404, "not-found", f"no route {event.path}")
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # A bug or an AWS failure: log the type and where, never send a stack trace to the caller.
+    logger.exception("unhandled %s", type(exc).__name__)
+    return error_response(500, "internal-error", "something went wrong on our side; it has been logged")
+
+
+def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _body_size(event: Mapping[str, Any]) -> int:
+    body = event.get("body") or ""
+    size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+    return size * 3 // 4 if event.get("isBase64Encoded") else size
+
+
+def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[str, Any]:
+    """One API Gateway proxy event in, one proxy response out, exactly one audit event recorded."""
+    principal = principal_from_event(event)
+    record = RequestRecord.from_event(event, principal)
+    current = Current(services=services, record=record, now=services.clock().astimezone(UTC))
+    route, allowed = app.match(record.method, record.path)
+    if route is not None:
+        record.action = route.operation_id or f"{record.method} {route.path}"
+        matched = route.rule.match(record.path)
+        dataset_id = matched.groupdict().get("dataset_id") if matched else None
+        if dataset_id and valid_dataset_id(dataset_id):
+            # Name the dataset even when the request fails validation, for the owner's reports.
+            record.resource = f"dataset/{dataset_id}"
+    else:
+        record.action = METHOD_NOT_ALLOWED_ACTION if allowed else NOT_FOUND_ACTION
+
+    if _body_size(event) > MAX_BODY_BYTES:
+        record.detail["error"] = "body-too-large"
+        response = _json(
+            413, {"code": "body-too-large", "message": f"bodies are limited to {MAX_BODY_BYTES} bytes"}
+        )
+    elif principal.anonymous and record.action not in PUBLIC_ACTIONS:
+        record.deny("anonymous")
+        record.detail["error"] = "unauthenticated"
+        response = _json(401, {"code": "unauthenticated", "message": "sign in: no identity in the request"})
+    else:
+        app.append_context(**{CONTEXT_KEY: current})
+        try:
+            response = app.resolve(dict(event), context)
+        except Exception as exc:  # Powertools re-raises what no handler took; answer, never leak
+            logger.exception("unhandled %s outside routes", type(exc).__name__)
+            record.detail["error"] = "internal-error"
+            response = _json(500, {"code": "internal-error", "message": "something went wrong on our side"})
+
+    if current.audit_failed:
+        return _json(503, AUDIT_UNAVAILABLE)
+    if record.recorded_id is None:
+        try:
+            record.recorded_id = services.audit.record(
+                record.to_event(int(response["statusCode"]), record.detail.get("error"))
+            )
+        except Exception as exc:  # AuditWriteError or anything else: fail closed, nothing leaves
+            logger.error("audit write failed: %s", type(exc).__name__)
+            return _json(503, AUDIT_UNAVAILABLE)
+    return response
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of every route, as served at GET /openapi.json and kept in docs/openapi.json."""
+    return docs.document(app)

@@ -1,0 +1,92 @@
+"""The request in hand, as routes see it: caller, services, the audit record, and the policy guard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from witan.access.model import Activity, Grant, Principal
+from witan.access.policy import decide, held_activities
+from witan.api.context import RequestRecord
+from witan.api.deps import Services
+from witan.api.errors import ApiError
+from witan.catalog.model import Dataset
+
+CONTEXT_KEY = "witan"
+EVERYTHING = tuple(sorted(a.value for a in Activity))
+
+
+@dataclass
+class Current:
+    services: Services
+    record: RequestRecord
+    now: datetime
+    audit_failed: bool = False
+
+    @property
+    def principal(self) -> Principal:
+        return self.record.principal
+
+    @property
+    def sub(self) -> str:
+        # Routes run only for authenticated callers (anonymous ones are refused before routing).
+        return self.principal.sub or ""
+
+    def write_ahead(self, status: int) -> None:
+        """Record the event before changing anything: no change is made that is not in the trail.
+
+        Raises AuditWriteError (answered 503 by the app) so the change is not made.
+        """
+        # Marked, so a reader knows the status is the one intended when the change was about to be made.
+        self.record.detail["recorded"] = "before-change"
+        event = self.record.to_event(status)
+        try:
+            self.record.recorded_id = self.services.audit.record(event)
+        except Exception:
+            self.audit_failed = True
+            raise
+
+    def dataset(self, dataset_id: str, activity: Activity) -> tuple[Dataset, list[Grant]]:
+        """Load the dataset and its grants and apply the policy; refuse (and say why in the audit)."""
+        self.record.resource = f"dataset/{dataset_id}"
+        dataset = self.services.catalog.get(dataset_id)
+        if dataset is None:
+            self.record.deny("no-such-dataset")
+            raise ApiError(404, "not-found", f"no dataset {dataset_id}")
+        grants = self.services.grants.grants_for(dataset_id)
+        decision = decide(self.principal, activity, dataset.owner_org, grants, self.now)
+        self.record.detail["activity"] = activity.value
+        if decision.grant is not None and decision.grant.purpose is not None:
+            self.record.detail["grant_purpose"] = decision.grant.purpose.code
+        if (
+            decision.allowed
+            and decision.reason.startswith("admin")
+            and dataset.owner_org not in (self.principal.organisations)
+        ):
+            self.record.detail["admin_override"] = True
+        if not decision.allowed:
+            self.record.deny(decision.reason)
+            if not decision.visible:
+                # Do not reveal that a dataset exists to someone who may not know it.
+                raise ApiError(404, "not-found", f"no dataset {dataset_id}")
+            raise ApiError(403, "forbidden", f"you may not {activity.value} this dataset")
+        self.record.allow(decision.reason)
+        return dataset, grants
+
+    def require_live(self, dataset: Dataset) -> None:
+        if dataset.deleted:
+            raise ApiError(410, "dataset-deleted", f"dataset {dataset.id} was deleted")
+
+    def held(self, dataset: Dataset, grants: list[Grant]) -> list[str]:
+        if self.principal.is_admin or dataset.owner_org in self.principal.organisations:
+            return list(EVERYTHING)
+        return sorted(a.value for a in held_activities(self.principal, dataset.owner_org, grants, self.now))
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def current(context: dict[str, Any]) -> Current:
+    return context[CONTEXT_KEY]

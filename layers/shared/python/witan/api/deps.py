@@ -1,0 +1,37 @@
+"""Everything a route needs from outside, injected: stores, file transfer, audit, clock, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from witan.audit.model import AuditTrail
+from witan.catalog.model import new_dataset_id
+from witan.catalog.ports import CatalogStore, FileTransfer, GrantStore
+
+if TYPE_CHECKING:  # the audit query module (csv, hashing) is loaded only by the audit routes
+    from witan.audit.query import AuditReader
+
+UPLOAD_EXPIRY_SECONDS = 15 * 60
+DOWNLOAD_EXPIRY_SECONDS = 5 * 60  # presigned GETs live at most 5 minutes
+MAX_BODY_BYTES = 256 * 1024
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    catalog: CatalogStore
+    grants: GrantStore
+    files: FileTransfer
+    audit: AuditTrail
+    audit_reader: AuditReader
+    verify_audit: Callable[[], dict[str, Any]]  # whole-trail verification, as a JSON-able dict
+    max_upload_bytes: int
+    read_errors: tuple[type[Exception], ...] = ()  # adapter errors meaning "the trail cannot be read"
+    clock: Callable[[], datetime] = utc_now
+    new_id: Callable[[], str] = new_dataset_id

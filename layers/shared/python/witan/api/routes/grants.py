@@ -1,0 +1,154 @@
+"""Sharing: put and revoke grants, and show who can do what through which grant."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from witan.access.model import Activity, Grant, GranteeType, Purpose
+from witan.access.policy import access_summary, decide_grant, decide_revoke
+from witan.api.current import Current, current, iso
+from witan.api.errors import ApiError
+from witan.api.models import (
+    AccessEntryView,
+    AccessList,
+    GrantRequest,
+    GrantView,
+    Revoked,
+    RevokeRequest,
+    with_success,
+)
+from witan.api.routes.datasets import ERRORS, PathId
+from witan.api.timeparse import parse_time
+
+router = Router()
+TAGS = ["sharing"]
+
+
+def _cur() -> Current:
+    return current(router.context)
+
+
+def _grant_view(grant: Grant) -> GrantView:
+    return GrantView(
+        dataset_id=grant.dataset_id,
+        grantee_type=grant.grantee_type.value,
+        grantee=grant.grantee,
+        activities=sorted(a.value for a in grant.activities),
+        granted_by=grant.granted_by,
+        granted_at=grant.granted_at.isoformat(),
+        purpose=None if grant.purpose is None else {"code": grant.purpose.code, "text": grant.purpose.text},
+        expires_at=iso(grant.expires_at),
+    )
+
+
+@router.put(
+    "/datasets/<dataset_id>/grants",
+    operation_id="grant.put",
+    tags=TAGS,
+    summary="Add or replace the grant for one grantee (user sub or group)",
+    responses=with_success(ERRORS),
+)
+def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
+    cur = _cur()
+    dataset, grants = cur.dataset(dataset_id, Activity.SHARE)
+    cur.require_live(dataset)
+    expires_at = None
+    if body.expires_at is not None:
+        try:
+            expires_at = parse_time(body.expires_at)
+        except ValueError as exc:
+            raise ApiError(422, "invalid-value", f"expires_at: {exc}") from exc
+        if expires_at <= cur.now:
+            raise ApiError(422, "invalid-value", "expires_at is in the past")
+    requested = frozenset(Activity(a) for a in body.activities)
+    decision = decide_grant(cur.principal, requested, dataset.owner_org, grants, cur.now)
+    if not decision.allowed:
+        cur.record.deny(decision.reason)
+        raise ApiError(403, "forbidden", f"you may not grant {', '.join(sorted(body.activities))}")
+    grant = Grant(
+        dataset_id=dataset_id,
+        grantee_type=GranteeType(body.grantee_type),
+        grantee=body.grantee,
+        activities=requested,
+        granted_by=cur.sub,
+        granted_at=cur.now,
+        purpose=None if body.purpose is None else Purpose(body.purpose.code, body.purpose.text),
+        expires_at=expires_at,
+    )
+    cur.record.purpose = grant.purpose.code if grant.purpose else None
+    cur.record.detail.update(
+        {"grantee": grant.label, "activities": sorted(body.activities), "expires_at": iso(expires_at)}
+    )
+    if grant.grantee_type is GranteeType.USER:
+        cur.record.detail["subject"] = grant.grantee  # the person this concerns, for subject access
+    cur.write_ahead(200)
+    cur.services.grants.put(grant)
+    return _grant_view(grant)
+
+
+@router.delete(
+    "/datasets/<dataset_id>/grants",
+    operation_id="grant.revoke",
+    tags=TAGS,
+    summary="Revoke the grant of one grantee, named in the body or the query",
+    responses=with_success(ERRORS),
+)
+def revoke_grant(
+    dataset_id: PathId,
+    grantee_type: Annotated[Literal["user", "group"] | None, Query()] = None,
+    grantee: Annotated[
+        str | None, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9:@._+-]+$")
+    ] = None,
+) -> Revoked:
+    cur = _cur()
+    dataset, grants = cur.dataset(dataset_id, Activity.SHARE)
+    body_text = router.current_event.body
+    if grantee_type is None and grantee is None and body_text:
+        # DELETE bodies are unusual, so the body is optional and validated here rather than by Powertools.
+        named = RevokeRequest.model_validate_json(body_text)
+        grantee_type, grantee = named.grantee_type, named.grantee
+    if grantee_type is None or grantee is None:
+        raise ApiError(422, "missing-field", "name the grantee: grantee_type and grantee")
+    kind = GranteeType(grantee_type)
+    target = next((g for g in grants if g.grantee_type is kind and g.grantee == grantee), None)
+    cur.record.detail["grantee"] = f"{kind.value}:{grantee}"
+    if kind is GranteeType.USER:
+        cur.record.detail["subject"] = grantee
+    if target is None:
+        raise ApiError(404, "grant-not-found", f"no grant to {kind.value}:{grantee}")
+    decision = decide_revoke(cur.principal, target, dataset.owner_org, grants, cur.now)
+    if not decision.allowed:
+        cur.record.deny(decision.reason)
+        raise ApiError(403, "forbidden", "you may not revoke this grant")
+    cur.write_ahead(200)
+    removed = cur.services.grants.delete(dataset_id, kind, grantee)
+    return Revoked(dataset_id=dataset_id, grantee_type=kind.value, grantee=grantee, revoked=removed)
+
+
+@router.get(
+    "/datasets/<dataset_id>/access",
+    operation_id="dataset.access",
+    tags=TAGS,
+    summary="Who can do what on the dataset, and through which grant",
+    responses=with_success(ERRORS),
+)
+def access(dataset_id: PathId) -> AccessList:
+    cur = _cur()
+    dataset, grants = cur.dataset(dataset_id, Activity.SHARE)
+    entries = [
+        AccessEntryView(
+            grantee_type=e.grantee_type,
+            grantee=e.grantee,
+            activities=list(e.activities),
+            via=e.via,
+            purpose=None if e.purpose is None else {"code": e.purpose.code, "text": e.purpose.text},
+            expires_at=iso(e.expires_at),
+            expired=e.expired,
+            notes=list(e.notes),
+        )
+        for e in access_summary(dataset.owner_org, grants, cur.now)
+    ]
+    return AccessList(dataset_id=dataset_id, entries=entries)

@@ -1,0 +1,255 @@
+"""The catalogue in AWS: dataset records in the catalog table and dataset files in the data bucket.
+
+Catalog table items (keys per docs/contracts.md):
+- `pk=DATASET#{id}, sk=CURRENT`: the dataset now; `gsi1pk=DATASET, gsi1sk={created_at}#{id}` for listing.
+- `pk=DATASET#{id}, sk=META#{version:08d}`: every metadata version, never overwritten.
+- `pk=DATASET#{id}, sk=FILE#{version:08d}`: every file version.
+Records are stored as one JSON string (`record`) so nested metadata round-trips exactly (no Decimals).
+boto3 is imported on first use: the API's cold import stays small and tests pass their own clients.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from witan.catalog.model import ConflictError, Dataset, FileVersion, MetadataVersion
+from witan.catalog.ports import PresignedGet, PresignedPost
+
+LIST_PK = "DATASET"
+
+
+def _pk(dataset_id: str) -> str:
+    return f"DATASET#{dataset_id}"
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, default=_json_default, sort_keys=True, separators=(",", ":"))
+
+
+def _file_from(data: dict[str, Any] | None) -> FileVersion | None:
+    if not data:
+        return None
+    return FileVersion(**{**data, "created_at": _dt(data["created_at"])})
+
+
+def dataset_from_record(record: str) -> Dataset:
+    data = json.loads(record)
+    return Dataset(
+        id=data["id"],
+        owner_org=data["owner_org"],
+        created_by=data["created_by"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        metadata=data["metadata"],
+        metadata_version=data["metadata_version"],
+        file=_file_from(data.get("file")),
+        deleted_at=_dt(data.get("deleted_at")),
+        deleted_by=data.get("deleted_by"),
+        extra=data.get("extra") or {},
+    )
+
+
+def _meta_from(record: str) -> MetadataVersion:
+    data = json.loads(record)
+    return MetadataVersion(
+        dataset_id=data["dataset_id"],
+        version=data["version"],
+        metadata=data["metadata"],
+        changed=tuple(data["changed"]),
+        edited_by=data["edited_by"],
+        edited_at=datetime.fromisoformat(data["edited_at"]),
+    )
+
+
+def _client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)
+
+
+class DynamoCatalogStore:
+    """`witan.catalog.ports.CatalogStore` on the catalog table."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self.table_name = table_name
+        self._ddb = client
+
+    @property
+    def client(self) -> Any:
+        if self._ddb is None:
+            self._ddb = _client("dynamodb")
+        return self._ddb
+
+    def _current_item(self, dataset: Dataset) -> dict[str, Any]:
+        return {
+            "pk": {"S": _pk(dataset.id)},
+            "sk": {"S": "CURRENT"},
+            "gsi1pk": {"S": LIST_PK},
+            "gsi1sk": {"S": f"{dataset.created_at.isoformat()}#{dataset.id}"},
+            "metadata_version": {"N": str(dataset.metadata_version)},
+            "file_version": {"N": str(dataset.file.version if dataset.file else 0)},
+            "record": {"S": _dumps(asdict(dataset))},
+        }
+
+    def _meta_item(self, meta: MetadataVersion) -> dict[str, Any]:
+        return {
+            "pk": {"S": _pk(meta.dataset_id)},
+            "sk": {"S": f"META#{meta.version:08d}"},
+            "record": {"S": _dumps(asdict(meta))},
+        }
+
+    def _file_item(self, file: FileVersion) -> dict[str, Any]:
+        return {
+            "pk": {"S": _pk(file.dataset_id)},
+            "sk": {"S": f"FILE#{file.version:08d}"},
+            "record": {"S": _dumps(asdict(file))},
+        }
+
+    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict:
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = values
+        return {"Put": put}
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as exc:
+            raise ConflictError() from exc
+
+    def create(self, dataset: Dataset, meta: MetadataVersion) -> None:
+        items = [
+            self._put(self._current_item(dataset), "attribute_not_exists(pk)"),
+            self._put(self._meta_item(meta), "attribute_not_exists(pk)"),
+        ]
+        if dataset.file is not None:
+            items.append(self._put(self._file_item(dataset.file), "attribute_not_exists(pk)"))
+        self._transact(items)
+
+    def get(self, dataset_id: str) -> Dataset | None:
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": _pk(dataset_id)}, "sk": {"S": "CURRENT"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return dataset_from_record(item["record"]["S"]) if item else None
+
+    def list_all(self) -> list[Dataset]:
+        out: list[Dataset] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": LIST_PK}},
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            out.extend(dataset_from_record(item["record"]["S"]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save_metadata(self, dataset: Dataset, meta: MetadataVersion) -> None:
+        self._transact(
+            [
+                self._put(
+                    self._current_item(dataset),
+                    "metadata_version = :previous",
+                    {":previous": {"N": str(meta.version - 1)}},
+                ),
+                self._put(self._meta_item(meta), "attribute_not_exists(pk)"),
+            ]
+        )
+
+    def save_file_version(self, dataset: Dataset, file: FileVersion) -> None:
+        self._transact(
+            [
+                self._put(
+                    self._current_item(dataset),
+                    "file_version = :previous",
+                    {":previous": {"N": str(file.version - 1)}},
+                ),
+                self._put(self._file_item(file), "attribute_not_exists(pk)"),
+            ]
+        )
+
+    def save_deleted(self, dataset: Dataset) -> None:
+        self._transact(
+            [
+                self._put(
+                    self._current_item(dataset),
+                    "metadata_version = :v",
+                    {":v": {"N": str(dataset.metadata_version)}},
+                )
+            ]
+        )
+
+    def history(self, dataset_id: str) -> list[MetadataVersion]:
+        out: list[MetadataVersion] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :meta)",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(dataset_id)}, ":meta": {"S": "META#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            out.extend(_meta_from(item["record"]["S"]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class S3FileTransfer:
+    """`FileTransfer` port: presigned POST (size and type pinned) and GET on the data bucket."""
+
+    def __init__(self, bucket: str, client: Any | None = None) -> None:
+        self.bucket = bucket
+        self._s3 = client
+
+    @property
+    def client(self) -> Any:
+        if self._s3 is None:
+            import boto3
+            from botocore.config import Config
+
+            # SigV4 everywhere: presigned URLs for KMS-encrypted objects need it.
+            self._s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+        return self._s3
+
+    def presign_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
+        post = self.client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+        expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
+        return PresignedPost(url=post["url"], fields=dict(post["fields"]), expires_at=expires_at, key=key)
+
+    def presign_get(self, key: str, download_name: str, expires_in: int) -> PresignedGet:
+        url = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{download_name}"',
+            },
+            ExpiresIn=expires_in,
+        )
+        return PresignedGet(url=url, expires_at=datetime.now(UTC) + timedelta(seconds=expires_in), key=key)

@@ -1,0 +1,209 @@
+"""Harness for the API integration tests: moto tables per docs/contracts.md, the data bucket, personas,
+and a client that builds API Gateway proxy events the way the Cognito authorizer would."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from witan.access.model import Activity, Grant, GranteeType
+from witan.aws.catalog_table import DynamoCatalogStore
+from witan.aws.grants_table import DynamoGrantStore
+from witan.catalog import model as catalog
+
+ROOT = Path(__file__).resolve().parents[3]
+HANDLER_PATH = ROOT / "functions" / "access_api" / "handler.py"
+REGION = "eu-west-2"
+TABLE_VARS = ("CATALOG_TABLE", "GRANTS_TABLE", "AUDIT_TABLE")
+BUCKET = "test-data-bucket"
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+def create_pk_sk_table(client: Any, name: str) -> None:
+    """catalog/grants shape from docs/contracts.md: pk/sk, GSI gsi1 (gsi1pk, gsi1sk), TTL expires_at."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+class LambdaContext:
+    function_name = "access-api"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:access-api"
+    aws_request_id = "test"
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    sub: str | None
+    groups: str = ""  # as the authorizer passes cognito:groups
+
+    @property
+    def claims(self) -> dict[str, str] | None:
+        if self.sub is None:
+            return None
+        return {"sub": self.sub, "email": f"{self.sub}@example.org", "cognito:groups": self.groups}
+
+
+OWNER = Persona("owner", "owner-1", "[org-camden]")
+MEMBER = Persona("member", "member-2", "org-camden")
+ADMIN = Persona("admin", "admin-1", "[platform-admin]")
+OTHER = Persona("other-org", "other-9", "org-islington")
+ANONYMOUS = Persona("anonymous", None)
+EXPIRED = Persona("expired-grant", "g-expired", "org-barnet")
+GRANTEES = {a: Persona(f"grantee:{a.value}", f"g-{a.value}", "[org-barnet]") for a in Activity}
+
+
+@dataclass
+class Api:
+    module: ModuleType
+    ddb: Any
+    s3: Any
+    tables: dict[str, str]
+    calls: int = 0
+    last_request_id: str = ""
+    seen: list[str] = field(default_factory=list)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        persona: Persona = OWNER,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> tuple[int, Any, dict[str, Any]]:
+        self.calls += 1
+        request_id = f"req-{uuid.uuid4().hex}"
+        self.last_request_id = request_id
+        context: dict[str, Any] = {
+            "requestId": request_id,
+            "identity": {"sourceIp": "192.0.2.10", "userAgent": "pytest"},
+            "stage": "test",
+        }
+        if persona.claims is not None:
+            context["authorizer"] = {"claims": persona.claims}
+        event = {
+            "resource": path,
+            "path": path,
+            "httpMethod": method,
+            "headers": {"Content-Type": "application/json", **(headers or {})},
+            "queryStringParameters": query,
+            "pathParameters": None,
+            "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
+            "isBase64Encoded": False,
+            "requestContext": context,
+        }
+        response = self.module.lambda_handler(event, LambdaContext())
+        text = response.get("body") or ""
+        ctype = header(response, "content-type") or ""
+        parsed = json.loads(text) if "json" in ctype and text else text
+        return response["statusCode"], parsed, response
+
+    def events_for(self, request_id: str) -> list[dict[str, Any]]:
+        """Audit events the handler wrote for one request (read straight from the audit table)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.tables["AUDIT_TABLE"],
+            "FilterExpression": "request_id = :r",
+            "ExpressionAttributeValues": {":r": {"S": request_id}},
+        }
+        while True:
+            page = self.ddb.scan(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def the_event(self) -> dict[str, Any]:
+        """The one audit event of the last request (fails if there is not exactly one)."""
+        items = self.events_for(self.last_request_id)
+        assert len(items) == 1, f"{len(items)} audit events for {self.last_request_id}"
+        item = items[0]
+        return {k: next(iter(v.values())) for k, v in item.items()}
+
+    # -- direct setup through the stores (writes no audit events) ----------------------------------------
+
+    def seed_dataset(
+        self, owner_org: str = "org-camden", *, with_grants: bool = True, title: str = "SEND"
+    ) -> str:
+        now = datetime.now(UTC)
+        dataset_id = catalog.new_dataset_id()
+        dataset, meta, _ = catalog.create(
+            dataset_id,
+            owner_org,
+            OWNER.sub or "",
+            {"title": f"{title} {dataset_id}", "tags": ["send"]},
+            "data.csv",
+            "text/csv",
+            100,
+            now,
+        )
+        DynamoCatalogStore(self.tables["CATALOG_TABLE"], self.ddb).create(dataset, meta)
+        self.s3.put_object(Bucket=BUCKET, Key=dataset.file.key if dataset.file else "", Body=b"a,b\n1,2\n")
+        if with_grants:
+            grants = DynamoGrantStore(self.tables["GRANTS_TABLE"], self.ddb)
+            for activity, persona in GRANTEES.items():
+                grants.put(self.grant(dataset_id, persona.sub or "", {activity}, now))
+            grants.put(self.grant(dataset_id, EXPIRED.sub or "", set(Activity), now, expired=True))
+            grants.put(self.grant(dataset_id, "victim-7", {Activity.META_READ}, now))
+        return dataset_id
+
+    @staticmethod
+    def grant(
+        dataset_id: str, sub: str, activities: set[Activity], now: datetime, expired: bool = False
+    ) -> Grant:
+        return Grant(
+            dataset_id=dataset_id,
+            grantee_type=GranteeType.USER,
+            grantee=sub,
+            activities=frozenset(activities),
+            granted_by=OWNER.sub or "",
+            granted_at=now - timedelta(days=2),
+            expires_at=now - timedelta(hours=1) if expired else None,
+        )
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    """A response header, whether Powertools put it in headers or multiValueHeaders."""
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name and values:
+            return ", ".join(values)
+    return None
+
+
+def load_handler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("access_api_handler", HANDLER_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
