@@ -1,0 +1,311 @@
+"""Model runs on AWS: run files in the data bucket (`models/{run_id}/`), the run record in the
+model-runs table, inputs read from S3 keys.
+
+Run record (docs/contracts.md): `pk=RUN#{run_id}`, `sk=META`; `status` RUNNING | SUCCEEDED | FAILED,
+`progress` (0..1, chunks done / chunks), `chunks_total`, `chunks_done`, `output_prefix`,
+`output_keys`, `error` ({code, message, ...}), `email` (whom to tell when it ends), times;
+`gsi1pk=RUNS`, `gsi1sk={created_at}#{run_id}` lists runs newest last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from witan.models.send.inputs import TABLES, ModelInputError
+from witan.settings import MODELS_PREFIX
+
+INPUT_EXTENSIONS = (".csv", ".parquet")
+
+
+def run_prefix(run_id: str) -> str:
+    return f"{MODELS_PREFIX}{run_id}/"
+
+
+class S3RunStorage:
+    """`witan.modelrun.storage.RunStorage` on one run's prefix in a bucket."""
+
+    def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
+        self.bucket, self.prefix = bucket, prefix
+        self.client = client if client is not None else boto3.client("s3")
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{key}"
+
+
+def _input_keys(client: Any, bucket: str, spec: Any) -> dict[str, str]:
+    """Table name -> S3 key, from {"transitions": key, ...}, {"prefix": p} or a prefix string."""
+    prefix = spec if isinstance(spec, str) else spec.get("prefix") if isinstance(spec, dict) else None
+    if prefix is not None:
+        if not isinstance(prefix, str) or not prefix:
+            raise ModelInputError(
+                "request",
+                "inputs.prefix must be a non-empty S3 prefix",
+                column="inputs",
+                code="invalid-request",
+            )
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+        listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000).get("Contents", [])
+        found: dict[str, str] = {}
+        for obj in listing:
+            name = obj["Key"][len(prefix) :]
+            for table in TABLES:
+                if name in {
+                    f"{stem}{ext}" for stem in (table, table.replace("-", "_")) for ext in INPUT_EXTENSIONS
+                }:
+                    found.setdefault(table, obj["Key"])
+        return found
+    if not isinstance(spec, dict):
+        raise ModelInputError(
+            "request",
+            "inputs must name S3 keys per table or a prefix",
+            column="inputs",
+            code="invalid-request",
+        )
+    keys = {str(k).replace("_", "-"): v for k, v in spec.items()}
+    bad = [k for k, v in keys.items() if k not in TABLES or not isinstance(v, str) or not v]
+    if bad:
+        raise ModelInputError(
+            "request",
+            f"inputs: unknown table or empty key for {', '.join(sorted(bad))} (tables: {', '.join(TABLES)})",
+            column="inputs",
+            code="invalid-request",
+        )
+    return keys
+
+
+def read_input_files(bucket: str, spec: Any, client: Any = None) -> dict[str, tuple[str, bytes]]:
+    """Fetch a run's input tables from the data bucket as {table: (file name, bytes)}."""
+    client = client if client is not None else boto3.client("s3")
+    keys = _input_keys(client, bucket, spec)
+    missing = [t for t in TABLES if t not in keys]
+    if missing:
+        raise ModelInputError(missing[0], f"no {missing[0]} table among the inputs", code="missing-table")
+    files: dict[str, tuple[str, bytes]] = {}
+    for table, key in keys.items():
+        try:
+            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "AccessDenied"):
+                raise ModelInputError(key, "not found in the data bucket", code="missing-table") from None
+            raise
+        files[table] = (key.rsplit("/", 1)[-1], body)
+    return files
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _av(value: Any) -> dict[str, Any]:
+    """A Python value as a DynamoDB attribute value (the few shapes the record uses)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, list):
+        return {"L": [_av(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {str(k): _av(v) for k, v in value.items()}}
+    return {"S": json.dumps(value, default=str)}
+
+
+def _py(av: dict[str, Any]) -> Any:
+    ((kind, value),) = av.items()
+    if kind == "N":
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "L":
+        return [_py(v) for v in value]
+    if kind == "M":
+        return {k: _py(v) for k, v in value.items()}
+    if kind == "NULL":
+        return None
+    return value
+
+
+class ModelRunsTable:
+    """The run record of each model run (one item per run)."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        if not table_name:
+            raise ValueError("the model-runs table name is required (MODEL_RUNS_TABLE)")
+        self.table_name = table_name
+        self.client = client if client is not None else boto3.client("dynamodb")
+
+    @staticmethod
+    def key(run_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "META"}}
+
+    def _set(
+        self,
+        run_id: str,
+        fields: dict[str, Any],
+        condition: str | None = None,
+        extra_values: dict[str, Any] | None = None,
+    ) -> bool:
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": _av(v) for i, v in enumerate(fields.values())}
+        values.update(extra_values or {})
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": self.key(run_id),
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            self.client.update_item(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def started(
+        self,
+        run_id: str,
+        *,
+        model: str,
+        simulations: int,
+        seed: int,
+        scenarios: list[str],
+        chunks_total: int,
+        output_prefix: str,
+        email: str | None,
+    ) -> None:
+        """Upsert: the API may have created the record when the run was requested."""
+        now = _now()
+        self._set(
+            run_id,
+            {
+                "run_id": run_id,
+                "model": model,
+                "simulations": simulations,
+                "seed": seed,
+                "scenarios": scenarios,
+                "status": "RUNNING",
+                "progress": 0,
+                "chunks_total": chunks_total,
+                "chunks_done": 0,
+                "output_prefix": output_prefix,
+                "email": email,
+                "updated_at": now,
+                "gsi1pk": "RUNS",
+                "gsi1sk": f"{now}#{run_id}",
+            },
+        )
+
+    def chunk_done(self, run_id: str) -> float:
+        """Count a finished chunk; returns the progress (retried chunks can only push it to 1)."""
+        item = self.client.update_item(
+            TableName=self.table_name,
+            Key=self.key(run_id),
+            UpdateExpression="ADD chunks_done :one SET updated_at = :now",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": _now()}},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        done, total = _py(item["chunks_done"]), _py(item.get("chunks_total", {"N": "0"})) or 1
+        progress = round(min(1.0, done / total), 4)
+        self._set(
+            run_id,
+            {"progress": progress},
+            "attribute_not_exists(progress) OR progress < :p",
+            {":p": _av(progress)},
+        )
+        return progress
+
+    def succeeded(self, run_id: str, output_keys: list[str]) -> None:
+        self._set(
+            run_id,
+            {
+                "status": "SUCCEEDED",
+                "progress": 1,
+                "output_keys": output_keys,
+                "updated_at": _now(),
+                "finished_at": _now(),
+            },
+        )
+
+    def failed(self, run_id: str, error: dict[str, Any], email: str | None = None) -> None:
+        """Mark the run failed. A specific error already recorded (e.g. by plan) is kept."""
+        fields: dict[str, Any] = {"status": "FAILED", "updated_at": _now(), "finished_at": _now()}
+        if email:
+            fields["email"] = email
+        if not self._set_error(run_id, fields, error):
+            self._set(run_id, fields)
+
+    def _set_error(self, run_id: str, fields: dict[str, Any], error: dict[str, Any]) -> bool:
+        names = {f"#f{i}": k for i, k in enumerate(fields)} | {"#e": "error"}
+        values = {f":v{i}": _av(v) for i, v in enumerate(fields.values())} | {":e": _av(error)}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self.key(run_id),
+                UpdateExpression="SET "
+                + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+                + ", #e = :e",
+                ConditionExpression="attribute_not_exists(#e)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table_name, Key=self.key(run_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return None if item is None else {k: _py(v) for k, v in item.items()}
+
+
+def create_model_runs_table(table_name: str, client: Any = None) -> None:
+    """The table as infra/ defines it (pk/sk, gsi1), for tests and the embedded stack."""
+    client = client if client is not None else boto3.client("dynamodb")
+    client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )

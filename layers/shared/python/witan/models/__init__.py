@@ -1,0 +1,1 @@
+"""Demand models (SEND first). Pure numpy/pyarrow domain code: no AWS imports here."""
