@@ -1,0 +1,47 @@
+"""Shared pieces of the Collect+Share integration tests (the fixture is in conftest.py).
+
+A uniquely named module: `from conftest import ...` would pick up another folder's conftest under xdist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from witan.aws.submissions import DynamoRequestStore
+from witan.collect.request_service import CollectRequestService
+from witan.collect.service import UploadCheckService
+
+REGION = "eu-west-2"
+BUCKET = "witan-cr-data"
+TABLE = "witan-cr-requests"
+SENDER = "witan@council.example"
+BASE_URL = "https://api.council.example/prod"
+MAX_BYTES = 50_000
+SCHEMA = {
+    "name": "pupils",
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True, "unique": True}},
+        {"name": "school", "type": "string", "constraints": {"enum": ["A", "B", "C"]}},
+    ],
+}
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Env:
+    s3: Any
+    ddb: Any
+    ses: Any
+    clock: Clock
+    store: DynamoRequestStore
+    service: CollectRequestService
+    checker: UploadCheckService
