@@ -12,7 +12,9 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
+    )
     wanted = [f"bench_{n.removeprefix('bench_')}" for n in argv] or names
     unknown = sorted(set(wanted) - set(names))
     if unknown:
