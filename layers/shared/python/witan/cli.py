@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 # Modules exposing `register(subparsers)`; each adds its subcommands and sets `func` on them.
 # `func(args) -> int` returns the exit code. Imported lazily so `witan validate` stays fast.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "witan.api.cli",
+    "witan.audit.cli",
+    "witan.models.cli",
+    "witan.validation.cli",
+    "local.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,389 @@
+"""A local stand-in for the deployed REST API: HTTP request -> API Gateway proxy event -> access_api.
+
+API Gateway is not emulated by moto, so this small server does its part, read from the same template:
+routes and which need the Cognito authorizer (AWS::ApiGateway::Resource/Method), the gateway error
+bodies (AWS::ApiGateway::GatewayResponse) and the stage name. A protected route without a valid ID
+token gets 401 without the function running, as with a Cognito user pools authorizer; otherwise the
+claims go to `requestContext.authorizer.claims` and the deployed function is invoked through moto's
+Lambda Invoke (so it runs in-process, see local.lambda_runtime).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+
+from local.deploy import Deployment
+
+logger = logging.getLogger(__name__)
+DEFAULT_STAGE = "v1"
+DEFAULT_ERROR_BODIES = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "DEFAULT_5XX": (502, "Internal server error"),
+}
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+
+
+class Unauthorized(Exception):
+    """The token is missing or fails a check; the reason is for local logs, never the response."""
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str  # resource path as in API Gateway, e.g. "/collect/{proxy+}"
+    methods: dict[str, bool]  # HTTP method (or ANY) -> needs the Cognito authorizer
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """Path parameters if the request path fits this resource, else None."""
+        pattern = "^"
+        for part in self.path.strip("/").split("/") if self.path != "/" else []:
+            if part.startswith("{") and part.endswith("+}"):
+                pattern += f"/(?P<{part[1:-2]}>.+)"
+            elif part.startswith("{"):
+                pattern += f"/(?P<{part[1:-1]}>[^/]+)"
+            else:
+                pattern += "/" + re.escape(part)
+        found = re.match(pattern + "/?$", path)
+        return found.groupdict() if found else None
+
+    @property
+    def literal_length(self) -> int:
+        return len(self.path.split("{", 1)[0])
+
+
+def routes_from_template(template: dict[str, Any]) -> list[Route]:
+    """Rebuild resource paths and methods (with their authorization type) from the template."""
+    resources = template.get("Resources", {})
+    paths: dict[str, str] = {}
+
+    def path_of(logical_id: str) -> str:
+        if logical_id not in paths:
+            properties = resources[logical_id]["Properties"]
+            parent = properties["ParentId"]
+            parent_path = "" if "Fn::GetAtt" in parent else path_of(parent["Ref"]).rstrip("/")
+            paths[logical_id] = f"{parent_path}/{properties['PathPart']}"
+        return paths[logical_id]
+
+    by_path: dict[str, dict[str, bool]] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::ApiGateway::Method":
+            continue
+        properties = resource["Properties"]
+        target = properties["ResourceId"]
+        path = "/" if "Fn::GetAtt" in target else path_of(target["Ref"])
+        authorized = properties.get("AuthorizationType", "NONE") == "COGNITO_USER_POOLS"
+        by_path.setdefault(path, {})[properties["HttpMethod"]] = authorized
+    # Most specific first: literal paths before greedy ones, longer literal prefixes first.
+    routes = [Route(path, methods) for path, methods in by_path.items()]
+    return sorted(routes, key=lambda r: ("{" in r.path, -r.literal_length))
+
+
+def gateway_responses(template: dict[str, Any]) -> dict[str, str]:
+    """ResponseType -> application/json template, as customised in the stack."""
+    found = {}
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == "AWS::ApiGateway::GatewayResponse":
+            properties = resource["Properties"]
+            body = properties.get("ResponseTemplates", {}).get("application/json")
+            if body:
+                found[properties["ResponseType"]] = body
+    return found
+
+
+def stage_name(template: dict[str, Any]) -> str:
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == "AWS::ApiGateway::Stage":
+            return str(resource["Properties"].get("StageName", DEFAULT_STAGE))
+    return DEFAULT_STAGE
+
+
+def binary_media_types(template: dict[str, Any]) -> list[str]:
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == "AWS::ApiGateway::RestApi":
+            return list(resource["Properties"].get("BinaryMediaTypes", []))
+    return []
+
+
+class CognitoVerifier:
+    """The checks a Cognito user pools authorizer makes on an ID token."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.pool_id = deployment.outputs["UserPoolId"]
+        self.client_id = deployment.outputs["UserPoolClientId"]
+        self.issuer = f"https://cognito-idp.{deployment.region}.amazonaws.com/{self.pool_id}"
+        self._endpoint = deployment.endpoint_url
+        self._keys: dict[str, Any] | None = None
+
+    def _jwks(self) -> dict[str, Any]:
+        if self._endpoint:  # server mode: the pool's JWKS endpoint, as the authorizer would fetch it
+            url = f"{self._endpoint}/{self.pool_id}/.well-known/jwks.json"
+            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local moto server
+                return dict(json.loads(response.read()))
+        from moto.utilities.utils import load_resource  # in-process: the key moto signs with
+
+        return dict(load_resource("cognitoidp/resources/jwks-public.json"))
+
+    def keys(self) -> dict[str, Any]:
+        if self._keys is None:
+            self._keys = {key["kid"]: jwt.PyJWK(key).key for key in self._jwks()["keys"]}
+        return self._keys
+
+    def verify(self, header_value: str | None) -> dict[str, Any]:
+        if not header_value:
+            raise Unauthorized("no Authorization header")
+        token = header_value.removeprefix("Bearer ").strip()
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self.keys().get(kid)
+            if key is None:
+                raise Unauthorized(f"unknown key id {kid!r}")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self.client_id,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", "token_use"]},
+            )
+        except jwt.PyJWTError as error:
+            raise Unauthorized(str(error)) from error
+        if claims.get("token_use") != "id":
+            raise Unauthorized("not an ID token")
+        return dict(claims)
+
+
+def authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
+    """Claims as a REST API Cognito authorizer passes them: strings, groups comma-separated, times
+    in API Gateway's date format."""
+    result: dict[str, str] = {}
+    for name, value in claims.items():
+        if isinstance(value, list):
+            result[name] = ",".join(str(v) for v in value)
+        elif name in {"exp", "iat", "auth_time"} and isinstance(value, int | float):
+            result[name] = datetime.fromtimestamp(value, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
+        else:
+            result[name] = str(value)
+    return result
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class LocalGateway:
+    """ThreadingHTTPServer on 127.0.0.1 serving the stack's REST API at /{stage}/."""
+
+    def __init__(self, deployment: Deployment, port: int = 0) -> None:
+        self.deployment = deployment
+        self.routes = routes_from_template(deployment.template)
+        self.error_templates = gateway_responses(deployment.template)
+        self.stage = stage_name(deployment.template)
+        self.binary_types = binary_media_types(deployment.template)
+        self.verifier = CognitoVerifier(deployment)
+        self.function_name = deployment.outputs["AccessApiFunctionName"]
+        self._lambda = deployment.client("lambda")
+        self.invocations = 0
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                response = gateway.handle(
+                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                )
+                self.send_response(response.status)
+                for name, value in response.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: no tokens in logs
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/{self.stage}/"
+
+    def start(self) -> LocalGateway:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="witan-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LocalGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- request handling -------------------------------------------------------------------------
+
+    def error(self, response_type: str, message: str | None = None) -> GatewayResponse:
+        fallback = "DEFAULT_5XX" if response_type == "DEFAULT_5XX" else "DEFAULT_4XX"
+        status, default_message = DEFAULT_ERROR_BODIES.get(response_type, (400, "Bad Request"))
+        message = message or default_message
+        template = self.error_templates.get(response_type) or self.error_templates.get(fallback)
+        if template:
+            body = template.replace("$context.error.messageString", json.dumps(message))
+        else:
+            body = json.dumps({"message": message})
+        return GatewayResponse(status, [("Content-Type", "application/json")], body.encode())
+
+    def _find_route(self, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            params = route.match(path)
+            if params is not None:
+                return route, params
+        return None
+
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> GatewayResponse:
+        split = urllib.parse.urlsplit(raw_path)
+        stage_prefix = f"/{self.stage}"
+        if not (split.path == stage_prefix or split.path.startswith(stage_prefix + "/")):
+            return self.error("MISSING_AUTHENTICATION_TOKEN")
+        path = split.path[len(stage_prefix) :] or "/"
+        found = self._find_route(path)
+        if method == "OPTIONS" and found:  # CORS preflight is answered by API Gateway itself
+            return GatewayResponse(
+                204, [("Access-Control-Allow-Methods", "OPTIONS,GET,PUT,POST,DELETE,PATCH,HEAD")], b""
+            )
+        if found is None:
+            return self.error("MISSING_AUTHENTICATION_TOKEN")
+        route, params = found
+        authorized = route.methods.get(method, route.methods.get("ANY"))
+        if authorized is None:
+            return self.error("MISSING_AUTHENTICATION_TOKEN")
+        header_map = {name.lower(): value for name, value in headers}
+        claims = None
+        if authorized:
+            try:
+                claims = self.verifier.verify(header_map.get("authorization"))
+            except Unauthorized as refused:
+                logger.info("401 for %s %s: %s", method, path, refused)  # the reason, never the token
+                return self.error("UNAUTHORIZED")
+        event = self.event(method, path, split.query, headers, body, source_ip, route, params, claims)
+        return self.invoke(event)
+
+    def event(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+        route: Route,
+        params: dict[str, str],
+        claims: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        single_headers: dict[str, str] = {}
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in headers:
+            single_headers[name] = value
+            multi_headers.setdefault(name, []).append(value)
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        multi_query: dict[str, list[str]] = {}
+        for name, value in pairs:
+            multi_query.setdefault(name, []).append(value)
+        content_type = single_headers.get("Content-Type") or single_headers.get("content-type") or ""
+        encoded = self._is_binary(content_type, body)
+        now = time.time()
+        request_context: dict[str, Any] = {
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "extendedRequestId": str(uuid.uuid4()),
+            "requestTime": formatdate(now, usegmt=True),
+            "path": f"/{self.stage}{path}",
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": self.stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": source_ip, "userAgent": single_headers.get("User-Agent", "")},
+            "domainName": "localhost",
+            "apiId": "local",
+        }
+        if claims is not None:
+            request_context["authorizer"] = {"claims": authorizer_claims(claims)}
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": single_headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": dict(pairs) or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": request_context,
+            "body": (base64.b64encode(body).decode() if encoded else body.decode()) if body else None,
+            "isBase64Encoded": encoded,
+        }
+
+    def _is_binary(self, content_type: str, body: bytes) -> bool:
+        media = content_type.split(";", 1)[0].strip().lower()
+        for pattern in self.binary_types:
+            if (
+                pattern == "*/*"
+                or pattern == media
+                or (pattern.endswith("/*") and media.startswith(pattern[:-1]))
+            ):
+                return True
+        try:
+            body.decode()
+        except UnicodeDecodeError:
+            return True
+        return False
+
+    def invoke(self, event: dict[str, Any]) -> GatewayResponse:
+        self.invocations += 1
+        response = self._lambda.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
+        payload = response["Payload"].read()
+        if response.get("FunctionError"):
+            return self.error("DEFAULT_5XX")
+        try:
+            result = json.loads(payload)
+            status = int(result["statusCode"])
+        except (ValueError, KeyError, TypeError):
+            return self.error("DEFAULT_5XX")  # API Gateway: "Malformed Lambda proxy response"
+        pairs: list[tuple[str, str]] = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            pairs.extend((name, str(v)) for v in values)
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return GatewayResponse(status, pairs, body)

@@ -1,0 +1,31 @@
+"""One embedded deployment of the real stack per test session (in-process moto), shared by tests/e2e.
+
+Package scope, not session scope: it is still deployed once per session (the e2e tests run in one
+xdist group), but it is torn down when the last e2e test is done. A live `mock_aws` would otherwise
+stay around in that worker and nested `mock_aws()` of later tests would not start from empty
+backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from local.deploy import Deployment, embedded_stack
+from local.gateway import LocalGateway
+
+
+@dataclass
+class Stack:
+    deployment: Deployment
+    gateway: LocalGateway
+    outbox_dir: Path
+
+
+@pytest.fixture(scope="package")
+def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    outbox_dir = tmp_path_factory.mktemp("outbox")
+    with embedded_stack(outbox_dir=outbox_dir) as deployment, LocalGateway(deployment) as gateway:
+        yield Stack(deployment, gateway, outbox_dir)

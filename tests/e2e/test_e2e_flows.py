@@ -1,0 +1,233 @@
+"""The three flows end to end through the real handlers, on the stack deployed from the CDK template.
+
+A handler missing from functions/ makes its test fail (the deployment itself would, first).
+"""
+
+# ruff: noqa: S310 - every URL opened here is the local gateway on 127.0.0.1
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from local import lambda_runtime, outbox
+from local.deploy import REPO_ROOT
+
+pytestmark = pytest.mark.xdist_group("e2e")
+
+_deserializer = TypeDeserializer()
+POPULATION_HEADER = "area-code,area-name,year,sex,age,population\n"
+
+
+def plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def audit_events(stack: Any) -> list[dict[str, Any]]:
+    client = stack.deployment.client("dynamodb")
+    table = stack.deployment.outputs["AuditTableName"]
+    return [
+        plain(i) for page in client.get_paginator("scan").paginate(TableName=table) for i in page["Items"]
+    ]
+
+
+def call(
+    stack: Any, method: str, path: str, token: str | None, body: Any = None
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json", **({"Authorization": token} if token else {})}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(stack.gateway.url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.mark.parametrize("name", ["upload_validator", "access_api", "model_run"])
+def test_handler_exists_and_is_deployed(e2e_stack: Any, name: str) -> None:
+    assert (REPO_ROOT / "functions" / name / "handler.py").is_file(), (
+        f"functions/{name}/handler.py is missing"
+    )
+    output = {
+        "upload_validator": "UploadValidatorFunctionName",
+        "access_api": "AccessApiFunctionName",
+        "model_run": "ModelRunFunctionName",
+    }[name]
+    function = e2e_stack.deployment.client("lambda").get_function(
+        FunctionName=e2e_stack.deployment.outputs[output]
+    )
+    assert function["Configuration"]["Handler"] == "handler.lambda_handler"
+
+
+def test_upload_goes_through_sqs_to_validator_and_result_is_recorded(e2e_stack: Any) -> None:
+    from witan.aws.submissions import put_request, put_submission
+    from witan.collect.model import CollectionRequest, Submission, request_pk
+
+    d = e2e_stack.deployment
+    dynamodb, table, bucket = (
+        d.client("dynamodb"),
+        d.outputs["RequestsTableName"],
+        d.outputs["DataBucketName"],
+    )
+    request_id = f"req-{uuid.uuid4().hex[:8]}"
+    put_request(
+        dynamodb,
+        table,
+        CollectionRequest(request_id, "Population", "population-by-age", "requester@camden.example"),
+    )
+    files = {
+        "valid": POPULATION_HEADER
+        + "E09000007,Camden,2024,persons,0,2000\nE09000007,Camden,2024,persons,1,2100\n",
+        "invalid": POPULATION_HEADER + "E09000007,Camden,2024,persons,1,2000\nX1,Camden,2024,persons,-3,12\n",
+    }
+    emails_before = len(outbox.sent(e2e_stack.outbox_dir))
+    for submission_id, text in files.items():
+        put_submission(dynamodb, table, Submission(request_id, submission_id, "partner@school.example"))
+        d.client("s3").put_object(
+            Bucket=bucket, Key=f"uploads/{request_id}/{submission_id}/my file.csv", Body=text
+        )
+    assert lambda_runtime.wait_until_idle(120)
+
+    items = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": request_pk(request_id)}},
+    )["Items"]
+    checks = {c["submission_id"]: c for c in map(plain, items) if c.get("type") == "check"}
+    assert checks["valid"]["status"] == "valid"
+    assert checks["valid"]["object_key"] == f"uploads/{request_id}/valid/my file.csv"  # decoded key
+    assert checks["invalid"]["status"] == "invalid"
+    assert checks["invalid"]["error_count"] >= 1
+    s3 = d.client("s3")
+    for check in checks.values():
+        for key in (check.get("report_keys") or {}).values():
+            assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    assert s3.head_object(Bucket=bucket, Key=checks["valid"]["parquet_key"])["ContentLength"] > 0
+    assert "parquet_key" not in checks["invalid"] or not checks["invalid"]["parquet_key"]
+    # The upload itself is never modified or removed by checking.
+    assert (
+        s3.get_object(Bucket=bucket, Key=f"uploads/{request_id}/invalid/my file.csv")["Body"].read().decode()
+        == files["invalid"]
+    )
+    assert len(outbox.sent(e2e_stack.outbox_dir)) > emails_before
+    dlq = d.client("sqs").get_queue_attributes(
+        QueueUrl=d.outputs["UploadDeadLetterQueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_good_token_gets_2xx_and_exactly_one_audit_event(e2e_stack: Any) -> None:
+    token = e2e_stack.deployment.id_token("requester")
+    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+    before = [e for e in audit_events(e2e_stack) if e.get("actor_sub") == sub]
+    status, body = call(e2e_stack, "GET", "datasets", token)
+    assert status == 200, body
+    after = [e for e in audit_events(e2e_stack) if e.get("actor_sub") == sub]
+    assert len(after) == len(before) + 1
+    (event,) = [e for e in after if e not in before]
+    assert event["decision"] == "allow"
+    assert event["action"] == "dataset.list"
+
+
+def test_no_token_gets_401_without_running_the_function(e2e_stack: Any) -> None:
+    events_before = len(audit_events(e2e_stack))
+    invocations = e2e_stack.gateway.invocations
+    status, body = call(e2e_stack, "GET", "datasets", None)
+    assert status == 401
+    assert body["message"] == "Unauthorized"
+    assert e2e_stack.gateway.invocations == invocations
+    assert len(audit_events(e2e_stack)) == events_before
+
+
+def test_refused_call_is_audited_as_denied(e2e_stack: Any) -> None:
+    d = e2e_stack.deployment
+    status, body = call(
+        e2e_stack,
+        "POST",
+        "datasets",
+        d.id_token("requester"),
+        {"title": "Camden population", "file_name": "population.csv"},
+    )
+    assert status == 201, body
+    dataset_id = body["dataset"]["id"]
+    token = d.id_token("analyst")
+    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+    before = len([e for e in audit_events(e2e_stack) if e.get("actor_sub") == sub])
+    status, body = call(e2e_stack, "GET", f"datasets/{dataset_id}", token)
+    assert status in (403, 404)
+    mine = [e for e in audit_events(e2e_stack) if e.get("actor_sub") == sub]
+    assert len(mine) == before + 1
+    assert mine[-1]["decision"] == "deny" or any(e["decision"] == "deny" for e in mine[before:])
+
+
+def test_state_machine_fans_out_chunks_and_succeeds(e2e_stack: Any) -> None:
+    from witan.models.send.synthetic import SyntheticSpec, synthetic_tables
+
+    d = e2e_stack.deployment
+    s3, bucket = d.client("s3"), d.outputs["DataBucketName"]
+    prefix = f"datasets/send-e2e-{uuid.uuid4().hex[:6]}/1/"
+    for name, text in synthetic_tables(SyntheticSpec(children=150, population=1200)).items():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{name}.csv", Body=text.encode())
+    run_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    sfn = d.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=d.outputs["StateMachineArn"],
+        name=run_id,
+        input=json.dumps(
+            {
+                "run_id": run_id,
+                "model": "send",
+                "inputs": {"prefix": prefix},
+                "scenarios": [],
+                "simulations": 30,
+                "chunk_size": 10,
+                "seed": 3,
+            }
+        ),
+    )["executionArn"]
+    deadline = time.monotonic() + 180
+    description = sfn.describe_execution(executionArn=execution)
+    while description["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.25)
+        description = sfn.describe_execution(executionArn=execution)
+    assert description["status"] == "SUCCEEDED", (description.get("error"), description.get("cause"))
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"models/{run_id}/manifest.json")["Body"].read())
+    assert len(manifest) == 3
+    chunks = s3.list_objects_v2(Bucket=bucket, Prefix=f"models/{run_id}/chunks/").get("Contents", [])
+    assert len(chunks) == len(manifest)
+
+
+def test_state_machine_failure_is_caught_and_recorded(e2e_stack: Any) -> None:
+    d = e2e_stack.deployment
+    sfn = d.client("stepfunctions")
+    run_id = f"e2e-bad-{uuid.uuid4().hex[:6]}"
+    execution = sfn.start_execution(
+        stateMachineArn=d.outputs["StateMachineArn"],
+        name=run_id,
+        input=json.dumps({"run_id": run_id, "model": "send", "inputs": {"prefix": "datasets/none/"}}),
+    )["executionArn"]
+    deadline = time.monotonic() + 60
+    description = sfn.describe_execution(executionArn=execution)
+    while description["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.25)
+        description = sfn.describe_execution(executionArn=execution)
+    assert description["status"] == "FAILED"
+    # The Catch ran model_run's `fail` step: the run record says FAILED and why.
+    client = d.client("dynamodb")
+    records = [
+        plain(i)
+        for page in client.get_paginator("scan").paginate(TableName=d.outputs["ModelRunsTableName"])
+        for i in page["Items"]
+        if run_id in json.dumps(plain(i), default=str)
+    ]
+    assert records, "no model-run record for the failed run"
+    assert any(r.get("status") == "FAILED" and r.get("error") for r in records)

@@ -1,0 +1,55 @@
+"""Every email sent through moto's SES lands in the outbox as a .eml a mail client can open."""
+
+from __future__ import annotations
+
+import email
+from email.mime.text import MIMEText
+from pathlib import Path
+
+import boto3
+from moto import mock_aws
+
+from local import outbox
+
+
+def test_send_email_and_raw_email_are_written_as_eml(tmp_path: Path) -> None:
+    with mock_aws():
+        outbox.install(tmp_path)
+        try:
+            ses = boto3.client("ses", region_name="eu-west-2")
+            ses.verify_email_identity(EmailAddress="noreply@witan.local")
+            ses.send_email(
+                Source="noreply@witan.local",
+                Destination={"ToAddresses": ["a@camden.example"], "CcAddresses": ["b@camden.example"]},
+                Message={
+                    "Subject": {"Data": "Your upload was checked"},
+                    "Body": {"Text": {"Data": "3 errors"}, "Html": {"Data": "<p>3 errors</p>"}},
+                },
+            )
+            raw = MIMEText("raw body")
+            raw["Subject"], raw["From"], raw["To"] = "Raw one", "noreply@witan.local", "c@hackney.example"
+            ses.send_raw_email(RawMessage={"Data": raw.as_bytes()})
+            boto3.client("sesv2", region_name="eu-west-2").send_email(
+                FromEmailAddress="noreply@witan.local",
+                Destination={"ToAddresses": ["d@camden.example"]},
+                Content={"Simple": {"Subject": {"Data": "v2"}, "Body": {"Text": {"Data": "via sesv2"}}}},
+            )
+        finally:
+            outbox.uninstall()
+        ses_after = boto3.client("ses", region_name="eu-west-2")
+        ses_after.send_email(  # after uninstall nothing more is written
+            Source="noreply@witan.local",
+            Destination={"ToAddresses": ["a@camden.example"]},
+            Message={"Subject": {"Data": "late"}, "Body": {"Text": {"Data": "x"}}},
+        )
+    files = outbox.sent(tmp_path)
+    assert len(files) == 3
+    messages = [email.message_from_bytes(path.read_bytes()) for path in files]
+    subjects = [m["Subject"] for m in messages]
+    assert subjects == ["Your upload was checked", "Raw one", "v2"]
+    first = messages[0]
+    assert first["To"] == "a@camden.example"
+    assert first["Cc"] == "b@camden.example"
+    assert first["From"] == "noreply@witan.local"
+    assert "errors" in first.get_payload(decode=True).decode()
+    assert messages[2].get_payload(decode=True).decode().strip() == "via sesv2"
