@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -36,7 +37,8 @@ def to_eml(message: Any) -> bytes:
     if isinstance(message, ses_models.RawMessage):
         raw = message.raw_data
         return raw.encode() if isinstance(raw, str) else bytes(raw)
-    email = EmailMessage()
+    # RFC 5322 allows 998-character lines; the default 78 folds long subjects into a leading-space value.
+    email = EmailMessage(policy=email_policy.default.clone(max_line_length=998))
     email["Message-ID"] = f"<{message.id}@email.amazonses.com>"
     email["Date"] = format_datetime(datetime.now(UTC))
     email["From"] = message.source

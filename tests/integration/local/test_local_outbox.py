@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 from email.mime.text import MIMEText
 from pathlib import Path
 
@@ -53,3 +54,25 @@ def test_send_email_and_raw_email_are_written_as_eml(tmp_path: Path) -> None:
     assert first["From"] == "noreply@witan.local"
     assert "errors" in first.get_payload(decode=True).decode()
     assert messages[2].get_payload(decode=True).decode().strip() == "via sesv2"
+
+
+def test_a_long_subject_reads_back_unchanged(tmp_path: Path) -> None:
+    subject = (
+        "Your upload to 'Population by age, Camden, 2024 return' has 3 errors: "
+        "please fix them and upload again"
+    )
+    with mock_aws():
+        outbox.install(tmp_path)
+        try:
+            ses = boto3.client("ses", region_name="eu-west-2")
+            ses.verify_email_identity(EmailAddress="noreply@witan.local")
+            ses.send_email(
+                Source="noreply@witan.local",
+                Destination={"ToAddresses": ["a@camden.example"]},
+                Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": "3 errors"}}},
+            )
+        finally:
+            outbox.uninstall()
+    (path,) = outbox.sent(tmp_path)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == subject
