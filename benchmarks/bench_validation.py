@@ -237,15 +237,24 @@ def worker(tool: str, file: str, schema_path: str) -> None:
             counts[t] = counts.get(t, 0) + 1
     seconds = time.perf_counter() - start
     cpu_seconds = _cpu() - cpu_start
+    rss_mb = _peak_rss_mb()
+    variant = ""
+    if tool == "witan" and file.endswith(".xlsx"):  # which XLSX reader path was taken (after the clock)
+        from witan.validation.readers import XlsxReader
+
+        reader = XlsxReader(Path(file))
+        reader.open()
+        variant = reader.variant
     print(
         json.dumps(
             {
+                "variant": variant,
                 "rows": rows,
                 "errors": errors,
                 "counts": counts,
                 "seconds": seconds,
                 "cpu_seconds": cpu_seconds,
-                "rss_mb": _peak_rss_mb(),
+                "rss_mb": rss_mb,
                 "cells": sorted(cells),
             }
         )
@@ -317,6 +326,8 @@ def main() -> int:
                 f"{label:<26}{r['rows']:>9}{r['errors']:>8}{r['seconds']:>8.2f}{r['cpu_seconds']:>7.2f}"
                 f"{r['rows'] / r['seconds']:>10,.0f}{size_mb / r['seconds']:>7.1f}{r['rss_mb']:>12.0f}"
             )
+            if r.get("variant"):
+                lines[-1] += f"  (reader: {r['variant']})"
             print(lines[-1] if len(lines) > 1 else header + "\n" + lines[-1], flush=True)
 
         print()

@@ -79,7 +79,7 @@ IMPORT_CHECKS: dict[str, str] = {
         "jsonschema.validate({'a': 1}, {'type': 'object'})\n"
     ),
     "data": (
-        "import io, numpy, openpyxl, python_calamine\n"
+        "import io, numpy, openpyxl, python_calamine, fastexcel\n"
         "import pyarrow as pa, pyarrow.parquet as pq, pyarrow.csv as pcsv, pyarrow.compute as pc\n"
         "import pyarrow.dataset, pyarrow.fs, pyarrow.json, pyarrow.ipc\n"
         "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt\n"
