@@ -5,6 +5,9 @@ Run record (docs/contracts.md): `pk=RUN#{run_id}`, `sk=META`; `status` RUNNING |
 `progress` (0..1, chunks done / chunks), `chunks_total`, `chunks_done`, `output_prefix`,
 `output_keys`, `error` ({code, message, ...}), `email` (whom to tell when it ends), times;
 `gsi1pk=RUNS`, `gsi1sk={created_at}#{run_id}` lists runs newest last.
+Runs started through the API (POST /model-runs) also carry `requested_by` (Cognito sub),
+`organisation` (who may see the run), `inputs` (the S3 keys or prefix), `created_at` and
+`execution_arn`; the API writes the record (RUNNING) before it starts the execution.
 """
 
 from __future__ import annotations
@@ -309,3 +312,111 @@ def create_model_runs_table(table_name: str, client: Any = None) -> None:
             }
         ],
     )
+
+
+# --- used by the API (POST/GET /model-runs) ---------------------------------------------------------
+
+RUN_RECORD_FIELDS = (
+    "run_id",
+    "model",
+    "status",
+    "progress",
+    "chunks_total",
+    "chunks_done",
+    "simulations",
+    "seed",
+    "scenarios",
+    "requested_by",
+    "organisation",
+    "created_at",
+    "updated_at",
+    "finished_at",
+    "output_prefix",
+    "output_keys",
+    "error",
+    "execution_arn",
+)
+
+
+def requested(
+    table: ModelRunsTable,
+    run_id: str,
+    *,
+    model: str,
+    simulations: int,
+    seed: int,
+    scenarios: list[str],
+    requested_by: str,
+    organisation: str,
+    email: str | None,
+    inputs: dict[str, Any],
+) -> str:
+    """Create the run record (RUNNING, progress 0) before the execution starts; returns created_at.
+
+    Same item and fields as `ModelRunsTable.started` (which later upserts chunks_total), plus who asked
+    and for which organisation, so the API can decide who may see the run.
+    """
+    now = _now()
+    item = {
+        "run_id": run_id,
+        "model": model,
+        "simulations": simulations,
+        "seed": seed,
+        "scenarios": scenarios,
+        "status": "RUNNING",
+        "progress": 0,
+        "chunks_done": 0,
+        "output_prefix": run_prefix(run_id),
+        "email": email,
+        "requested_by": requested_by,
+        "organisation": organisation,
+        "inputs": inputs,
+        "created_at": now,
+        "updated_at": now,
+        "gsi1pk": "RUNS",
+        "gsi1sk": f"{now}#{run_id}",
+    }
+    table.client.put_item(
+        TableName=table.table_name,
+        Item={**table.key(run_id), **{k: _av(v) for k, v in item.items()}},
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    return now
+
+
+def set_execution(table: ModelRunsTable, run_id: str, execution_arn: str) -> None:
+    table._set(run_id, {"execution_arn": execution_arn})
+
+
+def list_runs(table: ModelRunsTable, max_items: int = 5000) -> list[dict[str, Any]]:
+    """Every run record, newest first (gsi1 `RUNS`); callers filter by who may see them."""
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table.table_name,
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "RUNS"}},
+        "ScanIndexForward": False,
+    }
+    while len(out) < max_items:
+        page = table.client.query(**kwargs)
+        out += [{k: _py(v) for k, v in item.items()} for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return out[:max_items]
+
+
+class StepFunctionsStarter:
+    """Starts one execution of the model-run state machine per run (the execution name is the run id)."""
+
+    def __init__(self, state_machine_arn: str, client: Any = None) -> None:
+        if not state_machine_arn:
+            raise ValueError("the state machine ARN is required (STATE_MACHINE_ARN)")
+        self.state_machine_arn = state_machine_arn
+        self.client = client if client is not None else boto3.client("stepfunctions")
+
+    def __call__(self, run_id: str, run_input: dict[str, Any]) -> str:
+        return self.client.start_execution(
+            stateMachineArn=self.state_machine_arn, name=run_id, input=json.dumps(run_input)
+        )["executionArn"]
