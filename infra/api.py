@@ -6,9 +6,11 @@ tokens)."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -23,6 +25,11 @@ from infra.storage import Storage
 STAGE_NAME = "v1"
 THROTTLE_RATE = 50  # requests per second, steady
 THROTTLE_BURST = 100
+# Collect+Share reminders and digests: once a day, 07:00 UTC (before the working day in the UK).
+REMINDER_SCHEDULE = {"minute": "0", "hour": "7"}
+# Reminder emails carry partner links; API calls derive the base from the request, the schedule cannot:
+# the rule's input carries it (functions/access_api/handler.py reads this key).
+LINK_BASE_URL_KEY = "link_base_url"
 # Grant, request and catalog records can be revoked or replaced: full item writes on these tables.
 API_TABLE_ACTIONS = (*TABLE_READ_WRITE, "dynamodb:DeleteItem")
 # JSON errors for what API Gateway rejects before the function runs, in the function's error shape.
@@ -235,4 +242,40 @@ class Api(Construct):
         self.openapi_method = root.add_resource("openapi.json").add_method("GET", integration, **open_route)
         self.collect_method = (
             root.add_resource("collect").add_resource("{proxy+}").add_method("ANY", integration, **open_route)
+        )
+
+        # Partner links in scheduled reminders: the stage URL, built from the API id (not `rest_api.url`,
+        # which would make the target depend on the deployment). Passed in the rule's input, not as an
+        # environment variable, so the function's environment stays the contract of witan/settings.py.
+        stack = Stack.of(self)
+        link_base = (
+            f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE_NAME}"
+        )
+        # The daily reminder/digest run: the scheduled event's own fields (`source: aws.events`, its
+        # `time`, `id`) plus the link base; access_api dispatches it to run_reminders() then
+        # run_digests(). The requests-table writes it needs (transactions are authorised per item:
+        # Put/Update/Delete/ConditionCheck, and Query on gsi1) and ses:SendEmail are in
+        # ReadWriteApiTables and SendEmail above.
+        self.reminder_rule = events.Rule(
+            self,
+            "CollectReminders",
+            rule_name=config.name("collect-reminders"),
+            description="Daily Collect+Share reminders to partners and digests to requesters",
+            schedule=events.Schedule.cron(**REMINDER_SCHEDULE),
+            targets=[
+                targets.LambdaFunction(
+                    fn.function,
+                    retry_attempts=2,
+                    max_event_age=Duration.hours(6),
+                    event=events.RuleTargetInput.from_object(
+                        {
+                            "source": events.EventField.source,
+                            "detail-type": events.EventField.detail_type,
+                            "id": events.EventField.event_id,
+                            "time": events.EventField.time,
+                            LINK_BASE_URL_KEY: link_base,
+                        }
+                    ),
+                )
+            ],
         )

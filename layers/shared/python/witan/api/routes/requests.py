@@ -1,0 +1,276 @@
+"""Collect+Share requester routes (Cognito): requests to partners, their tracking, and Table Schemas.
+
+`POST/GET /requests`, `GET /requests/{id}` (owner or admin; anyone else gets 404), close, cancel,
+revoke/reissue one recipient's link; `POST/GET /schemas`. Bodies are validated by the domain
+(witan.collect.requests), whose field errors come back as 422 `invalid-request` with
+`errors: [{field, code, message}]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from witan.api.current import Current, current
+from witan.api.errors import ApiError
+from witan.api.models import error_responses
+from witan.api.routes.collect import collect_error, link_base, plain, wiring
+from witan.collect.requests import CollectError, Requester
+from witan.collect.schemas import STORED_NAME, STORED_PREFIX
+from witan.validation.schema import SchemaError, parse_schema
+
+router = Router()
+TAGS = ["collect (requesters)"]
+ERRORS: dict[int, Any] = error_responses(
+    {
+        400: "bad input (code: invalid-json, bad-cursor, malformed-id)",
+        401: "no identity (code: unauthenticated)",
+        404: "no such request, or not yours (code: not-found)",
+        409: "the request is no longer open (code: request-not-open), or the schema name is taken",
+        422: "body fails validation (code: invalid-request with errors[], invalid-schema, ...)",
+        503: "the audit trail is unavailable (code: audit-unavailable)",
+    }
+)
+_ID = r"^[A-Za-z0-9_-]{1,64}$"
+RequestId = Annotated[str, Path(pattern=_ID, description="request id")]
+SubmissionId = Annotated[str, Path(pattern=_ID, description="submission (recipient) id")]
+MAX_SCHEMA_FIELDS = 500
+
+
+def _cur(resource: str | None = None) -> tuple[Current, Any]:
+    cur = current(router.context)
+    if resource:
+        cur.record.resource = resource
+    w = wiring(cur)
+    return cur, w.service(link_base(cur, w.link_base_url))
+
+
+class _WriteAheadStore:
+    """The request store, but `create` records the audit event (naming the new request) first."""
+
+    def __init__(self, inner: Any, cur: Current) -> None:
+        self.inner, self.cur = inner, cur
+
+    def create(self, new: Any) -> None:
+        self.cur.record.resource = f"collect-request/{new.request_id}"
+        self.cur.write_ahead(201)
+        self.inner.create(new)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _json(status: int, body: Any) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=plain(body))
+
+
+def _owned(cur: Current, call: Any) -> Any:
+    """Run a domain call on one request; a refusal becomes its HTTP error and is named in the audit."""
+    try:
+        result = call()
+    except CollectError as exc:
+        if exc.code == "not-found":
+            cur.record.deny("not-owner-or-missing")
+        raise collect_error(exc) from None
+    cur.record.allow("admin:platform-admin" if cur.principal.is_admin else "owner")
+    return result
+
+
+@router.post(
+    "/requests",
+    operation_id="collect.request.create",
+    tags=TAGS,
+    status_code=201,
+    summary="Ask partners for data: each recipient is emailed a capability link to an upload page",
+    responses={201: {"description": "Created; recipients say whether their invitation was sent"}, **ERRORS},
+)
+def create_request(
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            description='{"title", "message"?, "schema", "due_date": "yyyy-mm-dd", '
+            '"recipients": [{"email", "name"?, "organisation"?}], "dataset_id"?, '
+            '"share_with"?: [{"type": "user"|"group", "id"}], "sheet"?}'
+        ),
+    ],
+) -> Response[Any]:
+    cur, service = _cur()
+    principal = cur.principal
+    if not principal.email:
+        cur.record.deny("no-email-claim")
+        raise ApiError(422, "requester-email-required", "your account has no email address for replies")
+    requester = Requester(sub=cur.sub, email=principal.email, name="")
+    cur.record.allow("signed-in")
+    cur.record.detail["recipients"] = len(body.get("recipients") or [])
+    # The domain validates the body first (a refusal is recorded with its 422); the audit event is
+    # written just before the request's items, once its id is known.
+    audited = dataclasses.replace(service, store=_WriteAheadStore(service.store, cur))
+    try:
+        created = audited.create(body, requester)
+    except CollectError as exc:
+        raise collect_error(exc) from None
+    return _json(201, created)
+
+
+@router.get(
+    "/requests",
+    operation_id="collect.request.list",
+    tags=TAGS,
+    summary="Your requests, newest first",
+    responses={200: {"description": "requests and next_cursor"}, **ERRORS},
+)
+def list_requests(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Response[Any]:
+    cur, service = _cur()
+    try:
+        listing = service.list_requests(cur.sub, limit=limit, cursor=cursor)
+    except CollectError as exc:
+        raise collect_error(exc) from None
+    cur.record.allow("own-requests")
+    cur.record.detail["returned"] = len(listing["requests"])
+    return _json(200, listing)
+
+
+@router.get(
+    "/requests/<request_id>",
+    operation_id="collect.request.read",
+    tags=TAGS,
+    summary="Tracking: per recipient invited, opened, submitted, valid/invalid, last upload, error counts",
+    responses={200: {"description": "request, totals and recipients"}, **ERRORS},
+)
+def read_request(request_id: RequestId) -> Response[Any]:
+    cur, service = _cur(f"collect-request/{request_id}")
+    admin = cur.principal.is_admin
+    return _json(200, _owned(cur, lambda: service.tracking(request_id, cur.sub, is_admin=admin)))
+
+
+def _finish(request_id: str, action: str) -> Response[Any]:
+    cur, service = _cur(f"collect-request/{request_id}")
+    admin = cur.principal.is_admin
+    # Ownership is checked before the audit write (tracking raises NotFound for someone else's request).
+    _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
+    cur.write_ahead(200)
+    call = service.close if action == "close" else service.cancel
+    return _json(200, _owned(cur, lambda: call(request_id, cur.sub, is_admin=admin)))
+
+
+@router.post(
+    "/requests/<request_id>/close",
+    operation_id="collect.request.close",
+    tags=TAGS,
+    summary="Stop taking uploads (partners still see their history)",
+    responses={200: {"description": "request summary"}, **ERRORS},
+)
+def close_request(request_id: RequestId) -> Response[Any]:
+    return _finish(request_id, "close")
+
+
+@router.post(
+    "/requests/<request_id>/cancel",
+    operation_id="collect.request.cancel",
+    tags=TAGS,
+    summary="Cancel: every link stops working",
+    responses={200: {"description": "request summary"}, **ERRORS},
+)
+def cancel_request(request_id: RequestId) -> Response[Any]:
+    return _finish(request_id, "cancel")
+
+
+@router.post(
+    "/requests/<request_id>/recipients/<submission_id>/revoke",
+    operation_id="collect.recipient.revoke",
+    tags=TAGS,
+    summary="Revoke every link of one recipient",
+    responses={200: {"description": "number of links revoked"}, **ERRORS},
+)
+def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
+    cur, service = _cur(f"collect-request/{request_id}/submission/{submission_id}")
+    admin = cur.principal.is_admin
+    _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
+    cur.write_ahead(200)
+    revoked = _owned(cur, lambda: service.revoke_link(request_id, submission_id, cur.sub, is_admin=admin))
+    return _json(200, {"revoked": revoked})
+
+
+@router.post(
+    "/requests/<request_id>/recipients/<submission_id>/reissue",
+    operation_id="collect.recipient.reissue",
+    tags=TAGS,
+    summary="Revoke one recipient's links and email a new one",
+    responses={200: {"description": "whether the email was accepted"}, **ERRORS},
+)
+def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
+    cur, service = _cur(f"collect-request/{request_id}/submission/{submission_id}")
+    admin = cur.principal.is_admin
+    _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
+    cur.write_ahead(200)
+    sent = _owned(cur, lambda: service.reissue_link(request_id, submission_id, cur.sub, is_admin=admin))
+    return _json(200, {"emailed": sent})
+
+
+# -- schemas ----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/schemas",
+    operation_id="collect.schema.create",
+    tags=TAGS,
+    status_code=201,
+    summary="Store a Table Schema (validated) for requests to name as stored:{name}; immutable",
+    responses={201: {"description": "Created"}, **ERRORS},
+)
+def create_schema(
+    body: Annotated[
+        dict[str, Any],
+        Body(description='{"name": "lowercase-name", "schema": {Table Schema descriptor}}'),
+    ],
+) -> Response[Any]:
+    cur = current(router.context)
+    w = wiring(cur)
+    unknown = sorted(set(body) - {"name", "schema"})
+    if unknown:
+        raise ApiError(422, "unknown-field", f"unknown field(s): {', '.join(unknown)}")
+    name, descriptor = body.get("name"), body.get("schema")
+    if not isinstance(name, str) or not STORED_NAME.match(name):
+        raise ApiError(422, "bad-schema-name", "name: lowercase letters, digits and -, at most 63")
+    if not isinstance(descriptor, dict):
+        raise ApiError(422, "missing-field", "schema: a Table Schema object is required")
+    fields = descriptor.get("fields")
+    if isinstance(fields, list) and len(fields) > MAX_SCHEMA_FIELDS:
+        raise ApiError(422, "invalid-schema", f"at most {MAX_SCHEMA_FIELDS} fields")
+    try:
+        parsed = parse_schema(descriptor, source=f"{STORED_PREFIX}{name}")
+    except SchemaError as exc:
+        raise ApiError(422, "invalid-schema", re.sub(r"\s+", " ", str(exc))[:500]) from None
+    if w.put_schema is None:
+        raise ApiError(503, "collect-unavailable", "stored schemas are not configured")
+    cur.record.resource = f"collect-schema/{name}"
+    cur.record.allow("signed-in")
+    cur.write_ahead(201)
+    if not w.put_schema(name, descriptor, cur.sub):
+        raise ApiError(409, "schema-exists", f"a schema named {name} exists; stored schemas cannot change")
+    return _json(201, {"name": f"{STORED_PREFIX}{name}", "fields": parsed.field_names})
+
+
+@router.get(
+    "/schemas",
+    operation_id="collect.schema.list",
+    tags=TAGS,
+    summary="Schemas a request may name: the built-ins and the stored ones",
+    responses={200: {"description": "schemas"}, **ERRORS},
+)
+def list_schemas() -> Response[Any]:
+    cur = current(router.context)
+    w = wiring(cur)
+    listed = [{"name": n, "kind": "built-in"} for n in w.builtin_schema_names()]
+    stored = w.list_stored_schemas() if w.list_stored_schemas else []
+    listed += [{**s, "name": f"{STORED_PREFIX}{s['name']}", "kind": "stored"} for s in stored]
+    cur.record.allow("signed-in")
+    return _json(200, {"schemas": listed})
