@@ -33,6 +33,9 @@ from witan.api.deps import MAX_BODY_BYTES, Services
 from witan.api.errors import AUDIT_UNAVAILABLE, CATALOG_STATUS, ApiError
 from witan.api.identity import principal_from_event
 from witan.api.routes import audit, datasets, docs, grants
+from witan.api.routes import collect as collect_routes
+from witan.api.routes import model_runs as model_run_routes
+from witan.api.routes import requests as request_routes
 from witan.audit.model import AuditWriteError
 from witan.catalog.model import CatalogError, valid_dataset_id
 
@@ -40,7 +43,10 @@ logger = logging.getLogger(__name__)
 
 # Each area's Router; the model-run routes (POST/GET /model-runs) will be one more entry.
 ROUTERS = (datasets.router, grants.router, audit.router, docs.router)
+ROUTERS += (request_routes.router, collect_routes.router)  # Collect+Share: requesters; partners by token
+ROUTERS += (model_run_routes.router,)  # SEND model runs: POST/GET /model-runs
 PUBLIC_ACTIONS = frozenset({docs.OPERATION_ID})  # answered without claims (documentation only)
+PUBLIC_ACTIONS |= collect_routes.PARTNER_ACTIONS  # the capability token is checked in the route
 NOT_FOUND_ACTION = "api.not-found"
 METHOD_NOT_ALLOWED_ACTION = "api.method-not-allowed"
 MAX_LISTED_ERRORS = 20
