@@ -28,6 +28,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from local import lambda_runtime, outbox
 from local.deploy import REPO_ROOT, Deployment, embedded_stack
 from local.gateway import LocalGateway
+from local.story_collect import COLLECT_STEPS
+from local.story_datastore import DATASTORE_STEPS
 
 MODEL_RUN_TIMEOUT_S = 150.0
 _deserializer = TypeDeserializer()
@@ -218,59 +220,111 @@ def step_api(demo: Demo) -> None:
         raise StepFailed(f"expected exactly 2 new audit events (allowed + denied), found {new}")
 
 
+MODEL_SCENARIO = {
+    "name": "fewer-oob-joiners",
+    "description": "Half as many children join out-of-borough placements (the costliest setting)",
+    "modify_transitions": [{"match": {"kind": "joiner", "to_setting": "OOB"}, "factor": 0.5}],
+}
+
+
+def _model_run_tables(demo: Demo, key: str) -> dict[int, dict[str, float]]:
+    """A run output CSV (read with the data bucket client: presigned URLs point at AWS, not at moto)."""
+    import csv
+    import io
+
+    d = demo.deployment
+    body = d.client("s3").get_object(Bucket=d.outputs["DataBucketName"], Key=key)["Body"].read()
+    rows: dict[int, dict[str, float]] = {}
+    for row in csv.DictReader(io.StringIO(body.decode("utf-8"))):
+        name = f"{row['measure']}:" if "measure" in row else ""
+        for column in ("mean", "ci_low", "ci_high"):
+            rows.setdefault(int(row["calendar_year"]), {})[name + column] = float(row[column])
+    return rows
+
+
 def step_model_run(demo: Demo) -> None:
-    """Step Functions: plan -> Distributed Map of model_run chunks -> aggregate."""
+    """POST /model-runs (baseline + one policy scenario) -> Step Functions: plan -> Distributed Map of
+    model_run chunks -> aggregate; polled through GET /model-runs/{id}; the comparison printed."""
     require_handler("model_run")
+    require_handler("access_api")
     from witan.models.send.synthetic import SyntheticSpec, synthetic_tables
 
     d = demo.deployment
     s3, bucket = d.client("s3"), d.outputs["DataBucketName"]
-    prefix = "datasets/send-demo/1/"
+    inputs: dict[str, str] = {}
     for name, text in synthetic_tables(SyntheticSpec(children=200, population=1500)).items():
-        s3.put_object(Bucket=bucket, Key=f"{prefix}{name}.csv", Body=text.encode())
-    run_id = f"demo-{uuid.uuid4().hex[:8]}"
-    run_input = {
-        "run_id": run_id,
-        "model": "send",
-        "inputs": {"prefix": prefix},
-        "scenarios": [],
-        "simulations": 40,
-        "chunk_size": 10,
-        "seed": 7,
-        "email": d.users["requester"].email,
-    }
-    sfn = d.client("stepfunctions")
-    started = time.monotonic()
-    execution = sfn.start_execution(
-        stateMachineArn=d.outputs["StateMachineArn"], name=run_id, input=json.dumps(run_input)
-    )["executionArn"]
-    demo.say(f"started execution {run_id}: 40 simulations in chunks of 10")
-    description = sfn.describe_execution(executionArn=execution)
-    while description["status"] == "RUNNING" and time.monotonic() - started < MODEL_RUN_TIMEOUT_S:
-        time.sleep(0.25)
-        description = sfn.describe_execution(executionArn=execution)
-    chunks = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"models/{run_id}/chunks/").get("Contents", [])
-    ]
-    manifest = (
-        json.loads(s3.get_object(Bucket=bucket, Key=f"models/{run_id}/manifest.json")["Body"].read())
-        if description["status"] != "RUNNING"
-        else []
-    )
-    demo.say(
-        f"execution {description['status']} after {time.monotonic() - started:.1f}s; "
-        f"manifest items {len(manifest)}, chunk files written {len(chunks)}"
-    )
-    if description["status"] != "SUCCEEDED":
-        raise StepFailed(
-            f"execution {description['status']}: {description.get('error')} "
-            f"{description.get('cause', '')[:400]}"
+        status, body = api_call(
+            demo,
+            "POST",
+            "datasets",
+            "requester",
+            {"title": f"SEND {name} (synthetic)", "file_name": f"{name}.csv", "tags": ["send"]},
         )
-    outputs = s3.list_objects_v2(Bucket=bucket, Prefix=f"models/{run_id}/").get("KeyCount", 0)
-    demo.say(f"{outputs} objects under models/{run_id}/ (plan, chunks, summaries, charts, xlsx)")
-    if not manifest or len(chunks) < len(manifest):
-        raise StepFailed(f"expected one chunk file per manifest item ({len(manifest)}), found {len(chunks)}")
+        if status != 201:
+            raise StepFailed(
+                f"expected 201 creating the {name} dataset, got {status}: {json.dumps(body)[:200]}"
+            )
+        # The file goes to the key the presigned POST allows (in-process moto takes no HTTP form posts).
+        s3.put_object(Bucket=bucket, Key=body["upload"]["key"], Body=text.encode())
+        inputs[name.replace("-", "_")] = body["dataset"]["id"]
+    demo.say("requester created 4 input datasets (transitions, population, costs, valid-states)")
+    started = time.monotonic()
+    request = {"inputs": {"datasets": inputs}, "scenarios": [MODEL_SCENARIO], "simulations": 40, "seed": 7}
+    status, body = api_call(demo, "POST", "model-runs", "requester", request)
+    demo.say(f"requester POST /model-runs (40 simulations, baseline + {MODEL_SCENARIO['name']}) -> {status}")
+    if status != 202:
+        raise StepFailed(f"expected 202 starting the run, got {status}: {json.dumps(body)[:300]}")
+    run_id = body["id"]
+    status_other, body_other = api_call(demo, "GET", f"model-runs/{run_id}", "analyst")
+    demo.say(f"analyst (org-hackney) GET /model-runs/{run_id} -> {status_other} {body_other.get('code', '')}")
+    if status_other != 404:
+        raise StepFailed(f"another organisation must not see the run, got {status_other}")
+    view: dict[str, Any] = {"status": "RUNNING"}
+    polls = 0
+    while view.get("status") == "RUNNING" and time.monotonic() - started < MODEL_RUN_TIMEOUT_S:
+        time.sleep(0.5)
+        status, view = api_call(demo, "GET", f"model-runs/{run_id}", "requester")
+        polls += 1
+        if status != 200:
+            raise StepFailed(f"GET /model-runs/{run_id} -> {status}: {json.dumps(view)[:300]}")
+    demo.say(
+        f"run {view.get('status')} after {time.monotonic() - started:.1f}s ({polls} polls of GET "
+        f"/model-runs/{{id}}; chunks {view.get('chunks_done')}/{view.get('chunks_total')}, "
+        f"progress {view.get('progress')})"
+    )
+    if view.get("status") != "SUCCEEDED":
+        raise StepFailed(f"run {view.get('status')}: {json.dumps(view.get('error'))[:400]}")
+    links = {link["name"]: link for link in view.get("outputs", [])}
+    kinds = Counter(link["kind"] for link in links.values())
+    listed = ", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
+    demo.say(f"output links (presigned GET, 5 min): {listed}")
+    scenario_dir = f"scenarios/{MODEL_SCENARIO['name']}/"
+    wanted = [
+        "count.csv",
+        "cost.csv",
+        *(scenario_dir + n for n in ("count.csv", "cost.csv", "comparison.csv")),
+    ]
+    missing = [name for name in [*wanted, "summaries.xlsx"] if name not in links]
+    if missing:
+        raise StepFailed(f"the run has no link for {', '.join(missing)}")
+    base_n, base_c, scen_n, scen_c, diff = (_model_run_tables(demo, links[n]["key"]) for n in wanted)
+    demo.say(f"baseline vs {MODEL_SCENARIO['name']}: mean over simulations; difference = scenario - baseline")
+    demo.say("(paired by simulation) with its 95% interval")
+    demo.say(
+        f"{'year':>6} {'count':>8} {'scenario':>9} {'diff':>7} {'interval':>17} {'cost':>11} "
+        f"{'scenario':>11} {'diff':>10} {'interval':>23}"
+    )
+    for year in sorted(diff):
+        dy = diff[year]
+        demo.say(
+            f"{year:>6} {base_n[year]['mean']:>8.1f} {scen_n[year]['mean']:>9.1f} {dy['count:mean']:>7.1f} "
+            f"[{dy['count:ci_low']:>7.1f},{dy['count:ci_high']:>7.1f}] {base_c[year]['mean']:>11,.0f} "
+            f"{scen_c[year]['mean']:>11,.0f} {dy['cost:mean']:>10,.0f} "
+            f"[{dy['cost:ci_low']:>10,.0f},{dy['cost:ci_high']:>10,.0f}]"
+        )
+    projected = [y for y in sorted(diff) if y > min(diff)]
+    if not projected or all(diff[y]["cost:mean"] == 0 for y in projected):
+        raise StepFailed("the scenario changed nothing: expected a cost difference in projected years")
 
 
 STEPS: list[tuple[str, Callable[[Demo], None]]] = [
@@ -278,6 +332,8 @@ STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     ("Upload checked (S3 -> SQS -> upload_validator)", step_upload),
     ("API calls authorised, refused and audited (gateway -> access_api)", step_api),
     ("Model run fans out and gathers (Step Functions -> model_run)", step_model_run),
+    *DATASTORE_STEPS,
+    *COLLECT_STEPS,
 ]
 
 

@@ -161,12 +161,18 @@ def test_refused_call_is_audited_as_denied(e2e_stack: Any) -> None:
     dataset_id = body["dataset"]["id"]
     token = d.id_token("analyst")
     sub = jwt.decode(token, options={"verify_signature": False})["sub"]
-    before = len([e for e in audit_events(e2e_stack) if e.get("actor_sub") == sub])
+    # Scan order is not time order (events spread over chains), so compare by (chain, seq).
+    before = {(e["chain"], e["seq"]) for e in audit_events(e2e_stack) if e.get("actor_sub") == sub}
     status, body = call(e2e_stack, "GET", f"datasets/{dataset_id}", token)
     assert status in (403, 404)
-    mine = [e for e in audit_events(e2e_stack) if e.get("actor_sub") == sub]
-    assert len(mine) == before + 1
-    assert mine[-1]["decision"] == "deny" or any(e["decision"] == "deny" for e in mine[before:])
+    new = [
+        e
+        for e in audit_events(e2e_stack)
+        if e.get("actor_sub") == sub and (e["chain"], e["seq"]) not in before
+    ]
+    assert len(new) == 1
+    assert new[0]["decision"] == "deny"
+    assert new[0]["resource"].endswith(dataset_id)
 
 
 def test_state_machine_fans_out_chunks_and_succeeds(e2e_stack: Any) -> None:

@@ -1,0 +1,247 @@
+"""Demo story: Collect+Share end to end through the local gateway and the deployed handlers.
+
+A requester asks three partners for population figures. A uploads a valid xlsx; B uploads an invalid
+CSV, gets the error email and report, fixes it and uploads again; C does nothing and is reminded by the
+daily schedule (run for a day after the due date); the requester's tracking view shows all of it.
+Partners act only through their capability links (taken from the emails in the outbox). The browser's
+POST to S3 is made with `requests` (moto intercepts it in-process, so its POST-object route runs).
+
+Like story_datastore, this module does not import local.demo: under `python -m local.demo` that module
+is __main__, and a second import would bring a second `StepFailed` its runner does not catch. The
+helpers come from the module the `Demo` belongs to (`_demo_module`).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import json
+import re
+import sys
+import urllib.error
+import urllib.request
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from local import lambda_runtime, outbox
+
+if TYPE_CHECKING:
+    from local.demo import Demo
+
+PARTNERS = {
+    "A": ("ann@school-a.example", "Ann", "School A"),
+    "B": ("bob@school-b.example", "Bob", "School B"),
+    "C": ("cat@school-c.example", "Cat", "School C"),
+}
+HEADER = ["area-code", "area-name", "year", "sex", "age", "population"]
+_LINK = re.compile(r"/collect/([A-Za-z0-9_-]{43})")
+DUE_IN_DAYS = 7
+
+
+def _demo_module(demo: Demo) -> Any:
+    return sys.modules[type(demo).__module__]
+
+
+def _failed(demo: Demo, reason: str) -> Exception:
+    failure: Exception = _demo_module(demo).StepFailed(reason)
+    return failure
+
+
+def api_call(demo: Demo, method: str, path: str, user: str | None, body: Any = None) -> Any:
+    return _demo_module(demo).api_call(demo, method, path, user, body)
+
+
+def _messages(demo: Demo) -> list[Any]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in outbox.sent(demo.outbox_dir)
+    ]
+
+
+def _text(message: Any) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    return part.get_content() if part is not None else ""
+
+
+def _tokens_to(demo: Demo, address: str) -> list[str]:
+    return [t for m in _messages(demo) if address in str(m["To"]) for t in _LINK.findall(_text(m))]
+
+
+def partner_call(
+    demo: Demo, method: str, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """A call as the partner page makes it: no sign-in, JSON asked for."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    request = urllib.request.Request(demo.gateway.url + path, data=data, headers=headers, method=method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local gateway
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _upload(demo: Demo, token: str, file_name: str, content: bytes) -> dict[str, Any]:
+    """Presign through the partner route, store the file under the policy's key, wait for the check."""
+    status, target = partner_call(demo, "POST", f"collect/{token}/uploads", {"file_name": file_name})
+    if status != 200:
+        raise _failed(demo, f"presign {file_name}: {status} {target}")
+    import requests
+
+    # As the page does: the policy's fields, then the file last, as multipart/form-data.
+    posted = requests.post(
+        target["url"],
+        data=target["fields"],
+        files={"file": (file_name, content, target["content_type"])},
+        timeout=60,
+    )
+    if int(posted.status_code) != 201:  # moto echoes success_action_status as text
+        raise _failed(demo, f"S3 refused the POST of {file_name}: {posted.status_code} {posted.text[:200]}")
+    if not lambda_runtime.wait_until_idle(120):
+        raise _failed(demo, "the upload queue was not drained within 120 s")
+    status, history = partner_call(demo, "GET", f"collect/{token}/submissions")
+    if status != 200:
+        raise _failed(demo, f"submissions: {status} {history}")
+    links = sorted(history["submissions"][0]["report_links"])
+    demo.say(
+        f"  {file_name}: {history['status']}; {len(history['submissions'])} upload(s); "
+        f"errors shown {len(history['errors'])}; report links {links}"
+    )
+    return history
+
+
+def _rows(n: int) -> list[list[Any]]:
+    return [["E09000007", "Camden", 2024, "persons", age, 2000 + age] for age in range(n)]
+
+
+def step_collect_request(demo: Demo) -> None:
+    """The requester asks three partners; each gets an invitation with their own link."""
+    _demo_module(demo).require_handler("access_api")
+    due = date.today() + timedelta(days=DUE_IN_DAYS)
+    body = {
+        "title": "Population by age, autumn return",
+        "message": "Please send this year's figures by single year of age.",
+        "schema": "population-by-age",
+        "due_date": due.isoformat(),
+        "recipients": [{"email": e, "name": n, "organisation": o} for e, n, o in PARTNERS.values()],
+    }
+    status, created = api_call(demo, "POST", "requests", "requester", body)
+    demo.say(f"requester POST /requests -> {status}")
+    if status != 201:
+        raise _failed(demo, f"expected 201, got {status}: {json.dumps(created)[:300]}")
+    demo.facts["collect_request_id"] = created["request"]["request_id"]
+    demo.facts["collect_due"] = due
+    tokens = {}
+    for key, (address, _, _) in PARTNERS.items():
+        found = _tokens_to(demo, address)
+        if not found:
+            raise _failed(demo, f"no invitation with a link reached {address}")
+        tokens[key] = found[-1]
+        demo.say(f"  invitation to {address} (link ...{found[-1][-4:]})")
+    demo.facts["collect_tokens"] = tokens
+
+
+def step_collect_partner_a(demo: Demo) -> None:
+    """Partner A opens the page and uploads a valid xlsx."""
+    import openpyxl
+
+    token = demo.facts["collect_tokens"]["A"]
+    status, view = partner_call(demo, "GET", f"collect/{token}")
+    if status != 200:
+        raise _failed(demo, f"A's link: {status} {view}")
+    request = view["request"]
+    fields = len(view["schema"]["fields"])
+    demo.say(f"A sees {request['title']!r}, {fields} fields, due {request['due_date']}")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    for row in _rows(8):
+        sheet.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    history = _upload(demo, token, "population.xlsx", data.getvalue())
+    if history["status"] != "valid":
+        raise _failed(demo, f"A's xlsx should be valid, got {history['status']}: {history['errors'][:3]}")
+
+
+def step_collect_partner_b(demo: Demo) -> None:
+    """Partner B uploads an invalid CSV, gets the error email and report, fixes it and uploads again."""
+    token = demo.facts["collect_tokens"]["B"]
+    address = PARTNERS["B"][0]
+    before = len(_messages(demo))
+    bad = ",".join(HEADER) + "\nE09000007,Camden,2024,persons,1,2000\nX123,Camden,2024,people,-3,12\n"
+    history = _upload(demo, token, "population.csv", bad.encode())
+    if history["status"] != "invalid" or not history["errors"]:
+        raise _failed(demo, f"B's first file should be invalid with errors, got {history['status']}")
+    for error in history["errors"][:3]:
+        demo.say(f"    row {error.get('row')} {error.get('field')}: {error.get('code')}")
+    mails = [m for m in _messages(demo)[before:] if address in str(m["To"])]
+    if not mails:
+        raise _failed(demo, "B got no email about the errors")
+    demo.say(f"  email to B: {mails[-1]['Subject']!r}")
+    good = ",".join(HEADER) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in _rows(5))
+    history = _upload(demo, token, "population.csv", good.encode())
+    if history["status"] != "valid":
+        raise _failed(demo, f"B's corrected file should be valid, got {history['status']}")
+
+
+def step_collect_reminders(demo: Demo) -> None:
+    """The daily schedule, run for two days after the due date: only C (nothing valid yet) is reminded."""
+    due: date = demo.facts["collect_due"]
+    day = due + timedelta(days=2)
+    event = {
+        "version": "0",
+        "id": f"demo-{day.isoformat()}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": datetime.combine(day, time(7, 0)).isoformat() + "Z",
+        "resources": ["demo"],
+        "detail": {},
+    }
+    before = {k: len(_tokens_to(demo, a)) for k, (a, _, _) in PARTNERS.items()}
+    response = demo.deployment.client("lambda").invoke(
+        FunctionName=demo.deployment.outputs["AccessApiFunctionName"], Payload=json.dumps(event).encode()
+    )
+    result = json.loads(response["Payload"].read())
+    if response.get("FunctionError"):
+        raise _failed(demo, f"the scheduled run failed: {result}")
+    demo.say(f"scheduled run for {day}: reminders {result['reminders']}, digests {result['digests']}")
+    after = {k: len(_tokens_to(demo, a)) for k, (a, _, _) in PARTNERS.items()}
+    reminded = sorted(k for k in PARTNERS if after[k] > before[k])
+    demo.say(f"  reminded: {', '.join(reminded) or 'nobody'}")
+    if reminded != ["C"]:
+        raise _failed(demo, f"expected only C to be reminded, got {reminded}")
+
+
+def step_collect_tracking(demo: Demo) -> None:
+    """The requester's tracking view: who opened, submitted, passed, failed, was reminded."""
+    rid = demo.facts["collect_request_id"]
+    status, view = api_call(demo, "GET", f"requests/{rid}", "requester")
+    if status != 200:
+        raise _failed(demo, f"tracking: {status} {view}")
+    demo.say(f"totals: {view['totals']}")
+    states = {}
+    for r in view["recipients"]:
+        states[r["email"]] = r["state"]
+        demo.say(
+            f"  {r['email']:<24} {r['state']:<8} uploads={r.get('uploads', 0)} "
+            f"errors={r.get('error_count', '-')} last={r.get('last_submission_at', '-')} "
+            f"reminded={r.get('last_reminded_on', '-')}"
+        )
+    want = {PARTNERS["A"][0]: "valid", PARTNERS["B"][0]: "valid", PARTNERS["C"][0]: "invited"}
+    if states != want:
+        raise _failed(demo, f"expected {want}, got {states}")
+    status, _ = api_call(demo, "GET", f"requests/{rid}", "analyst")
+    demo.say(f"analyst GET /requests/{rid} -> {status} (not theirs)")
+    if status != 404:
+        raise _failed(demo, "another user must not see the request")
+
+
+COLLECT_STEPS = [
+    ("Collect: a requester asks three partners (POST /requests, invitations)", step_collect_request),
+    ("Collect: partner A uploads a valid xlsx through their link", step_collect_partner_a),
+    ("Collect: partner B fails, reads the report, fixes and re-uploads", step_collect_partner_b),
+    ("Collect: the daily schedule reminds partner C", step_collect_reminders),
+    ("Collect: the requester's tracking view", step_collect_tracking),
+]
