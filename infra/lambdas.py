@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import WitanConfig
-from layers.build import FUNCTION_LAYERS, THIRD_PARTY_LAYERS, layer_asset_dir
+from layers.build import FUNCTION_LAYERS, THIRD_PARTY_LAYERS, code_asset_dir, layer_asset_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -24,18 +24,27 @@ LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 _ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/tests", "*.egg-info"]
 
 
+def code_asset(source: Path, name: str, *, skip_build: bool) -> lambda_.Code:
+    """Our own code as an asset: the source folder for local synths, else a copy with bytecode."""
+    if skip_build:
+        return lambda_.Code.from_asset(str(source), exclude=_ASSET_EXCLUDE)
+    # The built copy holds only what ships, bytecode included (so no *.pyc exclusion here).
+    return lambda_.Code.from_asset(str(code_asset_dir(source, name, skip_build=False)))
+
+
 class Layers(Construct):
     """The shared-code layer (the `witan` package) and the third-party layers (built by layers/build.py)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: WitanConfig, skip_build: bool) -> None:
         super().__init__(scope, construct_id)
+        self.skip_build = skip_build
         self.by_name: dict[str, lambda_.LayerVersion] = {
             "shared": lambda_.LayerVersion(
                 self,
                 "Shared",
                 layer_version_name=config.name("shared"),
                 description="Witan domain package (witan)",
-                code=lambda_.Code.from_asset(str(SHARED_LAYER_DIR), exclude=_ASSET_EXCLUDE),
+                code=code_asset(SHARED_LAYER_DIR, "shared", skip_build=skip_build),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[lambda_.Architecture.X86_64],
             )
@@ -110,7 +119,7 @@ class WitanFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / folder), exclude=_ASSET_EXCLUDE),
+            code=code_asset(FUNCTIONS_DIR / folder, f"function-{folder}", skip_build=layers.skip_build),
             layers=layers.for_function(folder),
             memory_size=memory_mb,
             timeout=timeout,

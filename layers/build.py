@@ -34,7 +34,7 @@ LAMBDA_PYTHON = "3.13"
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function code + all its layers, unzipped
 # Bump when the strip rules or pip options change, so cached layers are rebuilt.
-RECIPE_VERSION = "5"
+RECIPE_VERSION = "6"
 
 THIRD_PARTY_LAYERS = ("base", "data")
 # Which layers each function gets. access_api stays off the data layer so its cold start is light.
@@ -43,6 +43,14 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "access_api": ("shared", "base"),
     "model_run": ("shared", "base", "data"),
 }
+
+# Layers shipped with bytecode compiled for the runtime. Lambda's /opt and /var/task are read-only, so
+# without .pyc files every cold start compiles every module it imports: the access_api's cold import
+# measured 1.0 s from source against 0.47 s from bytecode (python3.13, same layer). Third-party code
+# never changes within a build, so unchecked hashes; "data" stays without (its bytecode would add tens
+# of MB against the 250 MB limit, and its functions run from queues and Step Functions, not for people).
+BYTECODE_LAYERS = frozenset({"base"})
+CODE_BUILD_ROOT = ROOT / ".build" / "code"
 
 # Directories never needed at run time, wherever they appear.
 STRIP_DIR_NAMES = frozenset({"__pycache__", "tests"})
@@ -259,12 +267,14 @@ def build_layer(name: str, *, force: bool = False, python: str | None = None) ->
     with _build_lock():
         out = build_dir(name)
         if not force and is_built(name):
-            return LayerBuild(name, out, dir_size(out / "python"), cached=True)
+            return LayerBuild(name, out, dir_size(out / "python", exclude_dirs=frozenset()), cached=True)
         staging = BUILD_ROOT / f"{name}.staging"
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "python").mkdir(parents=True)
         subprocess.run(pip_command(name, staging / "python"), check=True)
         strip_layer(staging / "python")
+        if python is not None and name in BYTECODE_LAYERS:
+            compile_bytecode(python, staging / "python", invalidation="unchecked-hash")
         if python is not None:
             result = check_imports(name, python, staging / "python")
             if result.returncode != 0:
@@ -272,7 +282,36 @@ def build_layer(name: str, *, force: bool = False, python: str | None = None) ->
         (staging / ".recipe-sha256").write_text(recipe_hash(name) + "\n")
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
-        return LayerBuild(name, out, dir_size(out / "python"), cached=False)
+        return LayerBuild(name, out, dir_size(out / "python", exclude_dirs=frozenset()), cached=False)
+
+
+def compile_bytecode(python: str, path: Path, *, invalidation: str) -> None:
+    """Write __pycache__/*.cpython-313.pyc beside the sources with the runtime's own CPython."""
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", invalidation, str(path)],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+_CODE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.egg-info")
+
+
+def code_asset_dir(source: Path, name: str, *, skip_build: bool) -> Path:
+    """Directory the stack packages for our own code (the shared layer, a function's folder).
+
+    For a deploy: a fresh copy under .build/code/<name> with bytecode for the runtime when a CPython
+    3.13 is here. The bytecode is hash-checked, so a source that differs from it is never run stale.
+    For local and test synths (skip_build) the source folder itself; nothing is copied."""
+    if skip_build:
+        return source
+    python = find_lambda_python()
+    target = CODE_BUILD_ROOT / name
+    with _build_lock():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=_CODE_IGNORE)
+        if python is not None:
+            compile_bytecode(python, target, invalidation="checked-hash")
+    return target
 
 
 def find_lambda_python() -> str | None:

@@ -2,15 +2,15 @@
 
 Thin: wire the AWS adapters once per execution environment and hand the event to `witan.api.app.handle`,
 which routes, applies the sharing policy and records exactly one audit event per request.
-AWS adapters (and boto3) are imported on the first request, not at import: the cold import stays
-small (see benchmarks/bench_api.py) and nothing is built for a stack that is not configured.
+AWS adapters (and boto3), and each area's routes (witan.api.app.AREAS), are imported on first use: the
+cold import stays small (see benchmarks/bench_api.py) and nothing is built for a stack not configured.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 # We use no pydantic plugins; without this pydantic scans every installed package's entry points
@@ -22,8 +22,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from witan.api.app import handle
 from witan.api.deps import Services
-from witan.api.routes.collect import CollectServices, CollectWiring, RedactingAuditTrail
 from witan.settings import Settings
+
+if TYPE_CHECKING:
+    from witan.api.routes.collect import CollectWiring
 
 SERVICE_NAME = "access_api"
 # Base of the partner links in scheduled reminder emails, from the schedule rule's input (infra/api.py);
@@ -38,6 +40,7 @@ _services: dict[Settings, Services] = {}
 def build_services(settings: Settings) -> Services:
     """The deployed wiring: DynamoDB tables, the data bucket and the hash-chained audit trail."""
     import boto3
+    from witan.api.routes.collect import CollectServices, RedactingAuditTrail
     from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail, verify
     from witan.aws.catalog_table import DynamoCatalogStore, S3FileTransfer
     from witan.aws.grants_table import DynamoGrantStore
@@ -63,6 +66,9 @@ def build_collect(settings: Settings, dynamodb: Any, clock: Any = None) -> Colle
     """Collect+Share: requests table, SES, presigned POSTs to uploads/, schemas built-in or stored."""
     from functools import cache
 
+    from witan.api.routes.collect import CollectWiring
+    from witan.aws.catalog_table import DynamoCatalogStore
+    from witan.aws.grants_table import DynamoGrantStore
     from witan.aws.s3 import make_client as make_s3_client
     from witan.aws.ses import SesMailer
     from witan.aws.submissions import (
@@ -82,6 +88,10 @@ def build_collect(settings: Settings, dynamodb: Any, clock: Any = None) -> Colle
     presigner = S3UploadPresigner(settings.data_bucket, s3)
     mailer = SesMailer(settings.ses_sender, configuration_set=settings.ses_configuration_set)
     resolver = SchemaResolver(get_stored=get_stored_schema(dynamodb, settings.requests_table))
+    # The datastore, to check a request's destination dataset (may the requester add versions, share?)
+    # and to make one for a request that names none.
+    catalog = DynamoCatalogStore(settings.catalog_table, dynamodb) if settings.catalog_table else None
+    grants = DynamoGrantStore(settings.grants_table, dynamodb) if settings.grants_table else None
     extra = {"clock": clock} if clock is not None else {}
 
     def service(link_base_url: str) -> CollectRequestService:
@@ -93,6 +103,8 @@ def build_collect(settings: Settings, dynamodb: Any, clock: Any = None) -> Colle
             link_base_url=link_base_url,
             max_upload_bytes=settings.max_upload_bytes,
             read_report=read_json_report(s3, settings.data_bucket),
+            catalog=catalog,
+            grants=grants,
             **extra,
         )
 
@@ -140,6 +152,7 @@ def run_scheduled(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The daily EventBridge schedule: reminders, then the requesters' digests, as of the event's time.
 
     Records one audit event (no path, no token: counts only)."""
+    from witan.api.routes.collect import CollectWiring
     from witan.audit.model import AuditEvent
 
     services = services_for(settings)

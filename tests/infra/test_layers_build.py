@@ -117,3 +117,34 @@ def test_built_layers_import_on_python_313_and_fit_lambda() -> None:
     assert not (builds["base"].path / "python" / "pyarrow").exists()
     assert not (builds["base"].path / "python" / "botocore").exists()
     assert not list((builds["data"].path / "python" / "pyarrow").glob("libarrow_flight*"))
+    # Read-only /opt: the base layer (on the access_api's cold path) ships bytecode for python3.13.
+    powertools = builds["base"].path / "python" / "aws_lambda_powertools"
+    assert list(powertools.glob("__pycache__/*.cpython-313.pyc"))
+
+
+def test_code_asset_is_the_source_for_local_synths(tmp_path: Path) -> None:
+    assert build.code_asset_dir(tmp_path, "shared", skip_build=True) == tmp_path
+
+
+@pytest.mark.xdist_group("layers")
+def test_code_asset_ships_checked_bytecode_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = build.find_lambda_python()
+    if python is None:
+        pytest.fail("python3.13 is needed to compile the bytecode Lambda imports")
+    source = tmp_path / "src"
+    _touch(source / "handler.py").write_text("VALUE = 1\n")
+    _touch(source / "__pycache__" / "handler.cpython-311.pyc")  # the developer's own, not shipped
+    _touch(source / "tests" / "test_x.py")
+    monkeypatch.setattr(build, "CODE_BUILD_ROOT", tmp_path / "code")
+    monkeypatch.setattr(build, "BUILD_ROOT", tmp_path / "layers")
+
+    target = build.code_asset_dir(source, "function-x", skip_build=False)
+
+    assert target == tmp_path / "code" / "function-x"
+    shipped = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert shipped == ["__pycache__/handler.cpython-313.pyc", "handler.py"]
+    # Hash-checked bytecode (PEP 552 flags = 0b11): an edited source is never run from a stale .pyc.
+    flags = int.from_bytes((target / "__pycache__" / "handler.cpython-313.pyc").read_bytes()[4:8], "little")
+    assert flags == 0b11

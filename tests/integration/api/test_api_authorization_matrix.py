@@ -111,8 +111,9 @@ CASES = [
 
 
 def test_matrix_covers_every_route() -> None:
-    from witan.api.app import app
+    from witan.api.app import app, include_all_routes
 
+    include_all_routes()
     documented = {r.operation_id for r in app._static_routes + app._dynamic_routes}
     # Collect+Share and model-run routes have their own matrices (tests/integration/collect_api,
     # tests/integration/model_run_api); every other route must be in this one.

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC
+from importlib import import_module
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -32,21 +34,26 @@ from witan.api.current import CONTEXT_KEY, Current
 from witan.api.deps import MAX_BODY_BYTES, Services
 from witan.api.errors import AUDIT_UNAVAILABLE, CATALOG_STATUS, ApiError
 from witan.api.identity import principal_from_event
-from witan.api.routes import audit, datasets, docs, grants
-from witan.api.routes import collect as collect_routes
-from witan.api.routes import model_runs as model_run_routes
-from witan.api.routes import requests as request_routes
 from witan.audit.model import AuditWriteError
 from witan.catalog.model import CatalogError, valid_dataset_id
 
 logger = logging.getLogger(__name__)
 
-# Each area's Router; the model-run routes (POST/GET /model-runs) will be one more entry.
-ROUTERS = (datasets.router, grants.router, audit.router, docs.router)
-ROUTERS += (request_routes.router, collect_routes.router)  # Collect+Share: requesters; partners by token
-ROUTERS += (model_run_routes.router,)  # SEND model runs: POST/GET /model-runs
-PUBLIC_ACTIONS = frozenset({docs.OPERATION_ID})  # answered without claims (documentation only)
-PUBLIC_ACTIONS |= collect_routes.PARTNER_ACTIONS  # the capability token is checked in the route
+# Each area's Router modules (witan.api.routes.*), by the first segment of the paths they serve. An area
+# is imported and included the first time a request reaches it, so a cold start pays only for its own
+# area (benchmarks/bench_api.py). The documentation needs every route, so it loads them all.
+AREAS: dict[str, tuple[str, ...]] = {
+    "datasets": ("datasets", "grants"),
+    "audit": ("audit",),
+    "requests": ("requests",),  # Collect+Share, requesters
+    "schemas": ("requests",),
+    "collect": ("collect",),  # Collect+Share, partners by capability token
+    "model-runs": ("model_runs",),  # SEND model runs
+}
+AREAS["openapi.json"] = ("docs", *dict.fromkeys(m for ms in AREAS.values() for m in ms))
+# Actions answered without claims: each route module lists its own in PUBLIC_ACTIONS (the documentation;
+# the partner routes, whose capability token is checked in the route). Filled as areas load.
+PUBLIC_ACTIONS: set[str] = set()
 NOT_FOUND_ACTION = "api.not-found"
 METHOD_NOT_ALLOWED_ACTION = "api.method-not-allowed"
 MAX_LISTED_ERRORS = 20
@@ -70,8 +77,31 @@ class WitanResolver(APIGatewayRestResolver):
 
 
 app = WitanResolver(enable_validation=True)
-for _router in ROUTERS:
-    app.include_router(_router)
+_included: set[str] = set()
+_including = threading.Lock()  # the local gateway may serve requests from several threads
+
+
+def include_routes(path: str) -> None:
+    """Make sure the routes of the area that `path` belongs to are in `app` (no-op once they are)."""
+    segment = path.strip("/").split("/", 1)[0]
+    for module_name in AREAS.get(segment, ()):
+        if module_name not in _included:
+            _include(module_name)
+
+
+def include_all_routes() -> None:
+    for module_name in AREAS["openapi.json"]:
+        _include(module_name)
+
+
+def _include(module_name: str) -> None:
+    with _including:
+        if module_name in _included:
+            return
+        module = import_module(f"witan.api.routes.{module_name}")
+        app.include_router(module.router)
+        PUBLIC_ACTIONS.update(getattr(module, "PUBLIC_ACTIONS", ()))
+        _included.add(module_name)
 
 
 def _current() -> Current | None:
@@ -205,6 +235,7 @@ def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[s
     principal = principal_from_event(event)
     record = RequestRecord.from_event(event, principal)
     current = Current(services=services, record=record, now=services.clock().astimezone(UTC))
+    include_routes(record.path)
     route, allowed = app.match(record.method, record.path)
     if route is not None:
         record.action = route.operation_id or f"{record.method} {route.path}"
@@ -249,4 +280,7 @@ def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[s
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of every route, as served at GET /openapi.json and kept in docs/openapi.json."""
+    from witan.api.routes import docs
+
+    include_all_routes()
     return docs.document(app)

@@ -42,16 +42,35 @@ Types and Parquet: Schema.field_info() gives per-field type information in words
 
 from __future__ import annotations
 
-from witan.validation.check import check_file
-from witan.validation.model import ERROR_CODES, CheckError, CheckReport
-from witan.validation.schema import (
-    Field,
-    Schema,
-    SchemaError,
-    builtin_schema_names,
-    load_schema,
-    parse_schema,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from witan.validation.check import check_file
+    from witan.validation.model import ERROR_CODES, CheckError, CheckReport
+    from witan.validation.schema import (
+        Field,
+        Schema,
+        SchemaError,
+        builtin_schema_names,
+        load_schema,
+        parse_schema,
+    )
+
+# Loaded on first use (PEP 562): the checker pulls in pyarrow and numpy, which the access_api only
+# needs for schema parsing, never at cold start.
+_HOME = {
+    "check_file": "witan.validation.check",
+    "ERROR_CODES": "witan.validation.model",
+    "CheckError": "witan.validation.model",
+    "CheckReport": "witan.validation.model",
+    "Field": "witan.validation.schema",
+    "Schema": "witan.validation.schema",
+    "SchemaError": "witan.validation.schema",
+    "builtin_schema_names": "witan.validation.schema",
+    "load_schema": "witan.validation.schema",
+    "parse_schema": "witan.validation.schema",
+}
 
 __all__ = [
     "ERROR_CODES",
@@ -65,3 +84,10 @@ __all__ = [
     "load_schema",
     "parse_schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'witan.validation' has no attribute {name!r}")
+    return getattr(import_module(module), name)

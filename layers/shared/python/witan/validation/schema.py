@@ -17,8 +17,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "year")
 FIELDS_MATCH = ("exact", "equal", "subset", "superset", "partial")
 ORDERED_TYPES = ("integer", "number", "date", "datetime", "year")
@@ -264,6 +262,10 @@ def load_schema(name_or_path: str | Path) -> Schema:
 
 def parse_schema(raw: Any, *, source: str = "<schema>") -> Schema:
     """Validate a Table Schema descriptor and build a Schema; SchemaError on the first problem."""
+    # Imported here: jsonschema (with referencing) costs ~80 ms, and the access_api only parses
+    # schemas on the routes that take them, never at cold start.
+    import jsonschema
+
     validator = jsonschema.Draft7Validator(TABLE_SCHEMA_PROFILE)
     errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
     if errors:

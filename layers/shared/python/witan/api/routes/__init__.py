@@ -1,2 +1,2 @@
-"""One Router per area. `ROUTERS` is what the app includes; add a module here to add an area
-(the model-run routes, POST/GET /model-runs, come as another Router)."""
+"""One Router per area. `witan.api.app.AREAS` says which module serves which first path segment; add a
+module here and a line there to add an area."""

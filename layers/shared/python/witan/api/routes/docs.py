@@ -13,6 +13,7 @@ from witan.api.current import current
 
 router = Router()
 OPERATION_ID = "api.openapi"
+PUBLIC_ACTIONS = frozenset({OPERATION_ID})  # documentation only: answered without claims
 TITLE = "Witan datastore API"
 VERSION = "1.0.0"
 DESCRIPTION = (

@@ -105,7 +105,7 @@ def revoke_grant(
 ) -> Revoked:
     cur = _cur()
     dataset, grants = cur.dataset(dataset_id, Activity.SHARE)
-    body_text = router.current_event.body
+    body_text = router.current_event.decoded_body  # base64 under binaryMediaTypes */* (infra/api.py)
     if grantee_type is None and grantee is None and body_text:
         # DELETE bodies are unusual, so the body is optional and validated here rather than by Powertools.
         named = RevokeRequest.model_validate_json(body_text)
