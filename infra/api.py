@@ -2,7 +2,15 @@
 
 Cognito-authorised routes: ANY / and ANY /{proxy+}. Without the Cognito authorizer (authorised inside
 the function): GET /openapi.json (public description) and ANY /collect/{proxy+} (partner capability
-tokens)."""
+tokens).
+
+Binary media types: GET /collect/{token}/template.xlsx returns the workbook base64-encoded with
+isBase64Encoded true; API Gateway turns it back into bytes only when the request's first Accept media
+type matches binaryMediaTypes. Browsers send text/html first, or (Chromium, for a link with the
+`download` attribute, as measured) no Accept at all, so the list holds */*. Every other response is
+text with isBase64Encoded false, which API Gateway passes through unchanged; request bodies then reach
+the function base64-encoded (isBase64Encoded true), which Powertools' json_body/decoded_body undo.
+There are no MOCK integrations (OPTIONS preflights), which */* would break."""
 
 from __future__ import annotations
 
@@ -23,6 +31,9 @@ from infra.mail import Mail
 from infra.storage import Storage
 
 STAGE_NAME = "v1"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The xlsx type names the binary response; */* is what makes browser downloads work (see above).
+BINARY_MEDIA_TYPES = (XLSX_TYPE, "*/*")
 THROTTLE_RATE = 50  # requests per second, steady
 THROTTLE_BURST = 100
 # Collect+Share reminders and digests: once a day, 07:00 UTC (before the working day in the UK).
@@ -183,6 +194,7 @@ class Api(Construct):
             rest_api_name=config.name("api"),
             description="Witan datastore and collect API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            binary_media_types=list(BINARY_MEDIA_TYPES),
             cloud_watch_role=True,  # the account-level role API Gateway needs to write logs
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
@@ -209,6 +221,13 @@ class Api(Construct):
         )
         # RestApi adds its own Endpoint output; the stack's outputs are the contract's list (ApiUrl).
         self.rest_api.node.try_remove_child("Endpoint")
+        # The browser origin of pages the API serves (the partner page), built from the API id, which
+        # does not depend on the bucket (its methods and deployment do). Not `rest_api.url`: that would
+        # make what uses it depend on the deployment.
+        stack = Stack.of(self)
+        self.origin = f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+        # The partner page posts its presigned form straight to the data bucket from that origin.
+        storage.allow_browser_uploads(self.origin)
         for response_type, (code, message) in GATEWAY_ERRORS.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{code.title().replace('_', '')}{response_type.response_type}",
@@ -247,10 +266,7 @@ class Api(Construct):
         # Partner links in scheduled reminders: the stage URL, built from the API id (not `rest_api.url`,
         # which would make the target depend on the deployment). Passed in the rule's input, not as an
         # environment variable, so the function's environment stays the contract of witan/settings.py.
-        stack = Stack.of(self)
-        link_base = (
-            f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE_NAME}"
-        )
+        link_base = f"{self.origin}/{STAGE_NAME}"
         # The daily reminder/digest run: the scheduled event's own fields (`source: aws.events`, its
         # `time`, `id`) plus the link base; access_api dispatches it to run_reminders() then
         # run_digests(). The requests-table writes it needs (transactions are authorised per item:

@@ -12,6 +12,8 @@ from constructs import Construct
 from infra.config import WitanConfig
 
 TTL_ATTRIBUTE = "expires_at"
+# How long a browser may cache the answer to an upload's CORS preflight (Chromium caps it at 2 hours).
+UPLOAD_PREFLIGHT_MAX_AGE_S = 3600
 # Writes that would change or remove recorded audit events. Denied for every principal by the audit
 # table's own resource policy, on top of the function roles granting only PutItem.
 AUDIT_MUTATIONS = (
@@ -171,6 +173,20 @@ class Storage(Construct):
         self.grants_table = self.tables["grants"]
         self.requests_table = self.tables["requests"]
         self.model_runs_table = self.tables["model-runs"]
+
+    def allow_browser_uploads(self, origin: str) -> None:
+        """Let pages served from `origin` (the API's own, for the partner page) POST a presigned form to
+        the data bucket. Only POST: the page sends the form by XMLHttpRequest with an upload progress
+        listener, which makes the browser ask a preflight (method POST, no extra request headers: the
+        form's multipart/form-data Content-Type is CORS-safelisted); it reads only the status, so no
+        headers are exposed. `origin` may hold tokens (the RestApi id): the API does not depend on the
+        bucket, only its functions, methods and deployment do, so this makes no cycle."""
+        self.data_bucket.add_cors_rule(
+            id="partner-page-uploads",
+            allowed_methods=[s3.HttpMethods.POST],
+            allowed_origins=[origin],
+            max_age=UPLOAD_PREFLIGHT_MAX_AGE_S,
+        )
 
     def objects(self, prefix: str) -> str:
         """ARN of the data bucket's objects under a prefix (prefix-scoped grants)."""

@@ -6,6 +6,12 @@ bodies (AWS::ApiGateway::GatewayResponse) and the stage name. A protected route 
 token gets 401 without the function running, as with a Cognito user pools authorizer; otherwise the
 claims go to `requestContext.authorizer.claims` and the deployed function is invoked through moto's
 Lambda Invoke (so it runs in-process, see local.lambda_runtime).
+
+Binary payloads follow the RestApi's BinaryMediaTypes as API Gateway applies them to a Lambda proxy: a
+request body whose Content-Type matches reaches the function base64-encoded (isBase64Encoded true); a
+response with isBase64Encoded true is decoded to bytes only when the request's first Accept media type
+matches, and otherwise reaches the client as the base64 text itself. A `*/*` entry matches any Accept,
+including none (browsers' downloads send none).
 """
 
 from __future__ import annotations
@@ -117,6 +123,13 @@ def binary_media_types(template: dict[str, Any]) -> list[str]:
         if resource["Type"] == "AWS::ApiGateway::RestApi":
             return list(resource["Properties"].get("BinaryMediaTypes", []))
     return []
+
+
+def first_accept(headers: dict[str, str] | None) -> str:
+    """The first media type of the Accept header (API Gateway honours only that one), lowercase and
+    without parameters; "" when there is no Accept header."""
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "accept"), "")
+    return value.split(",", 1)[0].split(";", 1)[0].strip().lower()
 
 
 class CognitoVerifier:
@@ -355,15 +368,21 @@ class LocalGateway:
             "isBase64Encoded": encoded,
         }
 
-    def _is_binary(self, content_type: str, body: bytes) -> bool:
-        media = content_type.split(";", 1)[0].strip().lower()
+    def _binary_media(self, media: str) -> bool:
+        """Whether a media type (lowercase, no parameters) is one of the API's binary media types."""
         for pattern in self.binary_types:
+            pattern = pattern.lower()
             if (
                 pattern == "*/*"
                 or pattern == media
                 or (pattern.endswith("/*") and media.startswith(pattern[:-1]))
             ):
                 return True
+        return False
+
+    def _is_binary(self, content_type: str, body: bytes) -> bool:
+        if self._binary_media(content_type.split(";", 1)[0].strip().lower()):
+            return True
         try:
             body.decode()
         except UnicodeDecodeError:
@@ -385,5 +404,8 @@ class LocalGateway:
         for name, values in (result.get("multiValueHeaders") or {}).items():
             pairs.extend((name, str(v)) for v in values)
         raw = result.get("body") or ""
-        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        if result.get("isBase64Encoded") and self._binary_media(first_accept(event.get("headers"))):
+            body = base64.b64decode(raw)
+        else:  # text, or base64 that API Gateway would not convert: passed through as it is
+            body = str(raw).encode()
         return GatewayResponse(status, pairs, body)

@@ -157,8 +157,8 @@ def test_data_bucket_cors_logging_and_lifecycle(template: Tpl) -> None:
     )
     data = template["Resources"][data_id]["Properties"]
     assert json.dumps(data["BucketName"]).count(f"witan-{ENV}-data-") == 1
-    (cors,) = data["CorsConfiguration"]["CorsRules"]
-    assert cors["AllowedOrigins"] == ORIGINS
+    # The configured origins' rule; the API origin's rule is in test_infra_browser_access.py.
+    (cors,) = [r for r in data["CorsConfiguration"]["CorsRules"] if r["AllowedOrigins"] == ORIGINS]
     assert "POST" in cors["AllowedMethods"] and "PUT" not in cors["AllowedMethods"]
     log_bucket_id = (set(resources(template, "AWS::S3::Bucket")) - {data_id}).pop()
     assert refs(data["LoggingConfiguration"]["DestinationBucketName"]) == {log_bucket_id}
@@ -267,8 +267,8 @@ def test_validator_consumes_queue_with_partial_batch_failures(template: Tpl) -> 
 
 ENV_VARS = {
     "upload_validator": {
-        "WITAN_ENV", "DATA_BUCKET", "REQUESTS_TABLE", "AUDIT_TABLE", "AUDIT_RETENTION_DAYS",
-        "SES_SENDER", "SES_CONFIGURATION_SET", "MAX_UPLOAD_BYTES",
+        "WITAN_ENV", "DATA_BUCKET", "REQUESTS_TABLE", "CATALOG_TABLE", "GRANTS_TABLE", "AUDIT_TABLE",
+        "AUDIT_RETENTION_DAYS", "SES_SENDER", "SES_CONFIGURATION_SET", "MAX_UPLOAD_BYTES",
     },
     "access_api": {
         "WITAN_ENV", "DATA_BUCKET", "AUDIT_TABLE", "CATALOG_TABLE", "GRANTS_TABLE", "REQUESTS_TABLE",
@@ -376,13 +376,29 @@ def test_upload_validator_permissions(template: Tpl) -> None:
     assert write["Action"] == "s3:PutObject" and s3_prefixes(write["Resource"]) == {"reports/", "curated/"}
     requests_id = logical_id(template, "AWS::DynamoDB::Table", TableName=f"witan-{ENV}-requests")
     assert refs(statement(template, "upload_validator", "ReadWriteRequests")["Resource"]) == {requests_id}
+    catalog_id = logical_id(template, "AWS::DynamoDB::Table", TableName=f"witan-{ENV}-catalog")
+    grants_id = logical_id(template, "AWS::DynamoDB::Table", TableName=f"witan-{ENV}-grants")
     tables_touched = set()
     for s in role_statements(template, "upload_validator"):
         tables_touched |= refs(s["Resource"]) & set(resources(template, "AWS::DynamoDB::Table"))
     assert tables_touched == {
         requests_id,
+        catalog_id,
+        grants_id,
         logical_id(template, "AWS::DynamoDB::Table", TableName=f"witan-{ENV}-audit"),
     }
+    # Collected dataset versions: the CSV under datasets/ only; the catalog and grants tables themselves
+    # (no index, no Scan, no Delete): the version, its SOURCE marker and the request's grants.
+    versions = statement(template, "upload_validator", "WriteCollectedVersions")
+    assert versions["Action"] == "s3:PutObject" and s3_prefixes(versions["Resource"]) == {"datasets/"}
+    catalog = statement(template, "upload_validator", "AddCollectedVersions")
+    assert set(catalog["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert refs(catalog["Resource"]) == {catalog_id} and "index" not in json.dumps(catalog["Resource"])
+    share = statement(template, "upload_validator", "ShareCollectedVersions")
+    assert set(share["Action"]) == {"dynamodb:Query", "dynamodb:PutItem"}
+    assert refs(share["Resource"]) == {grants_id} and "index" not in json.dumps(share["Resource"])
+    for s in role_statements(template, "upload_validator"):
+        assert not {"dynamodb:DeleteItem", "dynamodb:Scan", "s3:DeleteObject"} & set(as_list(s["Action"]))
     assert not any(
         "states:" in json.dumps(s["Action"]) for s in role_statements(template, "upload_validator")
     )
