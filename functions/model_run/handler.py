@@ -71,6 +71,7 @@ def plan(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         inputs = load_inputs(read_input_files(settings.data_bucket, event["inputs"]))
         storage = S3RunStorage(settings.data_bucket, run_prefix(run_id))
         items = pipeline.plan(storage, inputs, request)
+        years = inputs.projection_years(request.projection_years)
     except ModelInputError as exc:
         # Record the specific reason now; the Catch's `fail` step keeps it and does the rest.
         runs.failed(
@@ -87,9 +88,17 @@ def plan(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         chunks_total=len(items),
         output_prefix=run_prefix(run_id),
         email=request.email,
+        projection_years=len(years),
+        years=years,
     )
     logger.info(
-        "model run planned", extra={"run_id": run_id, "chunks": len(items), "warnings": len(inputs.warnings)}
+        "model run planned",
+        extra={
+            "run_id": run_id,
+            "chunks": len(items),
+            "years": len(years),
+            "warnings": len(inputs.warnings),
+        },
     )
     return {
         **event,

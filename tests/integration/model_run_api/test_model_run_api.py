@@ -16,6 +16,7 @@ from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
 from witan.aws.model_runs import ModelRunsTable
 from witan.catalog import model as catalog
+from witan.modelrun.limits import MAX_PROJECTION_YEARS
 from witan.modelrun.pipeline import RunRequest
 
 TABLES = ("transitions", "population", "costs", "valid_states")
@@ -142,6 +143,36 @@ def test_post_with_a_dataset_version_prefix(world: World) -> None:
     assert event(world)["decision"] == "deny"
 
 
+@pytest.mark.parametrize("years", [1, MAX_PROJECTION_YEARS])
+def test_projection_years_is_recorded_and_passed_to_the_plan(world: World, years: int) -> None:
+    ids = seed(world)
+    status, out, _ = world.api.call("POST", "/model-runs", OWNER, body(ids, projection_years=years))
+    assert status == 202, out
+    audit = event(world)
+    detail = json.loads(audit["detail"]) if isinstance(audit["detail"], str) else audit["detail"]
+    assert detail["projection_years"] == years
+    record = ModelRunsTable(world.runs_table, world.api.ddb).get(out["id"])
+    assert record is not None and record["projection_years"] == years
+    (execution,) = executions(world)
+    run_input = json.loads(world.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert run_input["projection_years"] == years
+    assert RunRequest.from_event(run_input).projection_years == years
+    status, view, _ = world.api.call("GET", f"/model-runs/{out['id']}", OWNER)
+    assert status == 200 and view["projection_years"] == years and view["years"] is None  # not planned yet
+
+
+def test_without_projection_years_the_plan_decides(world: World) -> None:
+    status, out, _ = world.api.call("POST", "/model-runs", OWNER, body(seed(world)))
+    assert status == 202, out
+    event(world)
+    (execution,) = executions(world)
+    run_input = json.loads(world.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert "projection_years" not in run_input
+    assert RunRequest.from_event(run_input).projection_years is None
+    record = ModelRunsTable(world.runs_table, world.api.ddb).get(out["id"])
+    assert record is not None and record["projection_years"] is None
+
+
 BAD_BODIES = [
     ("not json", None, 400, "invalid-json"),
     (None, {"simulations": 5}, 422, "missing-field"),
@@ -150,6 +181,10 @@ BAD_BODIES = [
     (None, "SIMS_5001", 422, "invalid-value"),
     (None, "SIMS_STRING", 422, "wrong-type"),
     (None, "SEED_NEGATIVE", 422, "invalid-value"),
+    (None, "YEARS_0", 422, "invalid-value"),
+    (None, "YEARS_16", 422, "invalid-value"),
+    (None, "YEARS_STRING", 422, "wrong-type"),
+    (None, "TOO_MUCH_WORK", 422, "run-too-large"),
     (None, "MODEL_OTHER", 422, "invalid-value"),
     (None, "BOTH_INPUTS", 422, "invalid-value"),
     (None, "NO_INPUTS", 422, "invalid-value"),
@@ -174,6 +209,16 @@ def bad_body(kind: Any, ids: dict[str, str]) -> Any:
         "SIMS_5001": {**good, "simulations": 5001},
         "SIMS_STRING": {**good, "simulations": "20"},
         "SEED_NEGATIVE": {**good, "seed": -1},
+        "YEARS_0": {**good, "projection_years": 0},
+        "YEARS_16": {**good, "projection_years": MAX_PROJECTION_YEARS + 1},
+        "YEARS_STRING": {**good, "projection_years": "5"},
+        # 5,000 x 12 scenarios x 16 years = 960,000 fits; one more scenario does not.
+        "TOO_MUCH_WORK": {
+            **good,
+            "simulations": 5000,
+            "projection_years": MAX_PROJECTION_YEARS,
+            "scenarios": [{"name": f"s{i}"} for i in range(12)],
+        },
         "MODEL_OTHER": {**good, "model": "other"},
         "BOTH_INPUTS": {**good, "inputs": {"datasets": ids, "prefix": f"datasets/{ids['costs']}/1/"}},
         "NO_INPUTS": {**good, "inputs": {}},
@@ -196,6 +241,10 @@ def test_bad_bodies_are_refused_with_a_code(
     status, out, _ = world.api.call("POST", "/model-runs", OWNER, bad_body(kind, ids), raw_body=raw)
     assert (status, out["code"]) == (expected, code), out
     assert out["message"]
+    if str(kind).startswith("YEARS_"):  # the error says which field
+        assert out["errors"][0]["location"] == "body.projection_years", out
+    if kind == "TOO_MUCH_WORK":
+        assert out["column"] == "projection_years" and "1,040,000" in out["message"], out
     audit = event(world)
     assert audit["decision"] == "deny" and int(audit["status"]) == expected
     assert executions(world) == []

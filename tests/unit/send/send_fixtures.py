@@ -1,8 +1,15 @@
-"""Hand-made SEND inputs shared by the tests here (never the witan.send demo data)."""
+"""Hand-made SEND inputs shared by the tests here (never the witan.send demo data), and where the
+witan.send demo folder is looked for by the tests that compare with it (they skip when it is absent)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# witan.send's demo inputs and published outputs: EPL data kept outside the repository.
+WITAN_SEND_DEMO = Path(
+    os.environ.get("WITAN_SEND_DEMO", Path(__file__).resolve().parents[4] / "shared/peers/witan-send-demo")
+)
 
 VALID = (
     "setting,setting-group,min-academic-year,max-academic-year,needs,setting->setting\n"

@@ -4,18 +4,15 @@ reference folder is absent (it is EPL data kept outside the repository)."""
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from send_fixtures import WITAN_SEND_DEMO
 from witan.models.send.fit import StateSpace, fit, start_population
 from witan.models.send.inputs import read_inputs_dir
 from witan.models.send.simulate import Projection, simulate
 
-PEER = Path(
-    os.environ.get("WITAN_SEND_DEMO", Path(__file__).resolve().parents[4] / "shared/peers/witan-send-demo")
-)
+PEER = WITAN_SEND_DEMO
 
 pytestmark = pytest.mark.skipif(
     not (PEER / "transitions.csv").is_file(), reason=f"witan.send demo data absent ({PEER})"

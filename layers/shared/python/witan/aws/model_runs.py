@@ -5,6 +5,8 @@ Run record (docs/contracts.md): `pk=RUN#{run_id}`, `sk=META`; `status` RUNNING |
 `progress` (0..1, chunks done / chunks), `chunks_total`, `chunks_done`, `output_prefix`,
 `output_keys`, `error` ({code, message, ...}), `email` (whom to tell when it ends), times;
 `gsi1pk=RUNS`, `gsi1sk={created_at}#{run_id}` lists runs newest last.
+`projection_years` (how many calendar years after the seed year) and `years` (which) are set by the
+plan step; the API stores the requested `projection_years` (null: every population year) first.
 Runs started through the API (POST /model-runs) also carry `requested_by` (Cognito sub),
 `organisation` (who may see the run), `inputs` (the S3 keys or prefix), `created_at` and
 `execution_arn`; the API writes the record (RUNNING) before it starts the execution.
@@ -202,12 +204,21 @@ class ModelRunsTable:
         chunks_total: int,
         output_prefix: str,
         email: str | None,
+        projection_years: int | None = None,
+        years: list[int] | None = None,
     ) -> None:
-        """Upsert: the API may have created the record when the run was requested."""
+        """Upsert: the API may have created the record when the run was requested. `projection_years`
+        and `years` are what the plan decided to project (the request may have left it to the inputs)."""
         now = _now()
+        projected: dict[str, Any] = {}
+        if projection_years is not None:
+            projected["projection_years"] = projection_years
+        if years is not None:
+            projected["years"] = years
         self._set(
             run_id,
             {
+                **projected,
                 "run_id": run_id,
                 "model": model,
                 "simulations": simulations,
@@ -325,6 +336,8 @@ RUN_RECORD_FIELDS = (
     "chunks_done",
     "simulations",
     "seed",
+    "projection_years",
+    "years",
     "scenarios",
     "requested_by",
     "organisation",
@@ -350,6 +363,7 @@ def requested(
     organisation: str,
     email: str | None,
     inputs: dict[str, Any],
+    projection_years: int | None = None,
 ) -> str:
     """Create the run record (RUNNING, progress 0) before the execution starts; returns created_at.
 
@@ -371,6 +385,8 @@ def requested(
         "requested_by": requested_by,
         "organisation": organisation,
         "inputs": inputs,
+        # None: every population year after the seed year; the plan step then records how many.
+        "projection_years": projection_years,
         "created_at": now,
         "updated_at": now,
         "gsi1pk": "RUNS",

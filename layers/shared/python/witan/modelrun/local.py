@@ -28,8 +28,12 @@ def run_local(
     workers: int = 1,
     chunk_size: int | None = None,
     run_id: str | None = None,
+    projection_years: int | None = None,
 ) -> dict[str, Any]:
-    """Plan, simulate every chunk (in `workers` processes), aggregate; returns the run metadata."""
+    """Plan, simulate every chunk (in `workers` processes), aggregate; returns the run metadata.
+
+    `projection_years`: how many years after the seed year to project (default: every population year).
+    """
     storage = LocalStorage(out_dir)
     request = RunRequest(
         run_id or f"local-{uuid.uuid4().hex[:12]}",
@@ -37,8 +41,9 @@ def run_local(
         seed,
         chunk_size or chunk_size_for(simulations, workers),
         list(scenarios or []),
+        projection_years=projection_years,
     )
-    items = plan(storage, inputs, request)
+    items = plan(storage, inputs, request, max_work=None)  # this machine's memory is the limit
     run_chunks(out_dir, items, workers)
     return aggregate(storage)
 

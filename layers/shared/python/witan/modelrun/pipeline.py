@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from witan.modelrun.limits import MAX_PROJECTION_YEARS, MAX_SIMULATION_YEARS, run_work
 from witan.modelrun.storage import RunStorage
 from witan.models.send.costs import cost_vector
 from witan.models.send.fit import StateSpace, parameter_tables, parameters_from_tables, start_population
@@ -60,6 +61,7 @@ class RunRequest:
     scenarios: list[Scenario] = field(default_factory=list)
     email: str | None = None
     model: str = "send"
+    projection_years: int | None = None  # None: every population year after the seed year
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> RunRequest:
@@ -101,6 +103,11 @@ class RunRequest:
                 "request", "scenario names must be unique", column="scenarios", code="invalid-request"
             )
         email = event.get("email")
+        projection_years = (
+            None
+            if event.get("projection_years") is None
+            else positive("projection_years", 0, MAX_PROJECTION_YEARS)
+        )
         simulations = positive("simulations", 1000, MAX_SIMULATIONS)
         chunk_size = positive("chunk_size", DEFAULT_CHUNK_SIZE, MAX_SIMULATIONS)
         items = math.ceil(simulations / chunk_size) * (1 + len(scenarios))
@@ -119,6 +126,7 @@ class RunRequest:
             chunk_size,
             scenarios,
             email if isinstance(email, str) and "@" in email else None,
+            projection_years=projection_years,
         )
 
 
@@ -166,9 +174,25 @@ def chunk_key(scenario: str, sim_start: int) -> str:
 # --- plan ------------------------------------------------------------------------------------------
 
 
-def plan(storage: RunStorage, inputs: SendInputs, request: RunRequest) -> list[dict[str, Any]]:
-    """Fit every scenario once, write parameters and the plan, and return the manifest's chunk items."""
-    years = inputs.projection_years()
+def plan(
+    storage: RunStorage, inputs: SendInputs, request: RunRequest, max_work: int | None = MAX_SIMULATION_YEARS
+) -> list[dict[str, Any]]:
+    """Fit every scenario once, write parameters and the plan, and return the manifest's chunk items.
+
+    `max_work` bounds simulations x scenarios x years so that Aggregate fits one Lambda call; local
+    runs (`witan model run`) pass None: their limit is the machine's memory.
+    """
+    years = inputs.projection_years(request.projection_years)
+    work = run_work(request.simulations, len(request.scenarios), len(years))
+    if max_work is not None and work > max_work:
+        raise ModelInputError(
+            "request",
+            f"{request.simulations} simulations x {1 + len(request.scenarios)} scenario(s) x "
+            f"{1 + len(years)} calendar years = {work:,} simulation-years is more than one run may "
+            f"aggregate ({max_work:,}); ask for fewer simulations, scenarios or projection_years",
+            column="projection_years",
+            code="run-too-large",
+        )
     space = StateSpace.from_inputs(inputs)
     baseline = prepare(inputs, None, years)
     join_ays = [int(a) for a in space.academic_years[baseline.param_sets["base"].joins]]
@@ -207,6 +231,8 @@ def plan(storage: RunStorage, inputs: SendInputs, request: RunRequest) -> list[d
         "email": request.email,
         "space": space.to_dict(),
         "seed_year": inputs.seed_year,
+        "projection_years": len(years),
+        "projection_years_requested": request.projection_years,
         "years": years,
         "population": population,
         "start": start_rows,
@@ -422,6 +448,9 @@ def aggregate(storage: RunStorage) -> dict[str, Any]:
             "created_at",
         )
     }
+    # How many years were projected, and what was asked (None: all the population years).
+    meta["projection_years"] = len(plan_doc["years"])
+    meta["projection_years_requested"] = plan_doc.get("projection_years_requested")
     meta["scenarios"] = [
         {"name": s["name"], "definition": s["definition"], "year_phase": s["year_phase"]}
         for s in plan_doc["scenarios"]

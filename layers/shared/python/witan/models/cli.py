@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from witan.modelrun.limits import MAX_PROJECTION_YEARS
+
 MODELS = ("send",)
 
 
@@ -54,9 +56,11 @@ def _run(args: argparse.Namespace) -> int:
         scenarios=scenarios,
         workers=args.workers,
         chunk_size=args.chunk_size,
+        projection_years=args.years,
     )
     print(
-        f"{args.simulations} simulations x {1 + len(scenarios)} scenario(s), seed {args.seed}: "
+        f"{args.simulations} simulations x {1 + len(scenarios)} scenario(s), seed {args.seed}, "
+        f"{meta['projection_years']} projected year(s) after {meta['seed_year']}: "
         f"{len(meta['outputs'])} files in {args.out}"
     )
     import pyarrow.csv as pacsv
@@ -120,6 +124,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _projection_years(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_PROJECTION_YEARS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_PROJECTION_YEARS}")
+    return value
+
+
 def _non_negative(text: str) -> int:
     try:
         value = int(text)
@@ -155,6 +166,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--workers", type=_positive, default=1, help="processes simulating chunks in parallel")
     r.add_argument("--chunk-size", type=_positive, default=None, help="simulations per chunk")
+    r.add_argument(
+        "--years",
+        "--projection-years",
+        dest="years",
+        type=_projection_years,
+        default=None,
+        metavar="N",
+        help=f"calendar years to project after the seed year, 1 to {MAX_PROJECTION_YEARS} "
+        "(default: every population year; each needs population rows)",
+    )
     r.set_defaults(func=_guarded(_run))
 
     b = actions.add_parser("backtest", help="fit on years up to Y and compare projections with actuals")

@@ -26,6 +26,7 @@ from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS
 from witan.api.errors import ApiError
 from witan.api.models import STRICT, Body, DatasetId, OrgGroup, error_responses, with_success
+from witan.modelrun.limits import MAX_PROJECTION_YEARS, MAX_SIMULATION_YEARS, run_work
 from witan.settings import DATASETS_PREFIX, Settings
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ ERRORS: dict[int, Any] = error_responses(
         409: "an input dataset has no usable file (code: no-file, unsupported-input)",
         410: "an input dataset was deleted (code: dataset-deleted)",
         422: "body fails validation (code: unknown-field, missing-field, invalid-value, invalid-scenario, "
-        "organisation-required, ...)",
+        "organisation-required, run-too-large, ...)",
         503: "the audit trail or the model service is unavailable (code: audit-unavailable, "
         "model-runs-unavailable)",
     }
@@ -97,6 +98,12 @@ class CreateModelRunRequest(BaseModel):
     )
     simulations: Annotated[int, Field(ge=1, le=MAX_SIMULATIONS)] = 1000
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    projection_years: Annotated[int, Field(ge=1, le=MAX_PROJECTION_YEARS)] | None = Field(
+        None,
+        description="calendar years to project after the seed year (the last transitions year + 1); "
+        "default: every population year after it. Each needs population rows, or the run fails with "
+        "code missing-population naming the missing years.",
+    )
     organisation: OrgGroup | None = Field(None, description="whose run it is; needed if you are in several")
     notify: bool = Field(True, description="email you when the run ends")
 
@@ -124,6 +131,11 @@ class ModelRunView(Body):
     chunks_total: int | None = None
     simulations: int | None = None
     seed: int | None = None
+    projection_years: int | None = Field(
+        None,
+        description="calendar years projected after the seed year (null until planned if not requested)",
+    )
+    years: list[int] | None = Field(None, description="the projected calendar years, once planned")
     scenarios: list[str] = Field(default_factory=list)
     requested_by: str | None = None
     organisation: str | None = None
@@ -293,6 +305,8 @@ def _view(cur: Current, run: dict[str, Any], with_outputs: bool) -> ModelRunView
         chunks_total=run.get("chunks_total"),
         simulations=run.get("simulations"),
         seed=run.get("seed"),
+        projection_years=run.get("projection_years"),
+        years=run.get("years"),
         scenarios=list(run.get("scenarios") or []),
         requested_by=run.get("requested_by"),
         organisation=run.get("organisation"),
@@ -319,6 +333,17 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     cur = _cur()
     organisation, org_reason = _organisation(cur, body.organisation)
     scenario_names = _scenarios(body.scenarios)
+    if body.projection_years is not None:
+        # Known now only when asked for; otherwise the plan step checks it once it has the population.
+        work = run_work(body.simulations, len(scenario_names), body.projection_years)
+        if work > MAX_SIMULATION_YEARS:
+            raise ApiError(
+                422,
+                "run-too-large",
+                f"simulations x (1 + scenarios) x (1 + projection_years) = {work:,} is more than one run "
+                f"may aggregate ({MAX_SIMULATION_YEARS:,}); ask for fewer",
+                column="projection_years",
+            )
     state_inputs, input_audit = _resolve_inputs(cur, body.inputs)
     run_id = uuid.uuid4().hex
     chunk_size = min(body.simulations, CHUNK_SIZE)
@@ -331,6 +356,8 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
         "chunk_size": chunk_size,
         "seed": body.seed,
     }
+    if body.projection_years is not None:
+        run_input["projection_years"] = body.projection_years
     email = cur.principal.email if body.notify else None
     if email:
         run_input["email"] = email
@@ -343,6 +370,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
             "scenarios": scenario_names,
             "simulations": body.simulations,
             "seed": body.seed,
+            "projection_years": body.projection_years,
             "chunks": math.ceil(body.simulations / chunk_size) * (1 + len(scenario_names)),
         }
     )
@@ -359,6 +387,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
         organisation=organisation,
         email=email,
         inputs=state_inputs,
+        projection_years=body.projection_years,
     )
     try:
         execution_arn = p.start(run_id, run_input)

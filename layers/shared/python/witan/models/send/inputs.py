@@ -146,8 +146,37 @@ class SendInputs:
     def seed_year(self) -> int:
         return int(self.transitions.calendar_year.max()) + 1
 
-    def projection_years(self) -> list[int]:
-        return sorted({cy for cy, _ in self.population if cy > self.seed_year})
+    def projection_years(self, count: int | None = None) -> list[int]:
+        """Calendar years to project. Default: every population year after the seed year. With `count`,
+        the `count` years straight after the seed year, each of which needs population rows (joiners
+        into year y are drawn from year y's general population, so no year can be projected without
+        it); the error names every missing year."""
+        available = sorted({cy for cy, _ in self.population if cy > self.seed_year})
+        if count is None:
+            return available
+        wanted = list(range(self.seed_year + 1, self.seed_year + 1 + count))
+        missing = [y for y in wanted if y not in set(available)]
+        if missing:
+            raise ModelInputError(
+                self.file("population"),
+                f"projecting {count} year(s) after the seed year {self.seed_year} needs population for "
+                f"calendar years {years_text(wanted)}; missing: {years_text(missing)} "
+                f"(population years after the seed year: {years_text(available) or 'none'})",
+                column="calendar-year",
+                code="missing-population",
+            )
+        return wanted
+
+
+def years_text(years: list[int]) -> str:
+    """Sorted years as runs: [2019, 2021, 2022, 2023] -> "2019, 2021..2023"."""
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and y == runs[-1][1] + 1:
+            runs[-1][1] = y
+        else:
+            runs.append([y, y])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)
 
 
 def _read_table(name: str, file_name: str, data: bytes) -> dict[str, list[str | None]]:
