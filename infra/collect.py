@@ -1,9 +1,11 @@
 """Collect: S3 ObjectCreated on uploads/ -> SQS (with DLQ) -> upload_validator, which writes reports and
-curated Parquet, updates the submission and emails the uploader and requester."""
+curated Parquet, adds a valid upload as a version of the request's destination dataset (catalog item,
+CSV under datasets/, grants for the request's share_with), updates the submission and emails the
+uploader and requester."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -14,6 +16,7 @@ from witan import settings
 from infra.config import WitanConfig
 from infra.lambdas import Layers, WitanFunction
 from infra.mail import Mail
+from infra.nag import acknowledge
 from infra.storage import Storage
 
 FUNCTION_TIMEOUT = Duration.minutes(5)
@@ -107,6 +110,8 @@ class Collect(Construct):
                 settings.ENV_NAME: config.environment,
                 settings.DATA_BUCKET: storage.data_bucket.bucket_name,
                 settings.REQUESTS_TABLE: storage.requests_table.table_name,
+                settings.CATALOG_TABLE: storage.catalog_table.table_name,
+                settings.GRANTS_TABLE: storage.grants_table.table_name,
                 settings.AUDIT_TABLE: storage.audit_table.table_name,
                 settings.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
                 settings.SES_SENDER: mail.sender,
@@ -130,6 +135,28 @@ class Collect(Construct):
         fn.grant("ReadReports", ("s3:GetObject",), [storage.objects(settings.REPORTS_PREFIX)])
         grant_list_bucket(fn, storage)
         fn.grant("ReadWriteRequests", TABLE_READ_WRITE, table_and_indexes(storage.requests_table.table_arn))
+        # A valid upload becomes a dataset version: the CSV the datastore serves (its Parquet goes to
+        # curated/ above), the version and its SOURCE marker in one transaction (Put items, conditional),
+        # and the request's share_with as grants (read the dataset's grants, put missing ones).
+        fn.grant("WriteCollectedVersions", ("s3:PutObject",), [storage.objects(settings.DATASETS_PREFIX)])
+        bucket = storage.data_bucket.node.default_child
+        assert isinstance(bucket, CfnResource)
+        acknowledge(  # with the statement it accepts (infra/nag.py holds the stack-wide ones)
+            fn.role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(bucket)}.Arn>/"
+            f"{settings.DATASETS_PREFIX}*]",
+            f"{fn.function_name} writes the CSV of each collected dataset version "
+            f"(datasets/{{dataset_id}}/{{version}}/); scoped to the {settings.DATASETS_PREFIX} prefix "
+            "of the data bucket",
+        )
+        fn.grant(
+            "AddCollectedVersions",
+            ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+            [storage.catalog_table.table_arn],
+        )
+        fn.grant(
+            "ShareCollectedVersions", ("dynamodb:Query", "dynamodb:PutItem"), [storage.grants_table.table_arn]
+        )
         grant_audit_append(fn, storage)
         grant_send_email(fn, mail)
         # Grants the queue read/delete to the role; each failed message is reported on its own.

@@ -238,10 +238,135 @@ def step_collect_tracking(demo: Demo) -> None:
         raise _failed(demo, "another user must not see the request")
 
 
+DESTINATION_PARTNER = ("ann@school-a.example", "Ann", "School A")  # partner A, asked again
+DOWNLOAD_PURPOSE = "Population planning from the autumn return"
+
+
+def _population_xlsx(rows: list[list[Any]]) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    return data.getvalue()
+
+
+def step_collect_destination_request(demo: Demo) -> None:
+    """A request into a datastore dataset: the requester (org-camden) makes the dataset, then asks A for
+    data that lands in it, to be shared with the analyst (org-hackney), who cannot see it yet."""
+    from local.story_datastore import _sub, call_json
+
+    status, created = call_json(
+        demo,
+        "POST",
+        "datasets",
+        "requester",
+        {"title": "Population by age (collected returns)", "file_name": "population.csv"},
+    )
+    if status != 201:
+        raise _failed(demo, f"creating the destination dataset: {status} {created}")
+    dataset_id = created["dataset"]["id"]
+    analyst = _sub(demo, "analyst")
+    due = date.today() + timedelta(days=DUE_IN_DAYS)
+    body = {
+        "title": "Population by age into the datastore",
+        "schema": "population-by-age",
+        "due_date": due.isoformat(),
+        "recipients": [{"email": DESTINATION_PARTNER[0], "name": "Ann", "organisation": "School A"}],
+        "dataset_id": dataset_id,
+        "share_with": [{"type": "user", "id": analyst}],
+    }
+    before = len(_tokens_to(demo, DESTINATION_PARTNER[0]))
+    status, request = api_call(demo, "POST", "requests", "requester", body)
+    demo.say(f"requester POST /requests (dataset_id {dataset_id[:8]}..., share_with the analyst) -> {status}")
+    if status != 201:
+        raise _failed(demo, f"expected 201, got {status}: {json.dumps(request)[:300]}")
+    # Someone who may not update the dataset cannot point a request at it.
+    status, refused = api_call(demo, "POST", "requests", "analyst", body)
+    demo.say(f"analyst POST /requests into the same dataset -> {status} {refused.get('code')}")
+    if status < 400 or status >= 500:
+        raise _failed(demo, f"the analyst must be refused, got {status}: {refused}")
+    tokens = _tokens_to(demo, DESTINATION_PARTNER[0])
+    if len(tokens) <= before:
+        raise _failed(demo, "A got no invitation for the datastore request")
+    status, _ = call_json(demo, "GET", f"datasets/{dataset_id}", "analyst")
+    if status not in (403, 404):
+        raise _failed(demo, f"before any upload the analyst must not see the dataset, got {status}")
+    demo.facts["destination"] = {"dataset_id": dataset_id, "token": tokens[-1], "request": request}
+
+
+def step_collect_destination_upload(demo: Demo) -> None:
+    """A's valid xlsx becomes the dataset's next version (a CSV of the checked table); the analyst named
+    in share_with can now download it, and nobody signed out can."""
+    import requests
+
+    from local.story_datastore import call_json
+
+    facts = demo.facts.get("destination") or {}
+    if not facts:
+        raise _failed(demo, "the destination request step did not finish")
+    dataset_id = facts["dataset_id"]
+    rows = _rows(4)
+    history = _upload(demo, facts["token"], "population.xlsx", _population_xlsx(rows))
+    if history["status"] != "valid":
+        raise _failed(demo, f"A's xlsx should be valid, got {history['status']}")
+    status, dataset = call_json(demo, "GET", f"datasets/{dataset_id}", "requester")
+    file = dataset.get("file") or {}
+    demo.say(
+        f"dataset {dataset_id[:8]}...: file version {file.get('version')} {file.get('file_name')} "
+        f"({file.get('content_type')}) by {file.get('created_by')}"
+    )
+    if status != 200 or not str(file.get("created_by", "")).startswith("collect:"):
+        raise _failed(demo, f"A's upload did not become a version of the dataset: {dataset}")
+    status, access = call_json(demo, "GET", f"datasets/{dataset_id}/access", "requester")
+    for entry in access.get("entries", access.get("access", [])) if isinstance(access, dict) else []:
+        if str(entry.get("via", "")).startswith("grant:"):
+            demo.say(
+                f"  {entry['via']}: {entry['activities']} purpose={(entry.get('purpose') or {}).get('code')}"
+            )
+    status, link = call_json(
+        demo, "GET", f"datasets/{dataset_id}/download", "analyst", query={"purpose": DOWNLOAD_PURPOSE}
+    )
+    if status != 200:
+        raise _failed(demo, f"the analyst (in share_with) should be able to download, got {status}: {link}")
+    fetched = requests.get(link["url"], timeout=60)
+    text = fetched.content.decode("utf-8")
+    got = csv_rows(text)
+    demo.say(f"analyst downloads {link['key']}: {fetched.status_code}, {len(got) - 1} rows, header {got[0]}")
+    if fetched.status_code != 200 or got[0] != HEADER or len(got) != len(rows) + 1:
+        raise _failed(demo, f"the downloaded CSV is not A's table: {text[:200]!r}")
+    status, _ = partner_call(demo, "GET", f"datasets/{dataset_id}/download")
+    demo.say(f"signed-out GET /datasets/{dataset_id[:8]}.../download -> {status}")
+    if status not in (401, 403):
+        raise _failed(demo, f"a caller without an account must be refused, got {status}")
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    import csv
+
+    return list(csv.reader(io.StringIO(text)))
+
+
+DESTINATION_STEPS = [
+    (
+        "Collect: a request into a datastore dataset, shared with the analyst",
+        step_collect_destination_request,
+    ),
+    (
+        "Collect: A's valid upload becomes a dataset version the analyst can download",
+        step_collect_destination_upload,
+    ),
+]
+
 COLLECT_STEPS = [
     ("Collect: a requester asks three partners (POST /requests, invitations)", step_collect_request),
     ("Collect: partner A uploads a valid xlsx through their link", step_collect_partner_a),
     ("Collect: partner B fails, reads the report, fixes and re-uploads", step_collect_partner_b),
     ("Collect: the daily schedule reminds partner C", step_collect_reminders),
     ("Collect: the requester's tracking view", step_collect_tracking),
+    *DESTINATION_STEPS,
 ]

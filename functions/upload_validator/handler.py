@@ -18,14 +18,18 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from witan.aws.audit_table import DynamoAuditTrail
+from witan.aws.catalog_table import CollectedVersions, DynamoCatalogStore
+from witan.aws.grants_table import DynamoGrantStore
 from witan.aws.s3 import S3ObjectStore
 from witan.aws.ses import SesMailer
-from witan.aws.submissions import DynamoCheckStore
+from witan.aws.submissions import DynamoCheckStore, get_stored_schema, make_client
+from witan.collect.destination import DatasetDelivery
 from witan.collect.events import uploads_from_body
 from witan.collect.model import UploadStatus
+from witan.collect.schemas import SchemaResolver
 from witan.collect.service import UploadCheckService
 from witan.settings import Settings
-from witan.validation import check_file, load_schema
+from witan.validation import check_file
 
 SERVICE_NAME = "upload_validator"
 DEADLINE_MARGIN_SECONDS = 30.0  # left after the check for reports, Parquet, records and emails
@@ -52,15 +56,30 @@ class NotEnoughTime(RuntimeError):
 
 def build_service(settings: Settings) -> UploadCheckService:
     """Wire the collect service to AWS (clients are created once per execution environment)."""
+    dynamodb = make_client()
+    objects = S3ObjectStore()
+    # Required: every check (and every collected dataset version) leaves an audit event.
+    audit = DynamoAuditTrail(settings.audit_table, dynamodb, retention_days=settings.audit_retention_days)
+    delivery = None
+    if settings.catalog_table and settings.grants_table:  # valid uploads become dataset versions
+        delivery = DatasetDelivery(
+            catalog=CollectedVersions(DynamoCatalogStore(settings.catalog_table, dynamodb)),
+            grants=DynamoGrantStore(settings.grants_table, dynamodb),
+            objects=objects,
+            bucket=settings.data_bucket,
+            audit=audit,
+        )
     return UploadCheckService(
-        store=DynamoCheckStore(settings.requests_table),
-        objects=S3ObjectStore(),
+        store=DynamoCheckStore(settings.requests_table, dynamodb),
+        objects=objects,
         mailer=SesMailer(settings.ses_sender, configuration_set=settings.ses_configuration_set),
         check_file=check_file,
-        load_schema=load_schema,
+        # Built-in and stored (`stored:NAME`) schemas, read as the Collect+Share API reads them.
+        load_schema=SchemaResolver(get_stored=get_stored_schema(dynamodb, settings.requests_table)),
         reports_bucket=settings.data_bucket,
         max_upload_bytes=settings.max_upload_bytes,
-        audit=DynamoAuditTrail(settings.audit_table),  # required: every check leaves an audit event
+        audit=audit,
+        delivery=delivery,
     )
 
 
@@ -95,9 +114,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             "upload handled",
             extra={
                 "key": upload.key,
-                "version": upload.version_key,
+                "version": outcome.record.version_key if outcome.record else upload.version_key,
                 "status": str(outcome.status) if outcome.status else None,
                 "skipped": outcome.skipped,
+                "dataset_version": outcome.record.dataset_version if outcome.record else None,
                 "emails_sent": len(outcome.emailed),
                 "emails_failed": len(outcome.email_failures),
             },
@@ -106,6 +126,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             metrics.add_metric(name="UploadsChecked", unit=MetricUnit.Count, value=1)
             if outcome.status is not UploadStatus.VALID:  # invalid or unusable
                 metrics.add_metric(name="UploadsInvalid", unit=MetricUnit.Count, value=1)
+            if outcome.record is not None and outcome.record.dataset_version is not None:
+                metrics.add_metric(name="DatasetVersionsCollected", unit=MetricUnit.Count, value=1)
+        elif outcome.status is UploadStatus.NOT_ACCEPTED:  # arrived after the request closed
+            metrics.add_metric(name="UploadsNotAccepted", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context

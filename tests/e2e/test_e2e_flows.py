@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 from boto3.dynamodb.types import TypeDeserializer
 
 from local import lambda_runtime, outbox
@@ -123,6 +124,57 @@ def test_upload_goes_through_sqs_to_validator_and_result_is_recorded(e2e_stack: 
         QueueUrl=d.outputs["UploadDeadLetterQueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
     )
     assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_valid_upload_becomes_a_version_of_the_destination_dataset(e2e_stack: Any) -> None:
+    """The deployed validator (its env and role as synthesized) adds a valid upload to the request's
+    dataset and shares it as the request says; the datastore API then serves it to that person only.
+    The META item is written as the Collect+Share API writes it after its destination check."""
+    from witan.aws.submissions import put_request, put_submission
+    from witan.collect.model import CollectionRequest, Submission
+
+    d = e2e_stack.deployment
+    requester, analyst = d.id_token("requester"), d.id_token("analyst")
+    status, body = call(e2e_stack, "POST", "datasets", requester, {"title": "Returns", "file_name": "r.csv"})
+    assert status == 201, body
+    dataset_id = body["dataset"]["id"]
+    analyst_sub = jwt.decode(analyst, options={"verify_signature": False})["sub"]
+    requester_sub = jwt.decode(requester, options={"verify_signature": False})["sub"]
+    dynamodb, table = d.client("dynamodb"), d.outputs["RequestsTableName"]
+    request_id = f"req-{uuid.uuid4().hex[:8]}"
+    put_request(
+        dynamodb,
+        table,
+        CollectionRequest(request_id, "Population", "population-by-age", "requester@camden.example"),
+        status="open",
+        dataset_id=dataset_id,
+        dataset_owner_org="org-camden",
+        requester_sub=requester_sub,
+        share_with=[{"type": "user", "id": analyst_sub}],
+    )
+    put_submission(dynamodb, table, Submission(request_id, "s1", "partner@school.example"))
+    status, _ = call(e2e_stack, "GET", f"datasets/{dataset_id}/download?purpose=check", analyst)
+    assert status in (403, 404)  # not shared yet
+
+    text = POPULATION_HEADER + "E09000007,Camden,2024,persons,0,2000\nE09000007,Camden,2024,persons,1,2100\n"
+    d.client("s3").put_object(
+        Bucket=d.outputs["DataBucketName"], Key=f"uploads/{request_id}/s1/p.csv", Body=text
+    )
+    assert lambda_runtime.wait_until_idle(120)
+
+    status, dataset = call(e2e_stack, "GET", f"datasets/{dataset_id}", requester)
+    assert status == 200 and dataset["file"]["version"] == 2  # version 1 was the API's own, never sent
+    assert dataset["file"]["created_by"] == f"collect:{request_id}/s1"
+    status, link = call(e2e_stack, "GET", f"datasets/{dataset_id}/download?purpose=check", analyst)
+    assert status == 200, link
+    assert link["key"] == f"datasets/{dataset_id}/2/p.csv"
+    fetched = requests.get(link["url"], timeout=60)
+    assert fetched.status_code == 200
+    assert fetched.content.decode().replace('"', "").splitlines() == text.strip().splitlines()
+    status, _ = call(e2e_stack, "GET", f"datasets/{dataset_id}/download?purpose=check", None)
+    assert status == 401
+    events = [e for e in audit_events(e2e_stack) if e.get("action") == "dataset.version.collect"]
+    assert [e["resource"] for e in events if e["resource"].endswith(dataset_id)] == [f"dataset/{dataset_id}"]
 
 
 def test_good_token_gets_2xx_and_exactly_one_audit_event(e2e_stack: Any) -> None:

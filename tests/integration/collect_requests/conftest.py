@@ -8,8 +8,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cr_stack import BASE_URL, BUCKET, MAX_BYTES, REGION, SCHEMA, SENDER, TABLE, Clock, Env
+from cr_stack import BASE_URL, BUCKET, CATALOG, GRANTS, MAX_BYTES, REGION, SCHEMA, SENDER, TABLE, Clock, Env
 from moto import mock_aws
+from witan.aws.catalog_table import CollectedVersions, DynamoCatalogStore
+from witan.aws.grants_table import DynamoGrantStore
 from witan.aws.s3 import S3ObjectStore
 from witan.aws.ses import SesMailer
 from witan.aws.submissions import (
@@ -19,6 +21,7 @@ from witan.aws.submissions import (
     create_requests_table,
     read_json_report,
 )
+from witan.collect.destination import DatasetDelivery
 from witan.collect.request_service import CollectRequestService
 from witan.collect.service import UploadCheckService
 from witan.validation import check_file, load_schema
@@ -42,7 +45,10 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         ses = boto3.client("ses", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        create_requests_table(ddb, TABLE)
+        for table in (TABLE, CATALOG, GRANTS):  # the same pk/sk + gsi1 keys (docs/contracts.md)
+            create_requests_table(ddb, table)
+        catalog = DynamoCatalogStore(CATALOG, ddb)
+        grants = DynamoGrantStore(GRANTS, ddb)
         ses.verify_email_identity(EmailAddress=SENDER)
         clock = Clock()
         store = DynamoRequestStore(TABLE, ddb)
@@ -55,6 +61,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
             link_base_url=BASE_URL,
             max_upload_bytes=MAX_BYTES,
             read_report=read_json_report(s3, BUCKET),
+            catalog=catalog,
+            grants=grants,
             clock=clock,
         )
         checker = UploadCheckService(
@@ -65,6 +73,23 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
             load_schema=load_schema,
             reports_bucket=BUCKET,
             max_upload_bytes=MAX_BYTES,
+            delivery=DatasetDelivery(
+                catalog=CollectedVersions(catalog),
+                grants=grants,
+                objects=S3ObjectStore(s3),
+                bucket=BUCKET,
+                clock=clock,
+            ),
             clock=clock,
         )
-        yield Env(s3=s3, ddb=ddb, ses=ses, clock=clock, store=store, service=service, checker=checker)
+        yield Env(
+            s3=s3,
+            ddb=ddb,
+            ses=ses,
+            clock=clock,
+            store=store,
+            service=service,
+            checker=checker,
+            catalog=catalog,
+            grants=grants,
+        )

@@ -16,6 +16,8 @@ from witan.collect.service import UploadCheckService
 REGION = "eu-west-2"
 BUCKET = "witan-cr-data"
 TABLE = "witan-cr-requests"
+CATALOG = "witan-cr-catalog"
+GRANTS = "witan-cr-grants"
 SENDER = "witan@council.example"
 BASE_URL = "https://api.council.example/prod"
 MAX_BYTES = 50_000
@@ -45,3 +47,5 @@ class Env:
     store: DynamoRequestStore
     service: CollectRequestService
     checker: UploadCheckService
+    catalog: Any = None  # DynamoCatalogStore
+    grants: Any = None  # DynamoGrantStore

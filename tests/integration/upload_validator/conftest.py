@@ -12,6 +12,8 @@ from moto import mock_aws
 from uv_stack import (
     AUDIT,
     BUCKET,
+    CATALOG,
+    GRANTS,
     MAX_UPLOAD_BYTES,
     PUPILS_SCHEMA,
     REGION,
@@ -35,6 +37,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Stack]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "DATA_BUCKET": BUCKET,
         "REQUESTS_TABLE": REQUESTS,
+        "CATALOG_TABLE": CATALOG,
+        "GRANTS_TABLE": GRANTS,
         "AUDIT_TABLE": AUDIT,
         "SES_SENDER": SENDER,
         "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
@@ -67,7 +71,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Stack]:
                 ]
             },
         )
-        create_requests_table(ddb, REQUESTS)
+        for table in (REQUESTS, CATALOG, GRANTS):  # the same pk/sk + gsi1 keys (docs/contracts.md)
+            create_requests_table(ddb, table)
         create_audit_table(ddb, AUDIT)
         ses.verify_email_identity(EmailAddress=SENDER)
         handler = load_handler()

@@ -23,6 +23,8 @@ from witan.collect.model import CollectionRequest, Submission
 REGION = "eu-west-2"
 BUCKET = "witan-test-data"
 REQUESTS = "witan-test-requests"
+CATALOG = "witan-test-catalog"
+GRANTS = "witan-test-grants"
 AUDIT = "witan-test-audit"
 SENDER = "witan@council.example"
 REQUESTER = "rita@council.example"
@@ -77,18 +79,25 @@ class Stack:
     handler: ModuleType
 
     def add_request(
-        self, request_id: str = "r1", submission_id: str = "s1", title: str = "Pupil census 2026"
+        self,
+        request_id: str = "r1",
+        submission_id: str = "s1",
+        title: str = "Pupil census 2026",
+        schema: str = "pupils",
+        **meta: Any,
     ) -> None:
+        """A request META item (extra attributes as the Collect+Share API stores them) and a submission."""
         put_request(
             self.ddb,
             REQUESTS,
             CollectionRequest(
                 request_id=request_id,
                 title=title,
-                schema="pupils",
+                schema=schema,
                 requester_email=REQUESTER,
                 requester_name="Rita",
             ),
+            **meta,
         )
         put_submission(
             self.ddb,
@@ -100,6 +109,9 @@ class Stack:
                 uploader_name="Uma",
             ),
         )
+
+    def add_submission(self, request_id: str, submission_id: str) -> None:
+        put_submission(self.ddb, REQUESTS, Submission(request_id, submission_id, UPLOADER, "Uma"))
 
     def upload(self, key: str, body: bytes) -> dict[str, Any]:
         return self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)

@@ -4,6 +4,8 @@ Catalog table items (keys per docs/contracts.md):
 - `pk=DATASET#{id}, sk=CURRENT`: the dataset now; `gsi1pk=DATASET, gsi1sk={created_at}#{id}` for listing.
 - `pk=DATASET#{id}, sk=META#{version:08d}`: every metadata version, never overwritten.
 - `pk=DATASET#{id}, sk=FILE#{version:08d}`: every file version.
+- `pk=DATASET#{id}, sk=SOURCE#{request}/{submission}/{upload version}`: which file version a collected
+  upload became (written with that version, so a redelivered upload finds it instead of adding another).
 Records are stored as one JSON string (`record`) so nested metadata round-trips exactly (no Decimals).
 boto3 is imported on first use: the API's cold import stays small and tests pass their own clients.
 """
@@ -118,10 +120,18 @@ class DynamoCatalogStore:
             "record": {"S": _dumps(asdict(file))},
         }
 
-    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict:
+    def _put(
+        self,
+        item: dict[str, Any],
+        condition: str,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> dict:
         put: dict[str, Any] = {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}
         if values:
             put["ExpressionAttributeValues"] = values
+        if names:
+            put["ExpressionAttributeNames"] = names
         return {"Put": put}
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
@@ -212,6 +222,71 @@ class DynamoCatalogStore:
             if "LastEvaluatedKey" not in page:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class CollectedVersions:
+    """witan.collect.destination.CollectedCatalog on the catalog table: Collect+Share's dataset versions.
+
+    A version is saved only if the dataset's CURRENT record is exactly as loaded (its stored JSON is the
+    concurrency token), so a dataset deleted or edited meanwhile is reloaded, never overwritten.
+    """
+
+    def __init__(self, store: DynamoCatalogStore) -> None:
+        self.store = store
+
+    def load(self, dataset_id: str) -> tuple[Dataset, str] | None:
+        response = self.store.client.get_item(
+            TableName=self.store.table_name,
+            Key={"pk": {"S": _pk(dataset_id)}, "sk": {"S": "CURRENT"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        record = item["record"]["S"]
+        return dataset_from_record(record), record
+
+    def collected_version(self, dataset_id: str, source: str) -> tuple[FileVersion, bool] | None:
+        response = self.store.client.get_item(
+            TableName=self.store.table_name,
+            Key={"pk": {"S": _pk(dataset_id)}, "sk": {"S": f"SOURCE#{source}"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        file = _file_from(json.loads(item["record"]["S"]))
+        assert file is not None
+        return file, bool(item.get("audited", {}).get("BOOL"))
+
+    def save_collected_version(self, dataset: Dataset, file: FileVersion, source: str, token: str) -> None:
+        marker = {
+            "pk": {"S": _pk(dataset.id)},
+            "sk": {"S": f"SOURCE#{source}"},
+            "file_version": {"N": str(file.version)},
+            "record": {"S": _dumps(asdict(file))},
+            "audited": {"BOOL": False},
+        }
+        self.store._transact(
+            [
+                self.store._put(
+                    self.store._current_item(dataset),
+                    "#record = :token",
+                    {":token": {"S": token}},
+                    {"#record": "record"},
+                ),
+                self.store._put(self.store._file_item(file), "attribute_not_exists(pk)"),
+                self.store._put(marker, "attribute_not_exists(pk)"),
+            ]
+        )
+
+    def mark_collected_audited(self, dataset_id: str, source: str) -> None:
+        self.store.client.update_item(
+            TableName=self.store.table_name,
+            Key={"pk": {"S": _pk(dataset_id)}, "sk": {"S": f"SOURCE#{source}"}},
+            UpdateExpression="SET audited = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
 
 
 class S3FileTransfer:

@@ -25,6 +25,7 @@ from witan.collect.model import (
     META_SK,
     CheckRecord,
     CollectionRequest,
+    Destination,
     Submission,
     UploadStatus,
     check_sk,
@@ -91,8 +92,29 @@ def check_item(record: CheckRecord) -> dict[str, Any]:
         "counts": dict(record.counts) if record.status is not UploadStatus.CHECKING else None,
         "report_keys": dict(record.report_keys) or None,
         "parquet_key": record.parquet_key,
+        "event_time": record.event_time,
+        "dataset_id": record.dataset_id,
+        "dataset_version": record.dataset_version,
+        "dataset_key": record.dataset_key,
         "detail": dict(record.detail) or None,
     }
+
+
+def destination_from_meta(item: Mapping[str, Any]) -> Destination | None:
+    """The request's destination, only if the creation check stamped it (`dataset_owner_org`)."""
+    dataset_id, owner, granted_by = (
+        item.get("dataset_id"),
+        item.get("dataset_owner_org"),
+        item.get("requester_sub"),
+    )
+    if not (dataset_id and owner and granted_by):
+        return None
+    share = tuple(
+        (str(s["type"]), str(s["id"]))
+        for s in item.get("share_with") or []
+        if isinstance(s, Mapping) and s.get("type") in ("user", "group") and s.get("id")
+    )
+    return Destination(str(dataset_id), str(owner), str(granted_by), share)
 
 
 class DynamoCheckStore:
@@ -125,6 +147,10 @@ class DynamoCheckStore:
             requester_email=str(item["requester_email"]),
             requester_name=item.get("requester_name"),
             sheet=item.get("sheet"),
+            status=str(item.get("status") or "open"),
+            dataset_id=item.get("dataset_id"),
+            destination=destination_from_meta(item),
+            shared_at=item.get("shared_at"),
         )
 
     def get_submission(self, request_id: str, submission_id: str) -> Submission | None:
@@ -228,6 +254,15 @@ class DynamoCheckStore:
                 return False  # a later upload of this submission already shows its own status
             raise
         return True
+
+    def mark_shared(self, request_id: str, at: str) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=_wire({"pk": request_pk(request_id), "sk": META_SK}),
+            UpdateExpression="SET shared_at = if_not_exists(shared_at, :at)",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=_wire({":at": at}),
+        )
 
     def note_emails(self, record: CheckRecord, sent: list[str], failed: list[str]) -> None:
         values: dict[str, Any] = {":sent": len(sent), ":at": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from witan.collect.model import CheckRecord, CollectionRequest, Submission, UploadStatus
 from witan.validation.model import ERROR_CODES, CheckError
-from witan.validation.reports import neutralise
 
 EMAIL_MAX_ERRORS = 10  # rows in the "first errors" table
 SUBJECT_MAX_TITLE = 80
@@ -49,6 +48,8 @@ def _one_line(value: str | None, limit: int = 200) -> str:
 
 
 def _safe(value: str | None, limit: int = 200) -> str:
+    from witan.validation.reports import neutralise  # with openpyxl: imported on first use (cold start)
+
     return neutralise(_one_line(value, limit)) or ""
 
 

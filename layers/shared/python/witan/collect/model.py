@@ -19,6 +19,7 @@ class UploadStatus(StrEnum):
     INVALID = "invalid"  # read and checked; errors found
     UNUSABLE = "unusable"  # could not be checked: too large, unreadable, out of time, no schema
     UNKNOWN_REQUEST = "unknown-request"  # no such request or submission; kept, nobody emailed
+    NOT_ACCEPTED = "not-accepted"  # arrived after the request was closed or cancelled; kept, not checked
 
 
 FINAL_STATUSES = frozenset(s for s in UploadStatus if s is not UploadStatus.CHECKING)
@@ -66,8 +67,18 @@ def report_prefix(request_id: str, submission_id: str, version_key: str) -> str:
 
 
 def curated_key(request_id: str, submission_id: str, version_key: str) -> str:
-    # Keyed by request/submission until dataset destinations exist; then curated/{dataset}/{version}/.
+    """Typed Parquet of a valid upload whose request has no destination dataset (or lost it)."""
     return f"{CURATED_PREFIX}{request_id}/{submission_id}/{version_key}/data.parquet"
+
+
+def dataset_curated_key(dataset_id: str, version: int) -> str:
+    """Typed Parquet of a collected dataset version, next to the CSV the datastore serves."""
+    return f"{CURATED_PREFIX}{dataset_id}/{version}/data.parquet"
+
+
+def collected_source(request_id: str, submission_id: str, version_key: str) -> str:
+    """Names one upload version as the source of a dataset version (the idempotency key)."""
+    return f"{request_id}/{submission_id}/{version_key}"
 
 
 @dataclass(frozen=True)
@@ -108,13 +119,35 @@ class UploadRef:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """Where a request's valid uploads go: a dataset checked at request creation, and who sees it.
+
+    `owner_org` is stamped on the request only after the creation check passed (the requester may
+    update the dataset and share what they ask to share); the validator delivers only to such a stamp.
+    """
+
+    dataset_id: str
+    owner_org: str
+    granted_by: str  # the requester's sub: grants made for the request are theirs
+    share_with: tuple[tuple[str, str], ...] = ()  # (grantee_type "user"|"group", grantee id)
+
+
+@dataclass(frozen=True)
 class CollectionRequest:
     request_id: str
     title: str
-    schema: str  # built-in schema name (schemas/tables/{name}.json) or a path
+    schema: str  # built-in schema name (schemas/tables/{name}.json) or a stored one (stored:{name})
     requester_email: str
     requester_name: str | None = None
     sheet: str | None = None  # worksheet to read in xlsx uploads; None = the first
+    status: str = "open"  # open | closed | cancelled (witan.collect.requests.RequestStatus)
+    dataset_id: str | None = None  # as asked for; delivered to only with a `destination`
+    destination: Destination | None = None
+    shared_at: str | None = None  # when the request's share_with became grants on the dataset
+
+    @property
+    def accepts_uploads(self) -> bool:
+        return self.status == "open"
 
 
 @dataclass(frozen=True)
@@ -149,6 +182,10 @@ class CheckRecord:
     counts: dict[str, int] = field(default_factory=dict)
     report_keys: dict[str, str] = field(default_factory=dict)
     parquet_key: str | None = None
+    event_time: str | None = None  # S3's eventTime (milliseconds): orders uploads of one submission
+    dataset_id: str | None = None  # the destination dataset, once the upload became a version of it
+    dataset_version: int | None = None
+    dataset_key: str | None = None  # the file the datastore serves for that version
     detail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -122,36 +123,58 @@ def submission_history(items: list[Mapping[str, Any]]) -> dict[str, Any]:
     """`GET /collect/{token}/submissions`: the recipient's current status and every upload's check,
     newest first. `report_keys` are S3 keys; the route turns them into short-lived links."""
     current: Mapping[str, Any] = {}
-    checks: list[dict[str, Any]] = []
+    checks: list[tuple[tuple[str, str, str], dict[str, Any]]] = []
     for item in items:
         if item.get("type") == "submission":
             current = item
         elif item.get("type") == "check":
-            checks.append(
-                {
-                    k: _plain(item[k])
-                    for k in (
-                        "version_key",
-                        "file_name",
-                        "status",
-                        "started_at",
-                        "checked_at",
-                        "rows",
-                        "error_count",
-                        "counts",
-                        "report_keys",
-                        "size",
-                    )
-                    if item.get(k) is not None
-                }
-            )
-    checks.sort(key=lambda c: str(c.get("started_at") or c.get("checked_at") or ""), reverse=True)
+            view = {
+                k: _plain(item[k])
+                for k in (
+                    "version_key",
+                    "file_name",
+                    "status",
+                    "started_at",
+                    "checked_at",
+                    "rows",
+                    "error_count",
+                    "counts",
+                    "report_keys",
+                    "size",
+                )
+                if item.get(k) is not None
+            }
+            detail = item.get("detail") if isinstance(item.get("detail"), Mapping) else {}
+            if detail.get("message"):  # e.g. why an upload was not accepted
+                view["message"] = str(detail["message"])
+            checks.append((upload_order(item), view))
+    checks.sort(key=lambda c: c[0], reverse=True)
     return {
         "status": current.get("status", "awaiting-upload"),
         "status_at": current.get("status_at"),
         "latest_file_name": current.get("latest_file_name"),
-        "submissions": checks,
+        "submissions": [view for _, view in checks],
     }
+
+
+def _instant(value: Any) -> str:
+    """An ISO time as a sortable UTC string with microseconds ("" if absent or unreadable)."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def upload_order(check: Mapping[str, Any]) -> tuple[str, str, str]:
+    """When an upload happened, finely enough to order two in one second: S3's event time (ms), then
+    its sequencer (stored zero-padded, so it compares as text), then when the check started."""
+    started = _instant(check.get("started_at") or check.get("checked_at"))
+    return (_instant(check.get("event_time")) or started, str(check.get("sequencer") or ""), started)
 
 
 def _plain(value: Any) -> Any:

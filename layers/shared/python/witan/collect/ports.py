@@ -39,7 +39,12 @@ class CheckStore(Protocol):
         ...
 
     def record_unknown(self, record: CheckRecord) -> bool:
-        """Store an `unknown-request` record once; False when it was already there."""
+        """Store a record that needs no claim (`unknown-request`, `not-accepted`) once; False when it
+        was already there."""
+        ...
+
+    def mark_shared(self, request_id: str, at: str) -> None:
+        """Note on the request that its share_with became grants (done once per request)."""
         ...
 
     def update_submission(self, record: CheckRecord) -> bool:

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from witan.access.model import Principal
+from witan.catalog.model import Dataset, MetadataVersion
+from witan.catalog.ports import CatalogStore, GrantStore
+from witan.collect.destination import DestinationRefused, check_destination, request_dataset
 from witan.collect.invitations import digest_email, invitation_email, partner_link, reminder_email
 from witan.collect.partner import partner_view, submission_history, upload_target
 from witan.collect.ports import Mailer
@@ -113,6 +117,9 @@ class CollectRequestService:
     presign_ttl_seconds: int = PRESIGN_TTL_SECONDS
     reminder_policy: ReminderPolicy = field(default_factory=ReminderPolicy)
     read_report: Callable[[str], Mapping[str, Any] | None] | None = None  # report.json by S3 key
+    # The datastore, to check a request's destination dataset; without them dataset_id is refused.
+    catalog: CatalogStore | None = None
+    grants: GrantStore | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # -- requesters -------------------------------------------------------------------------------
@@ -130,7 +137,28 @@ class CollectRequestService:
         now = self.clock()
         spec = validate_body(body, today=_today(now), schema_exists=self.schema_exists)
         new = build_request(spec, requester, now=now, grace_days=self.grace_days)
+        made = None
+        if spec.dataset_id:
+            new.meta["dataset_owner_org"] = self._destination_owner(spec, requester, now)
+            new.meta["destination_checked_at"] = iso(now)
+        else:
+            made = self._new_destination(spec, requester, new, now)
+            if made is None and spec.share_with:
+                raise DestinationRefused(
+                    "no-destination",
+                    "share_with needs a destination dataset: give dataset_id, or ask as a member of "
+                    "exactly one organisation so that one can be made for the request",
+                    422,
+                )
         self.store.create(new)
+        if made is not None:
+            # After the request (and its audit event, which names it) is stored: a failure here leaves
+            # a request whose valid uploads are kept under curated/ (the validator records why).
+            try:
+                self.catalog.create(*made)  # type: ignore[union-attr]
+            except Exception:
+                logger.exception("destination dataset not created", extra={"dataset_id": made[0].id})
+                new.meta.pop("dataset_id", None)
         recipients = []
         for sub in new.submissions:
             sid = sub["submission_id"]
@@ -146,6 +174,46 @@ class CollectRequestService:
                 }
             )
         return {"request": request_summary(new.meta), "recipients": recipients}
+
+    def _destination_owner(self, spec: Any, requester: Requester, now: datetime) -> str:
+        """The destination's owner organisation, once the requester is shown to be allowed to add
+        versions to it and share it as asked (DestinationRefused otherwise)."""
+        if self.catalog is None or self.grants is None:
+            raise DestinationRefused(
+                "destination-unavailable", "destination datasets are not configured on this deployment", 503
+            )
+        dataset = self.catalog.get(spec.dataset_id)
+        grants = self.grants.grants_for(spec.dataset_id) if dataset is not None else []
+        principal = Principal(sub=requester.sub, email=requester.email, groups=tuple(requester.groups))
+        share = [(s.type, s.id) for s in spec.share_with]
+        return check_destination(principal, spec.dataset_id, dataset, grants, share, now)
+
+    def _new_destination(
+        self, spec: Any, requester: Requester, new: NewRequest, now: datetime
+    ) -> tuple[Dataset, MetadataVersion] | None:
+        """A dataset for a request that names none, owned by the requester's organisation, so that the
+        collected data lands in the datastore; None (Parquet under curated/ only) when the datastore is
+        not wired or the requester is not in exactly one organisation (whose would it be?)."""
+        orgs = Principal(requester.sub, requester.email, tuple(requester.groups)).organisations
+        if self.catalog is None or self.grants is None or len(orgs) != 1:
+            return None
+        dataset, meta = request_dataset(
+            new.request_id,
+            spec.title,
+            spec.message,
+            spec.schema,
+            self.resolve_schema(spec.schema),
+            owner_org=orgs[0],
+            creator_sub=requester.sub,
+            now=now,
+        )
+        new.meta |= {
+            "dataset_id": dataset.id,
+            "dataset_owner_org": dataset.owner_org,
+            "destination_checked_at": iso(now),
+            "dataset_created": True,
+        }
+        return dataset, meta
 
     def list_requests(
         self, requester_sub: str, *, limit: int = 50, cursor: str | None = None

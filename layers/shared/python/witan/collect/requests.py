@@ -137,6 +137,7 @@ class Requester:
     sub: str  # Cognito subject: owner of the request
     email: str
     name: str = ""
+    groups: tuple[str, ...] = ()  # Cognito groups: decide whether a destination dataset may be used
 
 
 def valid_email(value: str) -> bool:

@@ -3,12 +3,14 @@
 Order matters for "nothing lost, nothing twice":
 1. claim the version (conditional put; a redelivered message for a finished version stops here);
 2. check and write reports (+ Parquet when valid) under keys derived from the version, so a retry
-   after a crash overwrites the same objects;
+   after a crash overwrites the same objects; a valid upload to a request with a checked destination
+   becomes the dataset's next file version (witan.collect.destination; idempotent by its SOURCE marker);
 3. audit, then the final record (conditional on our claim); a failure before this point makes the
    message fail and SQS redeliver it once the claim's lease has run out;
 4. email last, best effort: a rejected address must not undo the check, so failures are recorded
    on the check record instead of failing the message.
-The upload itself is only ever read.
+The upload itself is only ever read. An upload for a closed or cancelled request (a URL issued before
+it closed) is recorded as `not-accepted`, not checked, and becomes no version.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from witan.audit.model import AuditEvent, AuditTrail
+from witan.collect.destination import DatasetDelivery
 from witan.collect.email import ReportLinks, compose_emails
 from witan.collect.model import (
     CheckRecord,
@@ -36,7 +39,6 @@ from witan.collect.model import (
 )
 from witan.collect.ports import CheckFile, CheckStore, Claim, LoadSchema, Mailer, ObjectStore
 from witan.validation.model import CheckError, CheckReport
-from witan.validation.reports import write_reports
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class UploadCheckService:
     reports_bucket: str
     max_upload_bytes: int
     audit: AuditTrail | None = None
+    delivery: DatasetDelivery | None = None  # None: valid data stays under curated/ only
     link_ttl_seconds: int = REPORT_LINK_TTL_SECONDS
     error_limit: int = 1000
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -116,11 +119,14 @@ class UploadCheckService:
             etag=info.etag,
             sequencer=upload.sequencer,
             started_at=_iso(now),
+            event_time=upload.event_time,
         )
         request = self.store.get_request(upload.request_id)
         submission = self.store.get_submission(upload.request_id, upload.submission_id) if request else None
         if request is None or submission is None:
             return self._unknown(upload, record, now)
+        if not request.accepts_uploads:
+            return self._not_accepted(upload, request, record, now)
 
         remaining = (deadline - time.monotonic()) if deadline is not None else 900.0
         record.lease_expires_at = int(now.timestamp() + max(remaining, 0) + LEASE_MARGIN_SECONDS)
@@ -145,10 +151,7 @@ class UploadCheckService:
             record.checked_at = _iso(self.clock())
             record.report_keys = self._store_reports(upload, request, report, record, source_path, work)
             if record.status is UploadStatus.VALID and parquet_path is not None and parquet_path.exists():
-                record.parquet_key = curated_key(upload.request_id, upload.submission_id, upload.version_key)
-                self.objects.upload(
-                    parquet_path, self.reports_bucket, record.parquet_key, "application/vnd.apache.parquet"
-                )
+                self._keep_valid(request, record, parquet_path, work)
 
         self._audit(record, decision="allow", reason=f"checked:{record.status}")
         if not self.store.finish(record):
@@ -159,6 +162,52 @@ class UploadCheckService:
         return outcome
 
     # -- steps -------------------------------------------------------------------------------------
+
+    def _keep_valid(
+        self, request: CollectionRequest, record: CheckRecord, parquet_path: Path, work: Path
+    ) -> None:
+        """Deliver to the destination dataset; else (none, or it is gone) keep the Parquet by request."""
+        if request.destination is not None and self.delivery is not None:
+            delivery = self.delivery.deliver(request, record, parquet_path, work)
+            record.detail["destination"] = delivery.to_detail()
+            if delivery.version is not None:
+                record.dataset_id = delivery.dataset_id
+                record.dataset_version = delivery.version.version
+                record.dataset_key = delivery.version.key
+                record.parquet_key = delivery.parquet_key
+                if delivery.shared_with:
+                    self.store.mark_shared(request.request_id, record.checked_at or _iso(self.clock()))
+                return
+            logger.warning(
+                "valid upload not delivered",
+                extra={"dataset_id": delivery.dataset_id, "why": delivery.outcome},
+            )
+        elif request.destination is not None:  # this deployment's validator has no catalog wired
+            record.detail["destination"] = {"dataset_id": request.dataset_id, "outcome": "not-configured"}
+        elif request.dataset_id:
+            # Asked for, but never checked at creation (or made before checks existed): not delivered.
+            record.detail["destination"] = {"dataset_id": request.dataset_id, "outcome": "not-authorised"}
+        record.parquet_key = curated_key(record.request_id, record.submission_id, record.version_key)
+        self.objects.upload(
+            parquet_path, self.reports_bucket, record.parquet_key, "application/vnd.apache.parquet"
+        )
+
+    def _not_accepted(
+        self, upload: UploadRef, request: CollectionRequest, record: CheckRecord, now: datetime
+    ) -> Outcome:
+        """The request no longer takes uploads: keep the object, record why, check nothing, email nobody."""
+        record.status = UploadStatus.NOT_ACCEPTED
+        record.checked_at = _iso(now)
+        record.schema = request.schema
+        record.detail["reason"] = f"request-{request.status}"
+        record.detail["message"] = (
+            f"This upload arrived after the request was {request.status}; it was kept but not checked "
+            "or added to the dataset."
+        )
+        if not self.store.record_unknown(record):
+            return Outcome(upload, skipped="already-checked")
+        self._audit(record, decision="deny", reason=f"request-{request.status}")
+        return Outcome(upload, status=UploadStatus.NOT_ACCEPTED, record=record)
 
     def _unknown(self, upload: UploadRef, record: CheckRecord, now: datetime) -> Outcome:
         """No such request/submission: keep the object, record it for admins, email nobody."""
@@ -217,6 +266,8 @@ class UploadCheckService:
         source_path: Path | None,
         work: Path,
     ) -> dict[str, str]:
+        from witan.validation.reports import write_reports  # openpyxl and Arrow: only when checking
+
         paths = write_reports(
             report,
             work / "reports",
@@ -251,6 +302,11 @@ class UploadCheckService:
                     "rows": record.rows,
                     "error_count": record.error_count,
                     "counts": dict(record.counts),
+                    **(
+                        {"dataset": dict(record.detail["destination"])}
+                        if "destination" in record.detail
+                        else {}
+                    ),
                 },
             )
         )

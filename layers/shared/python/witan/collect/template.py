@@ -7,23 +7,21 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
-
-from openpyxl import Workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter, quote_sheetname
-from openpyxl.worksheet.datavalidation import DataValidation
+from typing import TYPE_CHECKING
 
 from witan.collect.partner import explain_field
-from witan.validation.reports import neutralise
 from witan.validation.schema import Field, Schema, example_value, parse_constraint_value
+
+if TYPE_CHECKING:  # openpyxl is imported when a template is built: the API's cold start stays small
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
 
 TEMPLATE_ROWS = 5000  # rows covered by the validations
 DATA_SHEET = "Data"
 HELP_SHEET = "Fields"
 LISTS_SHEET = "Lists"  # hidden: long enum lists (an inline list is limited to 255 characters)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_REQUIRED_FILL = PatternFill("solid", fgColor="FCE4D6")
+HEADER_COLOUR = "DDEBF7"
+REQUIRED_COLOUR = "FCE4D6"
 
 
 def _excel_date(f: Field, value: object) -> str | None:
@@ -36,6 +34,11 @@ def _excel_date(f: Field, value: object) -> str | None:
 
 
 def _validation(f: Field, column: str, wb: Workbook, lists_col: list[int]) -> DataValidation | None:
+    from openpyxl.utils import get_column_letter, quote_sheetname
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from witan.validation.reports import neutralise
+
     c = f.constraints
     where = f"{column}2:{column}{TEMPLATE_ROWS + 1}"
     dv: DataValidation | None = None
@@ -107,6 +110,15 @@ def _validation(f: Field, column: str, wb: Workbook, lists_col: list[int]) -> Da
 def template_xlsx(schema: Schema, *, sheet: str | None = None, title: str = "") -> bytes:
     """The template workbook's bytes. `sheet` names the data sheet (the request's `sheet`, which the
     validator reads); the data sheet is always first, so a request without `sheet` reads it too."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    from witan.validation.reports import neutralise
+
+    header_fill = PatternFill("solid", fgColor=HEADER_COLOUR)
+    required_fill = PatternFill("solid", fgColor=REQUIRED_COLOUR)
     wb = Workbook()
     ws = wb.active
     ws.title = (sheet or DATA_SHEET)[:31]
@@ -114,7 +126,7 @@ def template_xlsx(schema: Schema, *, sheet: str | None = None, title: str = "") 
     for i, f in enumerate(schema.fields, start=1):
         cell = ws.cell(row=1, column=i, value=f.name)
         cell.font = Font(bold=True)
-        cell.fill = _REQUIRED_FILL if f.required else _HEADER_FILL
+        cell.fill = required_fill if f.required else header_fill
         cell.comment = Comment(explain_field(f)["rule"][:1000], "Witan")
         letter = get_column_letter(i)
         ws.column_dimensions[letter].width = max(12, min(40, len(f.name) + 4))
@@ -142,7 +154,7 @@ def template_xlsx(schema: Schema, *, sheet: str | None = None, title: str = "") 
     help_ws.append(headers)
     for cell in help_ws[help_ws.max_row]:
         cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
+        cell.fill = header_fill
     for i, f in enumerate(schema.fields, start=1):
         info = explain_field(f)
         limits = "; ".join(

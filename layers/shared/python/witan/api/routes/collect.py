@@ -42,6 +42,7 @@ UPLOAD_ACTION = "collect.partner.upload"
 SUBMISSIONS_ACTION = "collect.partner.submissions"
 # Answered without Cognito claims: the token is checked inside each route.
 PARTNER_ACTIONS = frozenset({OPEN_ACTION, TEMPLATE_ACTION, UPLOAD_ACTION, SUBMISSIONS_ACTION})
+PUBLIC_ACTIONS = PARTNER_ACTIONS  # no claims: the capability token is checked in each route
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HASH_SHOWN = 12  # hex digits of the token hash named in audit events (never the token)
 ERRORS: dict[int, Any] = error_responses(

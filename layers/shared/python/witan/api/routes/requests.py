@@ -104,7 +104,8 @@ def create_request(
     if not principal.email:
         cur.record.deny("no-email-claim")
         raise ApiError(422, "requester-email-required", "your account has no email address for replies")
-    requester = Requester(sub=cur.sub, email=principal.email, name="")
+    # Groups decide whether a destination dataset may be used (owner organisation, admin, grants).
+    requester = Requester(sub=cur.sub, email=principal.email, name="", groups=principal.groups)
     cur.record.allow("signed-in")
     cur.record.detail["recipients"] = len(body.get("recipients") or [])
     # The domain validates the body first (a refusal is recorded with its 422); the audit event is

@@ -1,0 +1,354 @@
+"""Collected data into the datastore: a request's destination dataset, checked when the request is made,
+and each valid upload delivered as a new file version of it, shared as the request says.
+
+Decisions (docs/data-model.md, "Destination datasets"):
+- The version's file (what `GET /datasets/{id}/download` serves) is a CSV written from the typed table:
+  every version has the same columns in the same form whether the partner sent xlsx or CSV, it opens
+  in a spreadsheet and it is a valid model-run input. The typed Parquet sits at
+  `curated/{dataset_id}/{version}/data.parquet`; the upload itself stays untouched under `uploads/`.
+- "Who may see the result" is `file-read` (which implies `meta-read`), granted to each `share_with`
+  entry once per request, by the requester (checked when the request was made: they may update the
+  dataset and may share both activities), with purpose `collect-request` naming the request. A grant
+  the grantee already holds is never narrowed; one revoked later is not granted again by later uploads.
+- Idempotent: the dataset version is recorded together with a SOURCE marker keyed by the upload's
+  object version (S3 version id or event sequencer), so a redelivered message finds its version again.
+- A request without `dataset_id` gets a dataset of its own when it is made (`request_dataset`): owned
+  by the requester's organisation, titled as the request, the schema's fields as its structure, so the
+  collected data lands in the datastore. Only when that cannot be (the datastore is not wired, or the
+  requester is in no or several organisations) does the Parquet stay under `curated/{request}/...`.
+
+Pure apart from the ports; pyarrow is imported only when a CSV is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from witan.access.model import Activity, Grant, GranteeType, Principal, Purpose, expand
+from witan.access.policy import decide, decide_grant
+from witan.audit.model import AuditEvent, AuditTrail
+from witan.catalog.model import (
+    ConflictError,
+    Dataset,
+    FileVersion,
+    MetadataVersion,
+    add_file_version,
+    new_dataset_id,
+)
+from witan.catalog.model import create as create_dataset
+from witan.collect.model import (
+    CheckRecord,
+    CollectionRequest,
+    Destination,
+    collected_source,
+    dataset_curated_key,
+)
+from witan.collect.requests import CollectError
+
+SHARED_ACTIVITIES: frozenset[Activity] = frozenset({Activity.META_READ, Activity.FILE_READ})
+PURPOSE_CODE = "collect-request"
+VERSION_ACTION = "dataset.version.collect"
+SYSTEM_ACTOR = "system:upload-validator"  # the audit actor of a collected version (no Cognito user)
+CSV_TYPE = "text/csv"
+PARQUET_TYPE = "application/vnd.apache.parquet"
+SAVE_ATTEMPTS = 5  # optimistic retries when someone else adds a version at the same moment
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class DestinationRefused(CollectError):
+    """The requester may not send collected data to this dataset (HTTP 403/409/422/503 by `status`)."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(code, message)
+        self.status = status
+
+
+# -- request creation -------------------------------------------------------------------------------
+
+
+def check_destination(
+    principal: Principal,
+    dataset_id: str,
+    dataset: Dataset | None,
+    grants: Sequence[Grant],
+    share_with: Iterable[tuple[str, str]],
+    now: datetime,
+) -> str:
+    """The dataset's owner organisation if `principal` may direct collected data into it and share it
+    as asked; DestinationRefused (with a machine-readable code) otherwise.
+
+    A dataset the requester may not even see is answered as unknown, as the datastore's own API does.
+    """
+    if (
+        dataset is None
+        or not decide(principal, Activity.META_VISIBLE, dataset.owner_org, grants, now).allowed
+    ):
+        raise DestinationRefused("unknown-dataset", f"no dataset {dataset_id} that you can see", 422)
+    if dataset.deleted:
+        raise DestinationRefused("dataset-deleted", f"dataset {dataset.id} was deleted", 409)
+    if not decide(principal, Activity.META_UPDATE, dataset.owner_org, grants, now).allowed:
+        raise DestinationRefused(
+            "dataset-not-writable",
+            f"you may not add versions to dataset {dataset.id} (meta-update is needed)",
+            403,
+        )
+    if (
+        list(share_with)
+        and not decide_grant(principal, SHARED_ACTIVITIES, dataset.owner_org, grants, now).allowed
+    ):
+        raise DestinationRefused(
+            "share-not-allowed",
+            f"you may not share dataset {dataset.id} (share_with needs share, meta-read and file-read)",
+            403,
+        )
+    return dataset.owner_org
+
+
+def request_dataset(
+    request_id: str,
+    title: str,
+    message: str,
+    schema_name: str,
+    schema: Any,
+    *,
+    owner_org: str,
+    creator_sub: str,
+    now: datetime,
+) -> tuple[Dataset, MetadataVersion]:
+    """The dataset made for a request that names none: the request's title, the schema's fields as
+    its structure, no file yet (each valid upload becomes the next file version)."""
+    structure = {
+        "schema": schema_name,
+        "fields": [
+            {k: v for k, v in (("name", f.name), ("type", f.type), ("title", f.title)) if v}
+            for f in schema.fields
+        ],
+        "primary_key": list(schema.primary_key),
+    }
+    metadata = {
+        "title": title,
+        "description": message or f"Data collected through Collect+Share request {request_id}.",
+        "structure": structure,
+        "source": f"Collect+Share request {request_id}",
+        "tags": ["collect"],
+    }
+    dataset, meta, _ = create_dataset(
+        new_dataset_id(), owner_org, creator_sub, metadata, "data.csv", CSV_TYPE, 1, now
+    )
+    return replace(dataset, file=None), meta
+
+
+# -- delivery (the upload validator) ----------------------------------------------------------------
+
+
+class CollectedCatalog(Protocol):
+    """What delivery needs from the catalogue (witan.aws.catalog_table.DynamoCatalogStore)."""
+
+    def load(self, dataset_id: str) -> tuple[Dataset, Any] | None:
+        """The dataset now and an opaque token naming exactly this state (for the conditional save)."""
+        ...
+
+    def collected_version(self, dataset_id: str, source: str) -> tuple[FileVersion, bool] | None:
+        """The version recorded for `source` and whether its audit event was written; None if none."""
+        ...
+
+    def save_collected_version(self, dataset: Dataset, file: FileVersion, source: str, token: Any) -> None:
+        """Record `file` as the dataset's latest version with its SOURCE marker, atomically, only if the
+        dataset is still in the state `token` names; ConflictError otherwise."""
+        ...
+
+    def mark_collected_audited(self, dataset_id: str, source: str) -> None: ...
+
+
+class GrantWriter(Protocol):
+    def grants_for(self, dataset_id: str) -> list[Grant]: ...
+
+    def put(self, grant: Grant) -> None: ...
+
+
+class ObjectWriter(Protocol):
+    def upload(self, path: Path, bucket: str, key: str, content_type: str) -> None: ...
+
+
+@dataclass
+class Delivery:
+    """What delivering one valid upload did; kept on the check record (`detail.destination`)."""
+
+    dataset_id: str
+    outcome: str  # delivered | already-delivered | dataset-deleted | dataset-missing
+    version: FileVersion | None = None
+    parquet_key: str | None = None
+    shared_with: list[str] = field(default_factory=list)  # "user:sub" / "group:org-x" now able to read
+
+    @property
+    def delivered(self) -> bool:
+        return self.version is not None
+
+    def to_detail(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dataset_id": self.dataset_id, "outcome": self.outcome}
+        if self.version is not None:
+            out |= {"version": self.version.version, "key": self.version.key}
+        if self.shared_with:
+            out["shared_with"] = list(self.shared_with)
+        return out
+
+
+def version_file_name(upload_name: str) -> str:
+    """`population by age.xlsx` -> `population_by_age.csv` (the datastore's file-name rule)."""
+    stem = Path(upload_name).stem
+    safe = _UNSAFE_NAME.sub("_", stem).strip("._-")[:100]
+    return f"{safe or 'data'}.csv"
+
+
+def parquet_to_csv(parquet_path: Path, csv_path: Path) -> int:
+    """Write the typed table as UTF-8 CSV (header = field names), batch by batch; returns its size."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(str(parquet_path))
+    options = pacsv.WriteOptions(quoting_style="needed")
+    with pacsv.CSVWriter(str(csv_path), source.schema_arrow, write_options=options) as writer:
+        for batch in source.iter_batches(batch_size=65_536):
+            writer.write_batch(batch)
+    return csv_path.stat().st_size
+
+
+def share_purpose(request: CollectionRequest) -> Purpose:
+    return Purpose(PURPOSE_CODE, f"Collect+Share request {request.request_id}: {request.title}"[:1000])
+
+
+def ensure_grants(
+    grants: GrantWriter, dataset_id: str, request: CollectionRequest, destination: Destination, now: datetime
+) -> list[str]:
+    """Give each `share_with` grantee meta-read + file-read unless a live grant already covers it.
+
+    An existing live grant keeps its activities (the new one is their union): PUT replaces a grant, and
+    a request must never narrow what someone already holds.
+    """
+    existing = {(g.grantee_type.value, g.grantee): g for g in grants.grants_for(dataset_id)}
+    ensured: list[str] = []
+    for kind, grantee in destination.share_with:
+        held = existing.get((kind, grantee))
+        live = held is not None and not held.expired(now)
+        if live and held is not None and expand(held.activities) >= SHARED_ACTIVITIES:
+            ensured.append(f"{kind}:{grantee}")
+            continue
+        activities = SHARED_ACTIVITIES | (held.activities if live and held is not None else frozenset())
+        grants.put(
+            Grant(
+                dataset_id=dataset_id,
+                grantee_type=GranteeType(kind),
+                grantee=grantee,
+                activities=frozenset(activities),
+                granted_by=destination.granted_by,
+                granted_at=now,
+                purpose=share_purpose(request),
+            )
+        )
+        ensured.append(f"{kind}:{grantee}")
+    return ensured
+
+
+@dataclass
+class DatasetDelivery:
+    """Make a valid upload the destination dataset's next file version (see the module docstring)."""
+
+    catalog: CollectedCatalog
+    grants: GrantWriter
+    objects: ObjectWriter
+    bucket: str
+    audit: AuditTrail | None = None
+    to_csv: Callable[[Path, Path], int] = parquet_to_csv
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def deliver(
+        self, request: CollectionRequest, record: CheckRecord, parquet_path: Path, work: Path
+    ) -> Delivery:
+        destination = request.destination
+        if destination is None:
+            raise ValueError("the request has no checked destination")
+        dataset_id = destination.dataset_id
+        source = collected_source(record.request_id, record.submission_id, record.version_key)
+        csv_path = work / "collected.csv"
+        size = self.to_csv(parquet_path, csv_path)
+        found = self.catalog.collected_version(dataset_id, source)
+        if found is not None:
+            file, audited = found
+            outcome = "already-delivered"
+        else:
+            saved = self._save(dataset_id, record, source, size)
+            if isinstance(saved, str):
+                return Delivery(dataset_id, saved)
+            file, audited, outcome = saved, False, "delivered"
+        # Objects after the record, so that no key of a version someone else recorded is ever written;
+        # a retry after a crash here finds the version by its SOURCE marker and writes them again.
+        self.objects.upload(csv_path, self.bucket, file.key, CSV_TYPE)
+        parquet_key = dataset_curated_key(dataset_id, file.version)
+        self.objects.upload(parquet_path, self.bucket, parquet_key, PARQUET_TYPE)
+        now = self.clock()
+        shared = (
+            ensure_grants(self.grants, dataset_id, request, destination, now) if not request.shared_at else []
+        )
+        delivery = Delivery(dataset_id, outcome, file, parquet_key, shared)
+        if not audited:
+            self._audit(request, record, delivery)
+            self.catalog.mark_collected_audited(dataset_id, source)
+        return delivery
+
+    def _save(self, dataset_id: str, record: CheckRecord, source: str, size: int) -> FileVersion | str:
+        """Record the next version; the reason as a string when the dataset cannot take one."""
+        for _ in range(SAVE_ATTEMPTS):
+            loaded = self.catalog.load(dataset_id)
+            if loaded is None:
+                return "dataset-missing"
+            dataset, token = loaded
+            if dataset.deleted:
+                return "dataset-deleted"
+            updated, file = add_file_version(
+                dataset,
+                version_file_name(record.file_name),
+                CSV_TYPE,
+                max(size, 1),
+                f"collect:{record.request_id}/{record.submission_id}",
+                self.clock(),
+            )
+            try:
+                self.catalog.save_collected_version(updated, file, source, token)
+            except ConflictError:
+                found = self.catalog.collected_version(dataset_id, source)
+                if found is not None:  # another worker delivered this very upload meanwhile
+                    return found[0]
+                continue
+            return file
+        raise ConflictError(f"dataset {dataset_id} kept changing; the message will be retried")
+
+    def _audit(self, request: CollectionRequest, record: CheckRecord, delivery: Delivery) -> None:
+        if self.audit is None or delivery.version is None:
+            return
+        self.audit.record(
+            AuditEvent(
+                action=VERSION_ACTION,
+                decision="allow",
+                reason=f"collect-request:{request.request_id}",
+                status=0,
+                actor_sub=SYSTEM_ACTOR,
+                resource=f"dataset/{delivery.dataset_id}",
+                purpose=PURPOSE_CODE,
+                request_id=request.request_id,
+                detail={
+                    "file_version": delivery.version.version,
+                    "key": delivery.version.key,
+                    "parquet_key": delivery.parquet_key,
+                    "submission_id": record.submission_id,
+                    "object_key": record.object_key,
+                    "object_version": record.version_key,
+                    "rows": record.rows,
+                    "shared_with": list(delivery.shared_with),
+                },
+            )
+        )
