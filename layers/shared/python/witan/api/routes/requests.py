@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -152,14 +153,22 @@ def read_request(request_id: RequestId) -> Response[Any]:
     return _json(200, _owned(cur, lambda: service.tracking(request_id, cur.sub, is_admin=admin)))
 
 
-def _finish(request_id: str, action: str) -> Response[Any]:
-    cur, service = _cur(f"collect-request/{request_id}")
+def _owner_action(resource: str, request_id: str, action: Callable[[Current, Any, bool], Any]) -> Any:
+    """Run a requester's change to their own request: ownership checked before the audit write
+    (someone else's request is NotFound and leaves a deny), then the write-ahead, then the change."""
+    cur, service = _cur(resource)
     admin = cur.principal.is_admin
-    # Ownership is checked before the audit write (tracking raises NotFound for someone else's request).
     _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
     cur.write_ahead(200)
-    call = service.close if action == "close" else service.cancel
-    return _json(200, _owned(cur, lambda: call(request_id, cur.sub, is_admin=admin)))
+    return _owned(cur, lambda: action(cur, service, admin))
+
+
+def _finish(request_id: str, action: str) -> Response[Any]:
+    def change(cur: Current, service: Any, admin: bool) -> Any:
+        call = service.close if action == "close" else service.cancel
+        return call(request_id, cur.sub, is_admin=admin)
+
+    return _json(200, _owner_action(f"collect-request/{request_id}", request_id, change))
 
 
 @router.post(
@@ -192,11 +201,11 @@ def cancel_request(request_id: RequestId) -> Response[Any]:
     responses={200: {"description": "number of links revoked"}, **ERRORS},
 )
 def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
-    cur, service = _cur(f"collect-request/{request_id}/submission/{submission_id}")
-    admin = cur.principal.is_admin
-    _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
-    cur.write_ahead(200)
-    revoked = _owned(cur, lambda: service.revoke_link(request_id, submission_id, cur.sub, is_admin=admin))
+    revoked = _owner_action(
+        f"collect-request/{request_id}/submission/{submission_id}",
+        request_id,
+        lambda cur, service, admin: service.revoke_link(request_id, submission_id, cur.sub, is_admin=admin),
+    )
     return _json(200, {"revoked": revoked})
 
 
@@ -208,11 +217,11 @@ def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Resp
     responses={200: {"description": "whether the email was accepted"}, **ERRORS},
 )
 def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
-    cur, service = _cur(f"collect-request/{request_id}/submission/{submission_id}")
-    admin = cur.principal.is_admin
-    _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
-    cur.write_ahead(200)
-    sent = _owned(cur, lambda: service.reissue_link(request_id, submission_id, cur.sub, is_admin=admin))
+    sent = _owner_action(
+        f"collect-request/{request_id}/submission/{submission_id}",
+        request_id,
+        lambda cur, service, admin: service.reissue_link(request_id, submission_id, cur.sub, is_admin=admin),
+    )
     return _json(200, {"emailed": sent})
 
 
