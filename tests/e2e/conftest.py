@@ -7,14 +7,20 @@ backends."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from local.deploy import Deployment, embedded_stack
 from local.gateway import LocalGateway
+
+if TYPE_CHECKING:
+    from .test_e2e_partner_page import Cdp
 
 
 @dataclass
@@ -29,3 +35,22 @@ def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     outbox_dir = tmp_path_factory.mktemp("outbox")
     with embedded_stack(outbox_dir=outbox_dir) as deployment, LocalGateway(deployment) as gateway:
         yield Stack(deployment, gateway, outbox_dir)
+
+
+@pytest.fixture
+def browser() -> Iterator[Cdp]:
+    """Headless Chromium with one page session, over the DevTools pipe (test_e2e_partner_page.Cdp)."""
+    from .test_e2e_partner_page import Cdp
+
+    profile = Path(tempfile.mkdtemp(prefix="witan-chromium-"))
+    cdp = Cdp(profile)
+    try:
+        target = cdp.send("Target.createTarget", {"url": "about:blank"}, browser=True)
+        attached = cdp.send(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, browser=True
+        )
+        cdp.session = attached["sessionId"]
+        yield cdp
+    finally:
+        cdp.close()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -18,10 +18,8 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,22 +122,6 @@ class Cdp:
             self.process.kill()
         os.close(self._to_browser)
         os.close(self._from_browser)
-
-
-@pytest.fixture
-def browser() -> Iterator[Cdp]:
-    profile = Path(tempfile.mkdtemp(prefix="witan-chromium-"))
-    cdp = Cdp(profile)
-    try:
-        target = cdp.send("Target.createTarget", {"url": "about:blank"}, browser=True)
-        attached = cdp.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, browser=True
-        )
-        cdp.session = attached["sessionId"]
-        yield cdp
-    finally:
-        cdp.close()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _api(stack: Any, method: str, path: str, user: str, body: Any) -> tuple[int, dict[str, Any]]:

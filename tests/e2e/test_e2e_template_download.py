@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,23 +52,6 @@ def partner_link(e2e_stack: Any) -> str:
     return _link_for(e2e_stack, address)
 
 
-@pytest.fixture
-def chromium() -> Iterator[Cdp]:
-    """Headless Chromium with one page session (the partner page test's DevTools pipe client)."""
-    profile = Path(tempfile.mkdtemp(prefix="witan-chromium-"))
-    cdp = Cdp(profile)
-    try:
-        target = cdp.send("Target.createTarget", {"url": "about:blank"}, browser=True)
-        attached = cdp.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, browser=True
-        )
-        cdp.session = attached["sessionId"]
-        yield cdp
-    finally:
-        cdp.close()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
 def _get(url: str, accept: str | None) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -103,7 +83,7 @@ def test_template_arrives_as_a_workbook(partner_link: str, accept: str | None) -
 
 
 def test_chromium_downloads_the_template_from_the_page(
-    e2e_stack: Any, partner_link: str, chromium: Cdp, tmp_path: Path
+    e2e_stack: Any, partner_link: str, browser: Cdp, tmp_path: Path
 ) -> None:
     """Click the page's download link; the file Chromium saves opens as the template. The Accept
     header Chromium sent is recorded: it is why the RestApi lists */* as a binary media type."""
@@ -120,7 +100,7 @@ def test_chromium_downloads_the_template_from_the_page(
     downloads.mkdir()
     gateway.handle = recording
     try:
-        cdp = chromium
+        cdp = browser
         cdp.send(
             "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}, browser=True
         )
