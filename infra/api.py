@@ -20,9 +20,11 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as logs_destinations
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from witan import settings
+from witan.api import gateway_log
 
 from infra.collect import TABLE_READ_WRITE, grant_audit_append, grant_send_email, table_and_indexes
 from infra.config import WitanConfig
@@ -200,17 +202,9 @@ class Api(Construct):
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                # One JSON record per request, with the resource path (never the path: partner paths
+                # hold capability tokens) and whether an integration ran (witan.api.gateway_log).
+                access_log_format=apigw.AccessLogFormat.custom(gateway_log.ACCESS_LOG_FORMAT),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # bodies may hold tokens and personal data
                 metrics_enabled=True,
@@ -218,6 +212,17 @@ class Api(Construct):
                 throttling_rate_limit=THROTTLE_RATE,
                 throttling_burst_limit=THROTTLE_BURST,
             ),
+        )
+        # Requests refused before the function ran (authorizer 401, unknown route 403, throttling 429,
+        # validator 400) reach access_api from the access log, so that each leaves one audit event too.
+        # LambdaDestination adds the permission for logs.amazonaws.com, scoped to this log group.
+        self.refusals_subscription = logs.SubscriptionFilter(
+            self,
+            "GatewayRefusals",
+            log_group=self.access_log_group,
+            destination=logs_destinations.LambdaDestination(fn.function),
+            filter_pattern=logs.FilterPattern.literal(gateway_log.REFUSED_FILTER_PATTERN),
+            filter_name=config.name("gateway-refusals"),
         )
         # RestApi adds its own Endpoint output; the stack's outputs are the contract's list (ApiUrl).
         self.rest_api.node.try_remove_child("Endpoint")

@@ -1,8 +1,8 @@
 """CloudFormation resource types that moto 5.2.5 cannot create but the embedded stack needs.
 
 moto's CloudFormation skips types it has no model for (Ref then resolves to nothing, GetAtt fails the
-stack), and it has none for Cognito or SES. Each class here creates the resource in moto's own
-backend, so the template stays the single definition of the stack; other unknown types get a
+stack), and it has none for Cognito, SES or log subscriptions. Each class here creates the resource in
+moto's own backend, so the template stays the single definition of the stack; other unknown types get a
 Placeholder. `install()` wraps moto's type lookup (`parsing.get_model_map`) while an embedded stack
 runs and `uninstall()` restores it. The classes derive from `_LocalModel`, not directly from
 CloudFormationModel: moto lists direct subclasses as supported types, and these must not leak into
@@ -17,6 +17,7 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.core.common_models import CloudFormationModel
+from moto.logs.models import logs_backends
 from moto.ses.models import ses_backends
 
 
@@ -230,6 +231,46 @@ class SesConfigurationSet(_LocalModel):
         return cls(name)
 
 
+class LogsSubscriptionFilter(_LocalModel):
+    """A log group's subscription: moto then hands each record written to the group to the destination
+    (for a Lambda function, an `awslogs` event; moto applies no filter pattern, so all records go)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Logs::SubscriptionFilter"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "FilterName"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc,override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> LogsSubscriptionFilter:
+        properties = cloudformation_json.get("Properties", {})
+        name = properties.get("FilterName", resource_name)
+        logs_backends[account_id][region_name].put_subscription_filter(
+            log_group_name=properties["LogGroupName"],
+            filter_name=name,
+            filter_pattern=properties.get("FilterPattern", ""),
+            destination_arn=properties["DestinationArn"],
+            role_arn=properties.get("RoleArn", ""),
+        )
+        return cls(name)
+
+
 class Placeholder(_LocalModel):
     """Stands in for a type moto cannot create (alarms, bucket policies, ...) so that Ref and GetAtt on
     it resolve; nothing is emulated. `placeholders_for` makes one subclass per type."""
@@ -292,6 +333,7 @@ MODELS: tuple[type[_LocalModel], ...] = (
     CognitoUserPoolGroup,
     SesEmailIdentity,
     SesConfigurationSet,
+    LogsSubscriptionFilter,
 )
 
 

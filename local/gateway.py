@@ -25,7 +25,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -199,6 +199,68 @@ class GatewayResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # For the access log: the gateway response type when API Gateway answered itself, and the Lambda
+    # service's status when the function was invoked (None: no integration ran).
+    error_type: str | None = None
+    error_message: str | None = None
+    integration_status: str | None = None
+
+
+CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z0-9_.]+")
+
+
+def render_access_log(log_format: str, values: dict[str, str]) -> str:
+    """The stage's access-log format with its $context variables filled in ("-" when a request has
+    none, as API Gateway writes), each value escaped for a JSON string."""
+
+    def fill(match: re.Match[str]) -> str:
+        value = values.get(match.group(0)[len("$context.") :])
+        return json.dumps(str(value))[1:-1] if value not in (None, "") else "-"
+
+    return CONTEXT_VARIABLE.sub(fill, log_format)
+
+
+@dataclass(frozen=True)
+class AccessLogSetting:
+    log_group_logical_id: str
+    log_format: str
+
+
+def access_log_setting(template: dict[str, Any]) -> AccessLogSetting | None:
+    """The stage's access log (destination log group and record format), if the stage has one."""
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] != "AWS::ApiGateway::Stage":
+            continue
+        setting = resource["Properties"].get("AccessLogSetting") or {}
+        destination = setting.get("DestinationArn")
+        if isinstance(destination, dict) and "Fn::GetAtt" in destination and setting.get("Format"):
+            return AccessLogSetting(destination["Fn::GetAtt"][0], str(setting["Format"]))
+    return None
+
+
+class AccessLog:
+    """Writes one record per request to the stage's log group in the stage's format, as API Gateway
+    does; moto then delivers it to the group's subscriptions (access_api audits refused requests)."""
+
+    def __init__(self, deployment: Deployment, setting: AccessLogSetting) -> None:
+        self.format = setting.log_format
+        cloudformation = deployment.client("cloudformation")
+        self.group = cloudformation.describe_stack_resource(
+            StackName=deployment.stack_name, LogicalResourceId=setting.log_group_logical_id
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        self.stream = f"local-gateway-{uuid.uuid4().hex[:12]}"
+        self._logs = deployment.client("logs")
+        self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+        self._lock = threading.Lock()
+
+    def write(self, values: dict[str, str]) -> None:
+        record = render_access_log(self.format, values)
+        with self._lock:  # one writer at a time, as records in a stream are ordered
+            self._logs.put_log_events(
+                logGroupName=self.group,
+                logStreamName=self.stream,
+                logEvents=[{"timestamp": int(time.time() * 1000), "message": record}],
+            )
 
 
 class LocalGateway:
@@ -213,6 +275,8 @@ class LocalGateway:
         self.verifier = CognitoVerifier(deployment)
         self.function_name = deployment.outputs["AccessApiFunctionName"]
         self._lambda = deployment.client("lambda")
+        setting = access_log_setting(deployment.template)
+        self.access_log = AccessLog(deployment, setting) if setting else None
         self.invocations = 0
         gateway = self
 
@@ -271,7 +335,9 @@ class LocalGateway:
             body = template.replace("$context.error.messageString", json.dumps(message))
         else:
             body = json.dumps({"message": message})
-        return GatewayResponse(status, [("Content-Type", "application/json")], body.encode())
+        return GatewayResponse(
+            status, [("Content-Type", "application/json")], body.encode(), response_type, message
+        )
 
     def _find_route(self, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -286,9 +352,63 @@ class LocalGateway:
         split = urllib.parse.urlsplit(raw_path)
         stage_prefix = f"/{self.stage}"
         if not (split.path == stage_prefix or split.path.startswith(stage_prefix + "/")):
-            return self.error("MISSING_AUTHENTICATION_TOKEN")
+            return self.error("MISSING_AUTHENTICATION_TOKEN")  # no stage: no stage access log either
         path = split.path[len(stage_prefix) :] or "/"
         found = self._find_route(path)
+        now = time.time()
+        request_id = str(uuid.uuid4())
+        response = self._serve_stage(
+            method, path, split.query, headers, body, source_ip, found, request_id, now
+        )
+        if self.access_log is not None:
+            self.access_log.write(
+                self._access_values(method, headers, source_ip, found, request_id, now, response)
+            )
+        return response
+
+    def _access_values(
+        self,
+        method: str,
+        headers: list[tuple[str, str]],
+        source_ip: str,
+        found: tuple[Route, dict[str, str]] | None,
+        request_id: str,
+        now: float,
+        response: GatewayResponse,
+    ) -> dict[str, str]:
+        """$context variables of one request, by their names after `$context.`."""
+        user_agent = next((v for k, v in headers if k.lower() == "user-agent"), "")
+        return {
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": str(int(now * 1000)),
+            "httpMethod": method,
+            "resourcePath": found[0].path if found else "",
+            "protocol": "HTTP/1.1",
+            "status": str(response.status),
+            "responseLength": str(len(response.body)),
+            "identity.sourceIp": source_ip,
+            "identity.userAgent": user_agent,
+            "error.responseType": response.error_type or "",
+            "error.message": response.error_message or "",
+            "error.messageString": json.dumps(response.error_message) if response.error_message else "",
+            "integrationStatus": response.integration_status or "",
+            "stage": self.stage,
+        }
+
+    def _serve_stage(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+        found: tuple[Route, dict[str, str]] | None,
+        request_id: str,
+        now: float,
+    ) -> GatewayResponse:
         if method == "OPTIONS" and found:  # CORS preflight is answered by API Gateway itself
             return GatewayResponse(
                 204, [("Access-Control-Allow-Methods", "OPTIONS,GET,PUT,POST,DELETE,PATCH,HEAD")], b""
@@ -307,7 +427,11 @@ class LocalGateway:
             except Unauthorized as refused:
                 logger.info("401 for %s %s: %s", method, path, refused)  # the reason, never the token
                 return self.error("UNAUTHORIZED")
-        event = self.event(method, path, split.query, headers, body, source_ip, route, params, claims)
+        event = self.event(method, path, query, headers, body, source_ip, route, params, claims)
+        event["requestContext"].update(requestId=request_id, extendedRequestId=request_id)
+        event["requestContext"].update(
+            requestTimeEpoch=int(now * 1000), requestTime=formatdate(now, usegmt=True)
+        )
         return self.invoke(event)
 
     def event(
@@ -393,13 +517,14 @@ class LocalGateway:
         self.invocations += 1
         response = self._lambda.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
         payload = response["Payload"].read()
+        integration_status = str(response.get("StatusCode", 200))
         if response.get("FunctionError"):
-            return self.error("DEFAULT_5XX")
+            return replace(self.error("DEFAULT_5XX"), integration_status=integration_status)
         try:
             result = json.loads(payload)
             status = int(result["statusCode"])
-        except (ValueError, KeyError, TypeError):
-            return self.error("DEFAULT_5XX")  # API Gateway: "Malformed Lambda proxy response"
+        except (ValueError, KeyError, TypeError):  # API Gateway: "Malformed Lambda proxy response"
+            return replace(self.error("DEFAULT_5XX"), integration_status=integration_status)
         pairs: list[tuple[str, str]] = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
         for name, values in (result.get("multiValueHeaders") or {}).items():
             pairs.extend((name, str(v)) for v in values)
@@ -408,4 +533,4 @@ class LocalGateway:
             body = base64.b64decode(raw)
         else:  # text, or base64 that API Gateway would not convert: passed through as it is
             body = str(raw).encode()
-        return GatewayResponse(status, pairs, body)
+        return GatewayResponse(status, pairs, body, integration_status=integration_status)

@@ -190,14 +190,43 @@ def test_good_token_gets_2xx_and_exactly_one_audit_event(e2e_stack: Any) -> None
     assert event["action"] == "dataset.list"
 
 
-def test_no_token_gets_401_without_running_the_function(e2e_stack: Any) -> None:
-    events_before = len(audit_events(e2e_stack))
+def test_no_token_gets_401_without_running_the_function_and_is_audited(e2e_stack: Any) -> None:
+    """The authorizer refuses the call (no proxy invocation); the stage's access-log record reaches
+    access_api through the log subscription and leaves exactly one `api.gateway-refused` event."""
+    before = {(e["chain"], e["seq"]) for e in audit_events(e2e_stack)}
     invocations = e2e_stack.gateway.invocations
-    status, body = call(e2e_stack, "GET", "datasets", None)
-    assert status == 401
-    assert body["message"] == "Unauthorized"
+    agent = f"witan-e2e/{uuid.uuid4().hex[:8]}"
+    request = urllib.request.Request(e2e_stack.gateway.url + "datasets", headers={"User-Agent": agent})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 401
+    assert json.loads(refused.value.read())["message"] == "Unauthorized"
     assert e2e_stack.gateway.invocations == invocations
-    assert len(audit_events(e2e_stack)) == events_before
+    new = [
+        e for e in audit_events(e2e_stack) if (e["chain"], e["seq"]) not in before and e["type"] == "event"
+    ]
+    assert [(e["action"], e["decision"], e["status"]) for e in new] == [("api.gateway-refused", "deny", 401)]
+    (event,) = new
+    assert event["reason"] == "gateway:UNAUTHORIZED"
+    assert event["user_agent"] == agent
+    assert event["source_ip"] == "127.0.0.1"
+    assert event.get("actor_sub") is None
+    detail = json.loads(event["detail"])
+    assert (detail["method"], detail["path"], detail["error"]) == ("GET", "/{proxy+}", "unauthorized")
+
+
+def test_each_proxied_request_still_leaves_exactly_one_audit_event(e2e_stack: Any) -> None:
+    """The access log of a request the function served reaches access_api too; it records nothing more."""
+    token = e2e_stack.deployment.id_token("requester")
+    before = {(e["chain"], e["seq"]) for e in audit_events(e2e_stack)}
+    for path in ("datasets", "datasets/not-a-valid-id!", "audit/events"):
+        call(e2e_stack, "GET", path, token)
+    new = [
+        e for e in audit_events(e2e_stack) if (e["chain"], e["seq"]) not in before and e["type"] == "event"
+    ]
+    assert len(new) == 3
+    assert len({e["request_id"] for e in new}) == 3
+    assert not [e for e in new if e["action"] == "api.gateway-refused"]
 
 
 def test_refused_call_is_audited_as_denied(e2e_stack: Any) -> None:

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 REGION = "us-east-1"
 # Created by moto's CloudFormation as no-ops (warned, not failed); local/ stands in where it matters
-# (Cognito user pool and client, API Gateway stage and authorizer, SES identity).
+# (Cognito user pool and client, API Gateway stage and authorizer, SES identity, log subscription).
 IGNORED_BY_MOTO = {
     "AWS::ApiGateway::Account",
     "AWS::ApiGateway::Authorizer",
@@ -29,6 +29,7 @@ IGNORED_BY_MOTO = {
     "AWS::Cognito::UserPool",
     "AWS::Cognito::UserPoolClient",
     "AWS::Cognito::UserPoolGroup",
+    "AWS::Logs::SubscriptionFilter",
     "AWS::S3::BucketPolicy",
     "AWS::SES::ConfigurationSet",
     "AWS::SES::EmailIdentity",

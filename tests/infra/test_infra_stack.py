@@ -509,6 +509,33 @@ def test_routes_and_authorizers(template: Tpl) -> None:
     assert validator["ValidateRequestParameters"] is True
 
 
+def test_gateway_refusals_reach_access_api_from_the_access_log(template: Tpl) -> None:
+    """Requests refused before the function ran are audited: the stage's access log, filtered to records
+    without an integration, is subscribed to access_api, which only logs.amazonaws.com may invoke for it."""
+    stage = props(template, "AWS::ApiGateway::Stage")
+    (log_group_id,) = refs(stage["AccessLogSetting"]["DestinationArn"])
+    record_format = json.loads(stage["AccessLogSetting"]["Format"])
+    assert {"integrationStatus", "errorResponseType", "userAgent", "ip", "requestId", "status"} <= set(
+        record_format
+    )
+    # No request path in the log: partner paths carry capability tokens.
+    assert "$context.path" not in stage["AccessLogSetting"]["Format"]
+    (subscription,) = resources(template, "AWS::Logs::SubscriptionFilter").values()
+    fn_id, _ = function(template, "access_api")
+    properties = subscription["Properties"]
+    assert properties["FilterPattern"] == '{ $.integrationStatus = "-" }'
+    assert refs(properties["LogGroupName"]) == {log_group_id}
+    assert refs(properties["DestinationArn"]) == {fn_id}
+    permissions = [
+        p
+        for p in (r["Properties"] for r in resources(template, "AWS::Lambda::Permission").values())
+        if p["Principal"] == "logs.amazonaws.com"
+    ]
+    assert len(permissions) == 1
+    assert refs(permissions[0]["FunctionName"]) == {fn_id}
+    assert refs(permissions[0]["SourceArn"]) == {log_group_id}
+
+
 def test_stage_logging_tracing_throttling(assertions: Template, template: Tpl) -> None:
     stage = props(template, "AWS::ApiGateway::Stage")
     assert stage["StageName"] == "v1"

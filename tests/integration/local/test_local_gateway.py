@@ -16,9 +16,10 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from gateway_stack import deployed, gateway_template
 from moto.utilities.utils import load_resource
 
-from local.deploy import Deployment, embedded_stack
+from local.deploy import Deployment
 from local.gateway import LocalGateway, Route, authorizer_claims
 
 ECHO = """
@@ -42,103 +43,10 @@ def handler(event, context):
 """
 
 
-def template() -> dict[str, Any]:
-    api = {"Ref": "Api"}
-    root = {"Fn::GetAtt": ["Api", "RootResourceId"]}
-
-    def method(resource: Any, authorized: bool) -> dict[str, Any]:
-        properties = {
-            "RestApiId": api,
-            "ResourceId": resource,
-            "HttpMethod": "ANY",
-            "AuthorizationType": "COGNITO_USER_POOLS" if authorized else "NONE",
-            "Integration": {
-                "Type": "AWS_PROXY",
-                "IntegrationHttpMethod": "POST",
-                "Uri": {
-                    "Fn::Join": [
-                        "",
-                        [
-                            "arn:aws:apigateway:eu-west-2:lambda:path/2015-03-31/functions/",
-                            {"Fn::GetAtt": ["Fn", "Arn"]},
-                            "/invocations",
-                        ],
-                    ]
-                },
-            },
-        }
-        return {"Type": "AWS::ApiGateway::Method", "Properties": properties}
-
-    return {
-        "Resources": {
-            "Role": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}},
-            },
-            "Fn": {
-                "Type": "AWS::Lambda::Function",
-                "Properties": {
-                    "Runtime": "python3.13",
-                    "Handler": "index.handler",
-                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
-                    "Code": {"ZipFile": ECHO},
-                },
-            },
-            "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UsernameAttributes": ["email"]}},
-            "Client": {
-                "Type": "AWS::Cognito::UserPoolClient",
-                "Properties": {
-                    "UserPoolId": {"Ref": "Pool"},
-                    "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH"],
-                },
-            },
-            "OtherClient": {
-                "Type": "AWS::Cognito::UserPoolClient",
-                "Properties": {"UserPoolId": {"Ref": "Pool"}},
-            },
-            "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
-            "Proxy": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"RestApiId": api, "ParentId": root, "PathPart": "{proxy+}"},
-            },
-            "Collect": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"RestApiId": api, "ParentId": root, "PathPart": "collect"},
-            },
-            "CollectProxy": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"RestApiId": api, "ParentId": {"Ref": "Collect"}, "PathPart": "{proxy+}"},
-            },
-            "RootAny": method(root, True),
-            "ProxyAny": method({"Ref": "Proxy"}, True),
-            "CollectAny": method({"Ref": "CollectProxy"}, False),
-            "Unauthorized": {
-                "Type": "AWS::ApiGateway::GatewayResponse",
-                "Properties": {
-                    "RestApiId": api,
-                    "ResponseType": "UNAUTHORIZED",
-                    "ResponseTemplates": {
-                        "application/json": (
-                            '{"code": "unauthorized", "message": $context.error.messageString}'
-                        )
-                    },
-                },
-            },
-        },
-        "Outputs": {
-            "UserPoolId": {"Value": {"Ref": "Pool"}},
-            "UserPoolClientId": {"Value": {"Ref": "Client"}},
-            "OtherClientId": {"Value": {"Ref": "OtherClient"}},
-            "AccessApiFunctionName": {"Value": {"Ref": "Fn"}},
-        },
-    }
-
-
 @pytest.fixture(scope="module", params=["in-process", "server"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    path = Path(tmp_path_factory.mktemp("gateway")) / "Gateway-test.template.json"
-    path.write_text(json.dumps(template()))
-    with embedded_stack(server=request.param == "server", template_path=path) as deployment:
+    folder = Path(tmp_path_factory.mktemp("gateway"))
+    with deployed(gateway_template(ECHO), folder, server=request.param == "server") as deployment:
         yield deployment
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gateway_stack import deployed, gateway_template
 
-from local.deploy import Deployment, embedded_stack
+from local.deploy import Deployment
 from local.gateway import LocalGateway, first_accept
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -46,68 +47,14 @@ def handler(event, context):
 
 
 def template(binary_media_types: list[str]) -> dict[str, Any]:
-    api = {"Ref": "Api"}
-    root = {"Fn::GetAtt": ["Api", "RootResourceId"]}
-    invoke = ["arn:aws:apigateway:eu-west-2:lambda:path/2015-03-31/functions/", {"Fn::GetAtt": ["Fn", "Arn"]}]
-    return {
-        "Resources": {
-            "Role": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}},
-            },
-            "Fn": {
-                "Type": "AWS::Lambda::Function",
-                "Properties": {
-                    "Runtime": "python3.13",
-                    "Handler": "index.handler",
-                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
-                    "Code": {"ZipFile": FUNCTION},
-                },
-            },
-            "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UsernameAttributes": ["email"]}},
-            "Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {"UserPoolId": {"Ref": "Pool"}}},
-            "Api": {
-                "Type": "AWS::ApiGateway::RestApi",
-                "Properties": {"Name": "api", "BinaryMediaTypes": binary_media_types},
-            },
-            "Collect": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"RestApiId": api, "ParentId": root, "PathPart": "collect"},
-            },
-            "CollectProxy": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"RestApiId": api, "ParentId": {"Ref": "Collect"}, "PathPart": "{proxy+}"},
-            },
-            "CollectAny": {
-                "Type": "AWS::ApiGateway::Method",
-                "Properties": {
-                    "RestApiId": api,
-                    "ResourceId": {"Ref": "CollectProxy"},
-                    "HttpMethod": "ANY",
-                    "AuthorizationType": "NONE",
-                    "Integration": {
-                        "Type": "AWS_PROXY",
-                        "IntegrationHttpMethod": "POST",
-                        "Uri": {"Fn::Join": ["", [*invoke, "/invocations"]]},
-                    },
-                },
-            },
-        },
-        "Outputs": {
-            "UserPoolId": {"Value": {"Ref": "Pool"}},
-            "UserPoolClientId": {"Value": {"Ref": "Client"}},
-            "AccessApiFunctionName": {"Value": {"Ref": "Fn"}},
-        },
-    }
+    return gateway_template(FUNCTION, signed_in_routes=False, binary_media_types=binary_media_types)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """Deployed with the stack's own choice (the xlsx type and */*); other lists are the same
     deployment seen through a gateway that reads a different template."""
-    path = Path(tmp_path_factory.mktemp("binary")) / "Binary-test.template.json"
-    path.write_text(json.dumps(template([XLSX, "*/*"])))
-    with embedded_stack(template_path=path) as deployment:
+    with deployed(template([XLSX, "*/*"]), Path(tmp_path_factory.mktemp("binary"))) as deployment:
         yield deployment
 
 
