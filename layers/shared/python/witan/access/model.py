@@ -98,6 +98,8 @@ class Purpose:
 
 @dataclass(frozen=True)
 class Grant:
+    """Activities on one dataset given to a user or group, by whom, why and until when."""
+
     dataset_id: str
     grantee_type: GranteeType
     grantee: str
@@ -124,6 +126,8 @@ class Grant:
 
 @dataclass(frozen=True)
 class Decision:
+    """The policy's answer for one (principal, activity, dataset), with the reason audited."""
+
     allowed: bool
     reason: str  # e.g. "owner:org-camden", "grant:user:abc", "admin", "no-grant", "anonymous"
     grant: Grant | None = None  # the grant that allowed it, when one did

@@ -10,8 +10,10 @@ from witan.access.model import Principal
 from witan.audit.model import AuditEvent
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: field-wise __eq__ has no use and costs at import
 class RequestRecord:
+    """The request's audit facts, filled in by the app and the routes as it runs."""
+
     principal: Principal
     method: str
     path: str

@@ -23,8 +23,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: field-wise __eq__ has no use and costs at import
 class Services:
+    """The wiring: built once per execution environment by the handler, in memory in tests."""
+
     catalog: CatalogStore
     grants: GrantStore
     files: FileTransfer

@@ -16,6 +16,8 @@ class AuditWriteError(Exception):
 
 @dataclass(frozen=True)
 class AuditEvent:
+    """One audited action: who, what, on which resource, the decision and why."""
+
     action: str  # e.g. "dataset.download", "dataset.read", "grant.put", "upload.checked"
     decision: str  # "allow" | "deny" | "error"
     reason: str  # why the decision was taken, e.g. "grant:file-read via org-camden"

@@ -69,6 +69,8 @@ def file_key(dataset_id: str, version: int, file_name: str) -> str:
 
 @dataclass(frozen=True)
 class FileVersion:
+    """One uploaded (or expected) file of a dataset; versions count up from 1."""
+
     dataset_id: str
     version: int
     file_name: str
@@ -84,6 +86,8 @@ class FileVersion:
 
 @dataclass(frozen=True)
 class MetadataVersion:
+    """The metadata as one edit left it, and which fields that edit changed."""
+
     dataset_id: str
     version: int
     metadata: dict[str, Any]
@@ -94,6 +98,8 @@ class MetadataVersion:
 
 @dataclass(frozen=True)
 class Dataset:
+    """A catalogue entry: current metadata, latest file, and soft-deletion marks."""
+
     id: str
     owner_org: str
     created_by: str
@@ -176,6 +182,8 @@ def soft_delete(dataset: Dataset, deleter_sub: str, now: datetime) -> Dataset:
 
 @dataclass(frozen=True)
 class ListFilter:
+    """Listing filters; unset ones match everything, deleted datasets never match."""
+
     tag: str | None = None
     organisation: str | None = None
     owner: str | None = None  # creator's sub

@@ -47,6 +47,8 @@ class GrantStore(Protocol):
 
 @dataclass(frozen=True)
 class PresignedPost:
+    """Where and how the browser uploads a file: POST `fields` and the file to `url`."""
+
     url: str
     fields: dict[str, str]
     expires_at: datetime
@@ -55,6 +57,8 @@ class PresignedPost:
 
 @dataclass(frozen=True)
 class PresignedGet:
+    """A short-lived download link for one object."""
+
     url: str
     expires_at: datetime
     key: str
