@@ -17,8 +17,10 @@ CONTEXT_KEY = "witan"
 EVERYTHING = tuple(sorted(a.value for a in Activity))
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: field-wise __eq__ has no use and costs at import
 class Current:
+    """Per-request state routes receive: services, the audit record, the time, the policy guard."""
+
     services: Services
     record: RequestRecord
     now: datetime
@@ -47,8 +49,11 @@ class Current:
             self.audit_failed = True
             raise
 
-    def dataset(self, dataset_id: str, activity: Activity) -> tuple[Dataset, list[Grant]]:
-        """Load the dataset and its grants and apply the policy; refuse (and say why in the audit)."""
+    def dataset(
+        self, dataset_id: str, activity: Activity, *, live: bool = False
+    ) -> tuple[Dataset, list[Grant]]:
+        """Load the dataset and its grants and apply the policy; refuse (and say why in the audit).
+        `live`: also refuse a deleted dataset (410), for routes that change it or hand out its file."""
         self.record.resource = f"dataset/{dataset_id}"
         dataset = self.services.catalog.get(dataset_id)
         if dataset is None:
@@ -72,6 +77,8 @@ class Current:
                 raise ApiError(404, "not-found", f"no dataset {dataset_id}")
             raise ApiError(403, "forbidden", f"you may not {activity.value} this dataset")
         self.record.allow(decision.reason)
+        if live:
+            self.require_live(dataset)
         return dataset, grants
 
     def require_live(self, dataset: Dataset) -> None:

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from witan.aws.dynamo import query_items
 from witan.catalog.model import ConflictError, Dataset, FileVersion, MetadataVersion
 from witan.catalog.ports import PresignedGet, PresignedPost
 
@@ -159,19 +160,14 @@ class DynamoCatalogStore:
         return dataset_from_record(item["record"]["S"]) if item else None
 
     def list_all(self) -> list[Dataset]:
-        out: list[Dataset] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": LIST_PK}},
-        }
-        while True:
-            page = self.client.query(**kwargs)
-            out.extend(dataset_from_record(item["record"]["S"]) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_items(
+            self.client,
+            TableName=self.table_name,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": LIST_PK}},
+        )
+        return [dataset_from_record(item["record"]["S"]) for item in items]
 
     def save_metadata(self, dataset: Dataset, meta: MetadataVersion) -> None:
         self._transact(
@@ -209,19 +205,14 @@ class DynamoCatalogStore:
         )
 
     def history(self, dataset_id: str) -> list[MetadataVersion]:
-        out: list[MetadataVersion] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :meta)",
-            "ExpressionAttributeValues": {":pk": {"S": _pk(dataset_id)}, ":meta": {"S": "META#"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.client.query(**kwargs)
-            out.extend(_meta_from(item["record"]["S"]) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_items(
+            self.client,
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :meta)",
+            ExpressionAttributeValues={":pk": {"S": _pk(dataset_id)}, ":meta": {"S": "META#"}},
+            ConsistentRead=True,
+        )
+        return [_meta_from(item["record"]["S"]) for item in items]
 
 
 class CollectedVersions:

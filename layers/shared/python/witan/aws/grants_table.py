@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from witan.access.model import Activity, Grant, GranteeType, Purpose
+from witan.aws.dynamo import query_items
 
 TTL_GRACE = timedelta(days=90)
 
@@ -70,14 +71,8 @@ class DynamoGrantStore:
             self._ddb = boto3.client("dynamodb")
         return self._ddb
 
-    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.client.query(TableName=self.table_name, **kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def _query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        return query_items(self.client, TableName=self.table_name, **kwargs)
 
     def grants_for(self, dataset_id: str) -> list[Grant]:
         items = self._query_all(

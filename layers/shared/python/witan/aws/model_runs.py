@@ -17,11 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from witan.aws.dynamo import condition_failed, create_keyed_table, query_items
 from witan.models.send.inputs import TABLES, ModelInputError
 from witan.settings import MODELS_PREFIX
 
@@ -188,7 +190,7 @@ class ModelRunsTable:
         try:
             self.client.update_item(**kwargs)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -272,28 +274,9 @@ class ModelRunsTable:
         fields: dict[str, Any] = {"status": "FAILED", "updated_at": _now(), "finished_at": _now()}
         if email:
             fields["email"] = email
-        if not self._set_error(run_id, fields, error):
+        # `_set` names the fields #f0.. in order, so `error`, added last, is #f{len(fields)}.
+        if not self._set(run_id, {**fields, "error": error}, f"attribute_not_exists(#f{len(fields)})"):
             self._set(run_id, fields)
-
-    def _set_error(self, run_id: str, fields: dict[str, Any], error: dict[str, Any]) -> bool:
-        names = {f"#f{i}": k for i, k in enumerate(fields)} | {"#e": "error"}
-        values = {f":v{i}": _av(v) for i, v in enumerate(fields.values())} | {":e": _av(error)}
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=self.key(run_id),
-                UpdateExpression="SET "
-                + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-                + ", #e = :e",
-                ConditionExpression="attribute_not_exists(#e)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         item = self.client.get_item(TableName=self.table_name, Key=self.key(run_id), ConsistentRead=True).get(
@@ -303,26 +286,8 @@ class ModelRunsTable:
 
 
 def create_model_runs_table(table_name: str, client: Any = None) -> None:
-    """The table as infra/ defines it (pk/sk, gsi1), for tests and the embedded stack."""
-    client = client if client is not None else boto3.client("dynamodb")
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    """The table as infra/ defines it (pk/sk, gsi1, TTL), for tests and the embedded stack."""
+    create_keyed_table(client if client is not None else boto3.client("dynamodb"), table_name)
 
 
 # --- used by the API (POST/GET /model-runs) ---------------------------------------------------------
@@ -406,21 +371,15 @@ def set_execution(table: ModelRunsTable, run_id: str, execution_arn: str) -> Non
 
 def list_runs(table: ModelRunsTable, max_items: int = 5000) -> list[dict[str, Any]]:
     """Every run record, newest first (gsi1 `RUNS`); callers filter by who may see them."""
-    out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table.table_name,
-        "IndexName": "gsi1",
-        "KeyConditionExpression": "gsi1pk = :p",
-        "ExpressionAttributeValues": {":p": {"S": "RUNS"}},
-        "ScanIndexForward": False,
-    }
-    while len(out) < max_items:
-        page = table.client.query(**kwargs)
-        out += [{k: _py(v) for k, v in item.items()} for item in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return out[:max_items]
+    items = query_items(
+        table.client,
+        TableName=table.table_name,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": "RUNS"}},
+        ScanIndexForward=False,
+    )
+    return [{k: _py(v) for k, v in item.items()} for item in islice(items, max_items)]
 
 
 class StepFunctionsStarter:

@@ -21,6 +21,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from witan.aws.dynamo import condition_failed, create_keyed_table, query_items
 from witan.collect.model import (
     META_SK,
     CheckRecord,
@@ -53,10 +54,6 @@ def _wire(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
-
-
-def _failed_condition(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def padded_sequencer(sequencer: str) -> str:
@@ -179,7 +176,7 @@ class DynamoCheckStore:
                 ExpressionAttributeValues=_wire({":checking": str(UploadStatus.CHECKING), ":now": now_epoch}),
             )
         except ClientError as exc:
-            if not _failed_condition(exc):
+            if not condition_failed(exc):
                 raise
             existing = self.get_check(record.request_id, record.submission_id, record.version_key)
             if existing is not None and existing.get("status") == UploadStatus.CHECKING:
@@ -197,7 +194,7 @@ class DynamoCheckStore:
                 ExpressionAttributeValues=_wire({":token": record.claim_token}),
             )
         except ClientError as exc:
-            if _failed_condition(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -210,7 +207,7 @@ class DynamoCheckStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if _failed_condition(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -250,7 +247,7 @@ class DynamoCheckStore:
                 ExpressionAttributeValues=_wire(values),
             )
         except ClientError as exc:
-            if _failed_condition(exc):
+            if condition_failed(exc):
                 return False  # a later upload of this submission already shows its own status
             raise
         return True
@@ -285,25 +282,7 @@ class DynamoCheckStore:
 
 def create_requests_table(client: Any, table_name: str) -> None:
     """Create a table with the requests-table keys of docs/contracts.md (tests, local runs)."""
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    client.get_waiter("table_exists").wait(TableName=table_name)
+    create_keyed_table(client, table_name)
 
 
 def put_request(client: Any, table_name: str, request: CollectionRequest, **extra: Any) -> None:
@@ -381,13 +360,7 @@ class DynamoRequestStore:
         self.client = client if client is not None else make_client()
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self.client.query(TableName=self.table_name, **kwargs)
-            items.extend(_plain(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [_plain(i) for i in query_items(self.client, TableName=self.table_name, **kwargs)]
 
     def create(self, new: Any) -> None:
         operations = [
@@ -521,7 +494,7 @@ class DynamoRequestStore:
                 ExpressionAttributeValues=_wire({":at": at}),
             )
         except ClientError as exc:
-            if not _failed_condition(exc):
+            if not condition_failed(exc):
                 raise
 
     def mark_reminded(self, request_id: str, submission_id: str, day: str) -> bool:
@@ -535,7 +508,7 @@ class DynamoRequestStore:
                 ExpressionAttributeValues=_wire({":day": day, ":one": 1}),
             )
         except ClientError as exc:
-            if _failed_condition(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -644,7 +617,7 @@ def put_stored_schema(
             TableName=table_name, Item=_wire(item), ConditionExpression="attribute_not_exists(pk)"
         )
     except ClientError as exc:
-        if _failed_condition(exc):
+        if condition_failed(exc):
             return False
         raise
     return True

@@ -232,8 +232,7 @@ def get_dataset(dataset_id: PathId) -> DatasetView:
 )
 def patch_dataset(dataset_id: PathId, body: MetadataPatch) -> DatasetView:
     cur = _cur()
-    dataset, grants = cur.dataset(dataset_id, Activity.META_UPDATE)
-    cur.require_live(dataset)
+    dataset, grants = cur.dataset(dataset_id, Activity.META_UPDATE, live=True)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise ApiError(422, "no-change", "the patch names no field")
@@ -277,8 +276,7 @@ def dataset_history(dataset_id: PathId) -> History:
 )
 def new_version(dataset_id: PathId, body: NewVersionRequest) -> VersionCreated:
     cur = _cur()
-    dataset, _ = cur.dataset(dataset_id, Activity.META_UPDATE)
-    cur.require_live(dataset)
+    dataset, _ = cur.dataset(dataset_id, Activity.META_UPDATE, live=True)
     max_bytes = _upload_limit(cur, body.size_bytes)
     updated, file = catalog.add_file_version(
         dataset, body.file_name, body.content_type, max_bytes, cur.sub, cur.now
@@ -302,8 +300,7 @@ def download(
 ) -> Download:
     cur = _cur()
     cur.record.purpose = purpose
-    dataset, _ = cur.dataset(dataset_id, Activity.FILE_READ)
-    cur.require_live(dataset)
+    dataset, _ = cur.dataset(dataset_id, Activity.FILE_READ, live=True)
     if dataset.file is None:
         raise ApiError(409, "no-file", "the dataset has no file yet")
     key = dataset.file.key

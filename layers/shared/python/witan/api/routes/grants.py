@@ -53,8 +53,7 @@ def _grant_view(grant: Grant) -> GrantView:
 )
 def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     cur = _cur()
-    dataset, grants = cur.dataset(dataset_id, Activity.SHARE)
-    cur.require_live(dataset)
+    dataset, grants = cur.dataset(dataset_id, Activity.SHARE, live=True)
     expires_at = None
     if body.expires_at is not None:
         try:

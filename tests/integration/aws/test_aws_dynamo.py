@@ -1,0 +1,108 @@
+"""witan.aws.dynamo on moto: the pk/sk/gsi1 table shape every adapter's creator now shares, paging past
+one page, failed conditions; and the adapter code that moved onto them (run errors, run listing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_stack import Aws
+from botocore.exceptions import ClientError
+from witan.aws.dynamo import condition_failed, create_keyed_table, query_items
+from witan.aws.model_runs import ModelRunsTable, create_model_runs_table, list_runs, requested
+from witan.aws.submissions import create_requests_table
+
+
+def _shape(client: Any, name: str) -> dict[str, Any]:
+    table = client.describe_table(TableName=name)["Table"]
+    ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    return {
+        "keys": {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]},
+        "attributes": {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]},
+        "indexes": {
+            i["IndexName"]: ({k["AttributeName"]: k["KeyType"] for k in i["KeySchema"]}, i["Projection"])
+            for i in table["GlobalSecondaryIndexes"]
+        },
+        "billing": table["BillingModeSummary"]["BillingMode"],
+        "ttl": (ttl.get("TimeToLiveStatus"), ttl.get("AttributeName")),
+    }
+
+
+def test_every_keyed_table_creator_makes_the_contract_shape(moto_aws: Aws) -> None:
+    create_keyed_table(moto_aws.ddb, "catalog")
+    create_requests_table(moto_aws.ddb, "requests")
+    create_model_runs_table("model-runs", moto_aws.ddb)
+    expected = {
+        "keys": {"pk": "HASH", "sk": "RANGE"},
+        "attributes": {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"},
+        "indexes": {"gsi1": ({"gsi1pk": "HASH", "gsi1sk": "RANGE"}, {"ProjectionType": "ALL"})},
+        "billing": "PAY_PER_REQUEST",
+        "ttl": ("ENABLED", "expires_at"),
+    }
+    for name in ("catalog", "requests", "model-runs"):
+        assert _shape(moto_aws.ddb, name) == expected, name
+
+
+def test_query_items_follows_every_page_without_changing_the_callers_arguments(moto_aws: Aws) -> None:
+    create_keyed_table(moto_aws.ddb, "t")
+    for i in range(7):
+        moto_aws.ddb.put_item(TableName="t", Item={"pk": {"S": "P"}, "sk": {"S": f"{i:02d}"}})
+    moto_aws.ddb.put_item(TableName="t", Item={"pk": {"S": "other"}, "sk": {"S": "00"}})
+    kwargs: dict[str, Any] = {
+        "TableName": "t",
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "P"}},
+        "Limit": 2,  # four pages, the last one short
+    }
+    items = list(query_items(moto_aws.ddb, **kwargs))
+    assert [i["sk"]["S"] for i in items] == [f"{i:02d}" for i in range(7)]
+    assert "ExclusiveStartKey" not in kwargs
+
+
+def test_condition_failed_tells_a_failed_condition_from_other_errors(moto_aws: Aws) -> None:
+    create_keyed_table(moto_aws.ddb, "t")
+    item = {"pk": {"S": "P"}, "sk": {"S": "S"}}
+    moto_aws.ddb.put_item(TableName="t", Item=item)
+    with pytest.raises(ClientError) as failed:
+        moto_aws.ddb.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
+    with pytest.raises(ClientError) as missing:
+        moto_aws.ddb.put_item(TableName="no-such-table", Item=item)
+    assert condition_failed(failed.value)
+    assert not condition_failed(missing.value)
+    assert not condition_failed(ValueError("ConditionalCheckFailedException"))
+
+
+def test_a_run_keeps_the_first_error_recorded_and_still_ends_failed(moto_aws: Aws) -> None:
+    create_model_runs_table("runs", moto_aws.ddb)
+    runs = ModelRunsTable("runs", moto_aws.ddb)
+    runs.failed("r1", {"code": "missing-table", "message": "no transitions"})
+    runs.failed("r1", {"code": "States.TaskFailed", "message": "later"}, email="a@council.example")
+    record = runs.get("r1")
+    assert record is not None
+    assert record["status"] == "FAILED"
+    assert record["error"] == {"code": "missing-table", "message": "no transitions"}
+    assert record["email"] == "a@council.example"
+
+
+def test_list_runs_is_newest_first_and_stops_at_max_items(
+    moto_aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_model_runs_table("runs", moto_aws.ddb)
+    runs = ModelRunsTable("runs", moto_aws.ddb)
+    stamps = iter(f"2026-11-26T00:00:{s:02d}+00:00" for s in range(5))
+    monkeypatch.setattr("witan.aws.model_runs._now", lambda: next(stamps))
+    for n in range(5):
+        requested(
+            runs,
+            f"run-{n}",
+            model="send",
+            simulations=10,
+            seed=1,
+            scenarios=["baseline"],
+            requested_by="sub",
+            organisation="org",
+            email=None,
+            inputs={"prefix": "inputs/"},
+        )
+    assert [r["run_id"] for r in list_runs(runs)] == [f"run-{n}" for n in (4, 3, 2, 1, 0)]
+    assert [r["run_id"] for r in list_runs(runs, max_items=3)] == ["run-4", "run-3", "run-2"]
