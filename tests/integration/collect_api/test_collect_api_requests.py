@@ -21,7 +21,9 @@ def test_create_invites_lists_and_tracks(api: Api) -> None:
     assert [r["invited"] for r in created["recipients"]] == [True, True]
     event = api.the_event()
     assert (event["action"], event["decision"], event["status"]) == ("collect.request.create", "allow", 201)
-    assert event["resource"] == f"collect-request/{rid}"
+    # RITA is in one organisation, so the request got a dataset of its own: the event is its.
+    assert event["resource"] == f"dataset/{created['request']['dataset_id']}"
+    assert event["detail"]["collect_request"] == rid
     assert len(api.tokens_for("ann@school.example")) == 1
     # Links point where the requester reached the API.
     assert "https://api.council.example/v1/collect/" in api.sent()[-1].body

@@ -180,3 +180,29 @@ def test_years_beyond_the_population_fail_the_run_naming_them(machine: dict[str,
         "calendar-year",
     )
     assert "calendar years 2018..2023; missing: 2021..2023" in error["message"]
+
+
+def test_a_scenario_window_outside_the_projection_fails_the_run_naming_it(machine: dict[str, Any]) -> None:
+    late = {
+        "name": "late-movers",
+        "modify_transitions": [{"match": {"kind": "mover"}, "factor": 2.0, "from_year": 2030}],
+    }
+    description = execute(machine, "window-late", scenarios=[late])
+    assert description["status"] == "FAILED"
+    record = ModelRunsTable(TABLE, machine["ddb"]).get("window-late")
+    assert record is not None and record["status"] == "FAILED"
+    error = record["error"]
+    assert (error["code"], error["scenario"], error["modification"]) == (
+        "scenario-outside-projection",
+        "late-movers",
+        "modify_transitions[0]",
+    )
+    assert (error["from_year"], error["until_year"], error["projected_years"]) == (
+        2030,
+        None,
+        [2018, 2019, 2020],
+    )
+    assert "from 2030, but the run projects 2018..2020" in error["message"]
+    # Refused in planning: no chunk was simulated.
+    listed = machine["s3"].list_objects_v2(Bucket=BUCKET, Prefix="models/window-late/chunks/")
+    assert listed.get("KeyCount", 0) == 0

@@ -84,12 +84,19 @@ def _error_place(e: CheckError) -> str:
     return " ".join(parts) or "whole file"
 
 
+def _became(record: CheckRecord) -> str:
+    """Which dataset version a valid upload became, so both people can find exactly that data."""
+    if record.dataset_id is None or record.dataset_version is None:
+        return ""
+    return f" It is now version {record.dataset_version} of dataset {_safe(record.dataset_id, 64)}."
+
+
 def _summary_line(record: CheckRecord, request: CollectionRequest, *, to_uploader: bool) -> str:
     file_name = _safe(record.file_name, 120)
     title = _safe(request.title, 120)
     rows = _plural(record.rows or 0, "row")
     if record.status is UploadStatus.VALID:
-        return f"'{file_name}' for '{title}' passed every check ({rows})."
+        return f"'{file_name}' for '{title}' passed every check ({rows})." + _became(record)
     if record.status is UploadStatus.INVALID:
         return f"'{file_name}' for '{title}' has {_plural(record.error_count or 0, 'error')} in {rows}." + (
             " Please correct them and upload the file again." if to_uploader else ""

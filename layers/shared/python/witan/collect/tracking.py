@@ -3,7 +3,8 @@
 Pure: takes the items of one request (META, SUBMISSION, CHECK, TOKEN, as the store returns for
 `pk = REQUEST#{id}`) and returns plain dicts ready for JSON. The submission item's status is the
 latest upload's (the validator keeps it ordered); the check items give history: how many uploads,
-when the last one came, whether any was ever valid.
+when the last one came, whether any was ever valid, and which dataset versions the valid ones became
+(the check item records `dataset_id`/`dataset_version` once an upload was delivered).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class RecipientTracking:
     status_at: str | None = None
     link_revoked: bool = False
     link_expires_at: int | None = None
+    dataset_id: str | None = None  # the destination dataset, once an upload of theirs became a version
+    dataset_version: int | None = None  # the version the latest upload became (absent if it did not)
+    dataset_versions: list[int] = field(default_factory=list)  # every version their uploads became
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -49,6 +53,7 @@ class RequestTracking:
     request_id: str
     meta: dict[str, Any]
     recipients: list[RecipientTracking]
+    dataset_versions: list[dict[str, Any]] = field(default_factory=list)  # oldest version first
 
     @property
     def totals(self) -> dict[str, int]:
@@ -68,6 +73,7 @@ class RequestTracking:
             "due_date": self.meta.get("due_date"),
             "totals": self.totals,
             "recipients": [r.to_dict() for r in self.recipients],
+            "dataset_versions": list(self.dataset_versions),
         }
 
 
@@ -81,18 +87,22 @@ def compute_tracking(items: Iterable[Mapping[str, Any]]) -> RequestTracking:
     subs: dict[str, RecipientTracking] = {}
     checks: list[Mapping[str, Any]] = []
     tokens: dict[str, list[Mapping[str, Any]]] = {}
+    latest: dict[str, str] = {}  # submission id -> the version key of its latest upload
     for item in items:
         kind = item.get("type")
         if kind == "request":
             meta = dict(item)
         elif kind == "submission":
             subs[str(item["submission_id"])] = _recipient(item)
+            if item.get("latest_version"):
+                latest[str(item["submission_id"])] = str(item["latest_version"])
         elif kind == "check":
             checks.append(item)
         elif kind == "token":
             tokens.setdefault(str(item["submission_id"]), []).append(item)
     if meta is None:
         raise ValueError("no request META item among the items")
+    versions: list[dict[str, Any]] = []
     for check in checks:
         r = subs.get(str(check.get("submission_id")))
         if r is None:
@@ -102,7 +112,24 @@ def compute_tracking(items: Iterable[Mapping[str, Any]]) -> RequestTracking:
         if at and (r.last_submission_at is None or str(at) > r.last_submission_at):
             r.last_submission_at = str(at)
         r.ever_valid = r.ever_valid or check.get("status") == "valid"
+        version = _int(check.get("dataset_version"))
+        if version is None or not check.get("dataset_id"):
+            continue
+        r.dataset_versions.append(version)
+        r.dataset_id = str(check["dataset_id"])
+        if check.get("version_key") == latest.get(r.submission_id):
+            r.dataset_version = version
+        versions.append(
+            {
+                "dataset_id": r.dataset_id,
+                "version": version,
+                "submission_id": r.submission_id,
+                "file_name": check.get("file_name"),
+                "checked_at": check.get("checked_at"),
+            }
+        )
     for r in subs.values():
+        r.dataset_versions.sort()
         if r.submitted and r.last_submission_at is None:
             r.last_submission_at = r.status_at  # no check item yet (or it was not read): best we know
     for sid, held in tokens.items():
@@ -110,7 +137,8 @@ def compute_tracking(items: Iterable[Mapping[str, Any]]) -> RequestTracking:
             subs[sid].link_revoked = all(t.get("revoked_at") for t in held)
             subs[sid].link_expires_at = max(int(t.get("token_expires_at", 0)) for t in held)
     ordered = sorted(subs.values(), key=lambda r: (r.invited_at or "", r.email.lower()))
-    return RequestTracking(request_id=str(meta["request_id"]), meta=meta, recipients=ordered)
+    versions.sort(key=lambda v: (v["dataset_id"], v["version"]))
+    return RequestTracking(str(meta["request_id"]), meta, ordered, versions)
 
 
 def _recipient(item: Mapping[str, Any]) -> RecipientTracking:

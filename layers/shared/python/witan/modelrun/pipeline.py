@@ -32,7 +32,7 @@ from witan.modelrun.storage import RunStorage
 from witan.models.send.costs import cost_vector
 from witan.models.send.fit import StateSpace, parameter_tables, parameters_from_tables, start_population
 from witan.models.send.inputs import ModelInputError, SendInputs, check_population
-from witan.models.send.scenarios import BASELINE, Scenario, parse_scenarios, prepare
+from witan.models.send.scenarios import BASELINE, Scenario, check_windows, parse_scenarios, prepare
 from witan.models.send.simulate import Projection, simulate
 from witan.models.send.summarise import GROUPINGS, compare, group_totals, summary_table
 
@@ -183,6 +183,7 @@ def plan(
     runs (`witan model run`) pass None: their limit is the machine's memory.
     """
     years = inputs.projection_years(request.projection_years)
+    check_windows(request.scenarios, years)  # before any fitting: a scenario that changes nothing
     work = run_work(request.simulations, len(request.scenarios), len(years))
     if max_work is not None and work > max_work:
         raise ModelInputError(

@@ -3,7 +3,9 @@
 Who may see a run: whoever asked for it, members of the organisation it was run for, platform admins.
 Inputs are catalog datasets the caller may `file-read` (one per table), or the prefix of one dataset
 version (`datasets/{id}/{version}/`) holding all four tables; either way the sharing policy decides,
-as for a download. The plan step reads the files and records any problem with them on the run.
+as for a download. The plan step reads the files and records any problem with them on the run;
+so a scenario window outside the projected years (known only from the inputs) fails the run there with
+code `scenario-outside-projection`, while a window holding no year at all is a 422 here.
 Each route's `operation_id` is its audit action; the app records exactly one audit event per request.
 """
 

@@ -58,12 +58,33 @@ class _WriteAheadStore:
         self.inner, self.cur = inner, cur
 
     def create(self, new: Any) -> None:
-        self.cur.record.resource = f"collect-request/{new.request_id}"
+        record = self.cur.record
+        record.resource, extra = creation_audit(new.request_id, new.meta)
+        record.detail.update(extra)
         self.cur.write_ahead(201)
         self.inner.create(new)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+def creation_audit(request_id: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The resource and detail of a request's one creation event.
+
+    A request that directs data into a dataset (named, or made for it here) is recorded against that
+    dataset, so the dataset's own history (`GET /audit/events?dataset=ID`, the `by-resource` index, one
+    key per event) shows where its versions will come from and, for a made one, when it was created.
+    The request is named in the detail; a request with no destination is recorded against itself.
+    """
+    dataset_id = meta.get("dataset_id")
+    if not dataset_id or not meta.get("dataset_owner_org"):
+        return f"collect-request/{request_id}", {}
+    detail = {
+        "collect_request": request_id,
+        "dataset_id": dataset_id,
+        "dataset_created": bool(meta.get("dataset_created")),
+    }
+    return f"dataset/{dataset_id}", detail
 
 
 def _json(status: int, body: Any) -> Response[Any]:

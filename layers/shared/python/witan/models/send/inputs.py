@@ -146,13 +146,39 @@ class SendInputs:
     def seed_year(self) -> int:
         return int(self.transitions.calendar_year.max()) + 1
 
+    def population_years_after_seed(self) -> list[int]:
+        return sorted({cy for cy, _ in self.population if cy > self.seed_year})
+
     def projection_years(self, count: int | None = None) -> list[int]:
         """Calendar years to project. Default: every population year after the seed year. With `count`,
         the `count` years straight after the seed year, each of which needs population rows (joiners
         into year y are drawn from year y's general population, so no year can be projected without
-        it); the error names every missing year."""
-        available = sorted({cy for cy, _ in self.population if cy > self.seed_year})
+        it); the error names every missing year.
+
+        The default projects year by year up to the last population year, so a year missing in between
+        (a gap) is a missing year of the projection too: refused with the same code, naming the gap and
+        how many years could be projected instead. Skipping it would age everyone one year per step
+        while labelling the step two calendar years on."""
+        available = self.population_years_after_seed()
         if count is None:
+            last = available[-1] if available else self.seed_year
+            gap = [y for y in range(self.seed_year + 1, last) if y not in set(available)]
+            if gap:
+                straight = gap[0] - self.seed_year - 1  # years before the first missing one
+                instead = (
+                    f"or project {straight} year(s) (projection_years / --years {straight})"
+                    if straight
+                    else "as no year straight after the seed year has population, nothing can be projected"
+                )
+                raise ModelInputError(
+                    self.file("population"),
+                    f"population years after the seed year {self.seed_year} have a gap: missing "
+                    f"{years_text(gap)} (present: {years_text(available)}); every year up to "
+                    f"{available[-1]} is projected and each needs population. Add the missing year(s), "
+                    f"{instead}",
+                    column="calendar-year",
+                    code="missing-population",
+                )
             return available
         wanted = list(range(self.seed_year + 1, self.seed_year + 1 + count))
         missing = [y for y in wanted if y not in set(available)]
@@ -440,7 +466,7 @@ def load_inputs(files: Mapping[str, tuple[str, bytes]]) -> SendInputs:
             )
     hashes = {t: hashlib.sha256(files[t][1]).hexdigest() for t in TABLES}
     inputs = SendInputs(transitions, population, costs, valid, hashes, warnings, names)
-    if not inputs.projection_years():
+    if not inputs.population_years_after_seed():
         raise ModelInputError(
             names["population"],
             f"no population years after the seed year {inputs.seed_year} to project",

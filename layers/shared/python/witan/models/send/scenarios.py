@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from witan.models.send.fit import SendParameters, fit
-from witan.models.send.inputs import NONSEND, ModelInputError, SendInputs, Transitions
+from witan.models.send.inputs import NONSEND, ModelInputError, SendInputs, Transitions, years_text
 
 BASELINE = "baseline"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -126,6 +126,11 @@ def parse_scenario(data: Any, file: str = "scenario") -> Scenario:
         for k in ("from_year", "until_year"):
             if m.get(k) is not None and (isinstance(m[k], bool) or not isinstance(m[k], int)):
                 raise _fail(file, f"{where}: {k} must be a calendar year", k)
+        lo, hi = m.get("from_year"), m.get("until_year")
+        if lo is not None and hi is not None and lo > hi:
+            raise _fail(
+                file, f"{where}: from_year {lo} is after until_year {hi}: it applies in no year", "from_year"
+            )
         mods.append(
             Modification(
                 _check_predicates(file, where, m.get("match")),
@@ -195,6 +200,53 @@ def matches(t: Transitions, pred: dict[str, Any]) -> np.ndarray:
         else:
             mask &= col == test
     return mask
+
+
+class ScenarioOutsideProjection(ModelInputError):
+    """A scenario's year window misses every projected year: it would change nothing, silently."""
+
+    def __init__(self, scenario: str, where: str, window: tuple[int | None, int | None], years: list[int]):
+        self.scenario, self.where, self.window, self.years = scenario, where, window, list(years)
+        lo, hi = window
+        span = (
+            f"{lo}..{hi}"
+            if lo is not None and hi is not None
+            else f"from {lo}"
+            if lo is not None
+            else f"until {hi}"
+        )
+        super().__init__(
+            f"scenario {scenario}",
+            f"{where} applies in calendar years {span}, but the run projects {years_text(years)}: it "
+            "would change nothing. Move its from_year/until_year into the projected years, or project "
+            "more years",
+            column="from_year" if lo is not None and (not years or lo > years[-1]) else "until_year",
+            code="scenario-outside-projection",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **super().to_dict(),
+            "scenario": self.scenario,
+            "modification": self.where,
+            "from_year": self.window[0],
+            "until_year": self.window[1],
+            "projected_years": self.years,
+        }
+
+
+def check_windows(scenarios: list[Scenario], years: list[int]) -> None:
+    """Refuse a modification whose from_year/until_year window holds none of the projected years.
+
+    A window that overlaps the projection only in part is fine: the years outside it use the baseline's
+    parameters, as documented. One holding no projected year would make the scenario equal to the
+    baseline with nothing saying so.
+    """
+    for scenario in scenarios:
+        for i, m in enumerate(scenario.modify_transitions):
+            lo, hi = m.from_year, m.until_year
+            if not any((lo is None or y >= lo) and (hi is None or y <= hi) for y in years):
+                raise ScenarioOutsideProjection(scenario.name, f"modify_transitions[{i}]", (lo, hi), years)
 
 
 @dataclass
