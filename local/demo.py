@@ -1,8 +1,9 @@
 """`make demo`: the real stack and handlers in embedded AWS, one numbered step at a time.
 
-Each step is a small function taking the shared `Demo` and raising `StepFailed` with a plain reason;
-add a step by appending to STEPS. A handler that is not in the repository makes its step fail (and
-the demo exit non-zero): nothing here stands in for a missing part.
+Each step is a small function taking the shared `Demo` and raising `StepFailed` with a plain reason
+(both live in local/story.py, with the API call helpers); add a step by appending to STEPS. A handler
+that is not in the repository makes its step fail (and the demo exit non-zero): nothing here stands in
+for a missing part.
 """
 
 from __future__ import annotations
@@ -14,45 +15,23 @@ import json
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from local import lambda_runtime, outbox
-from local.deploy import REPO_ROOT, Deployment, embedded_stack
+from local.deploy import embedded_stack
 from local.gateway import LocalGateway
+from local.story import Demo, StepFailed, api_call, require_handler
 from local.story_collect import COLLECT_STEPS
 from local.story_datastore import DATASTORE_STEPS
 
 MODEL_RUN_TIMEOUT_S = 150.0
 _deserializer = TypeDeserializer()
-
-
-class StepFailed(Exception):
-    """A step's expectation did not hold; the message says which."""
-
-
-@dataclass
-class Demo:
-    deployment: Deployment
-    gateway: LocalGateway
-    outbox_dir: Path
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    def say(self, text: str) -> None:
-        print(f"    {text}", flush=True)
-
-
-def require_handler(name: str) -> None:
-    if not (REPO_ROOT / "functions" / name / "handler.py").is_file():
-        raise StepFailed(f"functions/{name}/handler.py is missing: this step cannot run yet")
 
 
 def plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -65,22 +44,6 @@ def scan(demo: Demo, table_output: str) -> list[dict[str, Any]]:
     for page in client.get_paginator("scan").paginate(TableName=demo.deployment.outputs[table_output]):
         items.extend(plain(item) for item in page["Items"])
     return items
-
-
-def api_call(
-    demo: Demo, method: str, path: str, user: str | None, body: dict[str, Any] | None = None
-) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": "application/json"}
-    if user:
-        headers["Authorization"] = demo.deployment.id_token(user)
-    data = json.dumps(body).encode() if body is not None else None
-    url = demo.gateway.url + path  # the local gateway on 127.0.0.1
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local gateway
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
 
 
 # --- steps ----------------------------------------------------------------------------------------
@@ -184,9 +147,10 @@ def step_upload(demo: Demo) -> None:
 
 
 def step_api(demo: Demo) -> None:
-    """An allowed and a denied API call, each with one audit event; a call without a token refused."""
+    """An allowed and a denied API call, each with one audit event; a call without a token refused by
+    the gateway, whose access log leaves one `api.gateway-refused` event."""
     require_handler("access_api")
-    audit_before = len(scan(demo, "AuditTableName"))
+    audit_before = {_audit_key(e) for e in scan(demo, "AuditTableName")}
     status, body = api_call(
         demo, "POST", "datasets", "requester", {"title": "Camden population", "file_name": "population.csv"}
     )
@@ -209,15 +173,35 @@ def step_api(demo: Demo) -> None:
     )
     if status_anon != 401 or demo.gateway.invocations != invocations:
         raise StepFailed("a call without a token must get 401 without invoking the function")
-    events = sorted(scan(demo, "AuditTableName"), key=lambda e: str(e.get("time", "")))
-    new = len(events) - audit_before
-    for event in events[-new:] if new else []:
-        demo.say(
-            f"audit: {event.get('action')} {event.get('decision')} ({event.get('reason')}) "
-            f"resource={event.get('resource')}"
+    new = sorted(
+        (
+            e
+            for e in scan(demo, "AuditTableName")
+            if _audit_key(e) not in audit_before and e.get("type", "event") == "event"
+        ),
+        key=lambda e: str(e.get("time", "")),
+    )
+    for event in new:
+        # A refused request names no resource (the gateway never saw one): show what was asked.
+        detail = json.loads(event["detail"]) if isinstance(event.get("detail"), str) else {}
+        target = (
+            event.get("resource")
+            or f"{detail.get('method')} {detail.get('path')} from {event.get('source_ip')}"
         )
-    if new != 2:
-        raise StepFailed(f"expected exactly 2 new audit events (allowed + denied), found {new}")
+        demo.say(f"audit: {event.get('action')} {event.get('decision')} ({event.get('reason')}) {target}")
+    found = sorted((str(e.get("action")), str(e.get("decision"))) for e in new)
+    expected = sorted(
+        [("dataset.create", "allow"), ("dataset.read", "deny"), ("api.gateway-refused", "deny")]
+    )
+    if found != expected:
+        raise StepFailed(
+            f"expected one audit event each for the allowed, the denied and the refused call, found {found}"
+        )
+
+
+def _audit_key(event: dict[str, Any]) -> tuple[str, str]:
+    """An audit item's identity: its chain and its place in it."""
+    return str(event.get("chain")), str(event.get("seq"))
 
 
 MODEL_SCENARIO = {

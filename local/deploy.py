@@ -422,7 +422,8 @@ def embedded_stack(
                 finally:
                     lambda_runtime.uninstall()  # no handler may run once the mock is gone
     finally:
-        outbox.uninstall()
+        if outbox_dir is not None:  # only this stack's own outbox: others may still be running
+            outbox.uninstall(outbox_dir)
         cfn_resources.uninstall()
 
 

@@ -2,6 +2,12 @@
 
 Hooks moto 5.2.5's SES backend (SESv2 delegates to it): after `send_email`, `send_templated_email`
 and `send_raw_email` succeed, the message is written out. Raw messages are written as sent.
+
+Several stacks can be up in one process (tests/e2e runs a server-mode stack while the package's
+in-process one is still open), each with its own outbox. Installs are therefore counted, one per
+folder, and the hook stays until the last one is undone: one stack stopping never takes mail away
+from another. moto keeps one SES backend per process for all of them, so a message carries nothing
+that says which stack sent it: it is written to every outbox open when it is sent.
 """
 
 from __future__ import annotations
@@ -17,18 +23,17 @@ from typing import Any
 
 from moto.ses import models as ses_models
 
-_installed: dict[str, Any] = {}
-_state: dict[str, Path] = {}
+_SENDERS = ("send_email", "send_templated_email", "send_raw_email")
+_originals: dict[str, Any] = {}  # the unpatched SESBackend methods while the hook is in
+_folders: list[Path] = []  # one entry per install not yet undone, oldest first
 _lock = threading.Lock()
 
 
-def _write(message_id: str, content: bytes) -> Path:
-    folder = _state["folder"]
+def _write(folder: Path, message_id: str, content: bytes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = folder / f"{stamp}-{message_id}.eml"
-    with _lock:
-        path.write_bytes(content)
+    path.write_bytes(content)
     return path
 
 
@@ -61,32 +66,50 @@ def to_eml(message: Any) -> bytes:
 
 
 def _wrap(name: str) -> Any:
-    original = getattr(ses_models.SESBackend, name)
+    original = _originals[name]
 
     def sender(self: ses_models.SESBackend, *args: Any, **kwargs: Any) -> Any:
         message = original(self, *args, **kwargs)
-        if "folder" in _state:
-            _write(message.id, to_eml(message))
+        with _lock:  # sends come from handler threads and the moto server's threads
+            folders = list(dict.fromkeys(_folders))
+            if folders:
+                content = to_eml(message)
+                for folder in folders:
+                    _write(folder, message.id, content)
         return message
 
-    _installed[name] = original
     return sender
 
 
 def install(folder: Path) -> None:
-    """Start writing sent mail to `folder` (idempotent; the latest folder wins)."""
-    _state["folder"] = Path(folder)
-    if _installed:
-        return
-    for name in ("send_email", "send_templated_email", "send_raw_email"):
-        setattr(ses_models.SESBackend, name, _wrap(name))
+    """Also write sent mail to `folder` until the matching `uninstall`; the first install hooks SES."""
+    with _lock:
+        _folders.append(Path(folder))
+        if _originals:
+            return
+        for name in _SENDERS:
+            _originals[name] = getattr(ses_models.SESBackend, name)
+            setattr(ses_models.SESBackend, name, _wrap(name))
 
 
-def uninstall() -> None:
-    for name, original in list(_installed.items()):
-        setattr(ses_models.SESBackend, name, original)
-    _installed.clear()
-    _state.clear()
+def uninstall(folder: Path | None = None) -> None:
+    """Undo one `install` of `folder` (of the latest install when None; nothing when none is left).
+    The SES hook goes when no install is left."""
+    with _lock:
+        matching = [i for i, f in enumerate(_folders) if folder is None or f == Path(folder)]
+        if matching:
+            del _folders[matching[-1]]
+        if _folders or not _originals:
+            return
+        for name, original in _originals.items():
+            setattr(ses_models.SESBackend, name, original)
+        _originals.clear()
+
+
+def folders() -> list[Path]:
+    """The outboxes sent mail is written to now (each once, oldest install first)."""
+    with _lock:
+        return list(dict.fromkeys(_folders))
 
 
 def sent(folder: Path) -> list[Path]:

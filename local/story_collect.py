@@ -6,9 +6,8 @@ daily schedule (run for a day after the due date); the requester's tracking view
 Partners act only through their capability links (taken from the emails in the outbox). The browser's
 POST to S3 is made with `requests` (moto intercepts it in-process, so its POST-object route runs).
 
-Like story_datastore, this module does not import local.demo: under `python -m local.demo` that module
-is __main__, and a second import would bring a second `StepFailed` its runner does not catch. The
-helpers come from the module the `Demo` belongs to (`_demo_module`).
+`Demo`, `StepFailed` and the API call helpers come from local/story.py (see there why not from
+local.demo).
 """
 
 from __future__ import annotations
@@ -18,16 +17,11 @@ import email.policy
 import io
 import json
 import re
-import sys
-import urllib.error
-import urllib.request
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from local import lambda_runtime, outbox
-
-if TYPE_CHECKING:
-    from local.demo import Demo
+from local.story import Demo, StepFailed, api_call, call_json, require_handler, user_sub
 
 PARTNERS = {
     "A": ("ann@school-a.example", "Ann", "School A"),
@@ -37,19 +31,6 @@ PARTNERS = {
 HEADER = ["area-code", "area-name", "year", "sex", "age", "population"]
 _LINK = re.compile(r"/collect/([A-Za-z0-9_-]{43})")
 DUE_IN_DAYS = 7
-
-
-def _demo_module(demo: Demo) -> Any:
-    return sys.modules[type(demo).__module__]
-
-
-def _failed(demo: Demo, reason: str) -> Exception:
-    failure: Exception = _demo_module(demo).StepFailed(reason)
-    return failure
-
-
-def api_call(demo: Demo, method: str, path: str, user: str | None, body: Any = None) -> Any:
-    return _demo_module(demo).api_call(demo, method, path, user, body)
 
 
 def _messages(demo: Demo) -> list[Any]:
@@ -72,21 +53,14 @@ def partner_call(
     demo: Demo, method: str, path: str, body: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
     """A call as the partner page makes it: no sign-in, JSON asked for."""
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    request = urllib.request.Request(demo.gateway.url + path, data=data, headers=headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local gateway
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    return api_call(demo, method, path, None, body, accept="application/json")
 
 
 def _upload(demo: Demo, token: str, file_name: str, content: bytes) -> dict[str, Any]:
     """Presign through the partner route, store the file under the policy's key, wait for the check."""
     status, target = partner_call(demo, "POST", f"collect/{token}/uploads", {"file_name": file_name})
     if status != 200:
-        raise _failed(demo, f"presign {file_name}: {status} {target}")
+        raise StepFailed(f"presign {file_name}: {status} {target}")
     import requests
 
     # As the page does: the policy's fields, then the file last, as multipart/form-data.
@@ -97,12 +71,12 @@ def _upload(demo: Demo, token: str, file_name: str, content: bytes) -> dict[str,
         timeout=60,
     )
     if int(posted.status_code) != 201:  # moto echoes success_action_status as text
-        raise _failed(demo, f"S3 refused the POST of {file_name}: {posted.status_code} {posted.text[:200]}")
+        raise StepFailed(f"S3 refused the POST of {file_name}: {posted.status_code} {posted.text[:200]}")
     if not lambda_runtime.wait_until_idle(120):
-        raise _failed(demo, "the upload queue was not drained within 120 s")
+        raise StepFailed("the upload queue was not drained within 120 s")
     status, history = partner_call(demo, "GET", f"collect/{token}/submissions")
     if status != 200:
-        raise _failed(demo, f"submissions: {status} {history}")
+        raise StepFailed(f"submissions: {status} {history}")
     links = sorted(history["submissions"][0]["report_links"])
     demo.say(
         f"  {file_name}: {history['status']}; {len(history['submissions'])} upload(s); "
@@ -117,7 +91,7 @@ def _rows(n: int) -> list[list[Any]]:
 
 def step_collect_request(demo: Demo) -> None:
     """The requester asks three partners; each gets an invitation with their own link."""
-    _demo_module(demo).require_handler("access_api")
+    require_handler("access_api")
     due = date.today() + timedelta(days=DUE_IN_DAYS)
     body = {
         "title": "Population by age, autumn return",
@@ -129,14 +103,14 @@ def step_collect_request(demo: Demo) -> None:
     status, created = api_call(demo, "POST", "requests", "requester", body)
     demo.say(f"requester POST /requests -> {status}")
     if status != 201:
-        raise _failed(demo, f"expected 201, got {status}: {json.dumps(created)[:300]}")
+        raise StepFailed(f"expected 201, got {status}: {json.dumps(created)[:300]}")
     demo.facts["collect_request_id"] = created["request"]["request_id"]
     demo.facts["collect_due"] = due
     tokens = {}
     for key, (address, _, _) in PARTNERS.items():
         found = _tokens_to(demo, address)
         if not found:
-            raise _failed(demo, f"no invitation with a link reached {address}")
+            raise StepFailed(f"no invitation with a link reached {address}")
         tokens[key] = found[-1]
         demo.say(f"  invitation to {address} (link ...{found[-1][-4:]})")
     demo.facts["collect_tokens"] = tokens
@@ -149,7 +123,7 @@ def step_collect_partner_a(demo: Demo) -> None:
     token = demo.facts["collect_tokens"]["A"]
     status, view = partner_call(demo, "GET", f"collect/{token}")
     if status != 200:
-        raise _failed(demo, f"A's link: {status} {view}")
+        raise StepFailed(f"A's link: {status} {view}")
     request = view["request"]
     fields = len(view["schema"]["fields"])
     demo.say(f"A sees {request['title']!r}, {fields} fields, due {request['due_date']}")
@@ -162,7 +136,7 @@ def step_collect_partner_a(demo: Demo) -> None:
     book.save(data)
     history = _upload(demo, token, "population.xlsx", data.getvalue())
     if history["status"] != "valid":
-        raise _failed(demo, f"A's xlsx should be valid, got {history['status']}: {history['errors'][:3]}")
+        raise StepFailed(f"A's xlsx should be valid, got {history['status']}: {history['errors'][:3]}")
 
 
 def step_collect_partner_b(demo: Demo) -> None:
@@ -173,17 +147,17 @@ def step_collect_partner_b(demo: Demo) -> None:
     bad = ",".join(HEADER) + "\nE09000007,Camden,2024,persons,1,2000\nX123,Camden,2024,people,-3,12\n"
     history = _upload(demo, token, "population.csv", bad.encode())
     if history["status"] != "invalid" or not history["errors"]:
-        raise _failed(demo, f"B's first file should be invalid with errors, got {history['status']}")
+        raise StepFailed(f"B's first file should be invalid with errors, got {history['status']}")
     for error in history["errors"][:3]:
         demo.say(f"    row {error.get('row')} {error.get('field')}: {error.get('code')}")
     mails = [m for m in _messages(demo)[before:] if address in str(m["To"])]
     if not mails:
-        raise _failed(demo, "B got no email about the errors")
+        raise StepFailed("B got no email about the errors")
     demo.say(f"  email to B: {mails[-1]['Subject']!r}")
     good = ",".join(HEADER) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in _rows(5))
     history = _upload(demo, token, "population.csv", good.encode())
     if history["status"] != "valid":
-        raise _failed(demo, f"B's corrected file should be valid, got {history['status']}")
+        raise StepFailed(f"B's corrected file should be valid, got {history['status']}")
 
 
 def step_collect_reminders(demo: Demo) -> None:
@@ -205,13 +179,13 @@ def step_collect_reminders(demo: Demo) -> None:
     )
     result = json.loads(response["Payload"].read())
     if response.get("FunctionError"):
-        raise _failed(demo, f"the scheduled run failed: {result}")
+        raise StepFailed(f"the scheduled run failed: {result}")
     demo.say(f"scheduled run for {day}: reminders {result['reminders']}, digests {result['digests']}")
     after = {k: len(_tokens_to(demo, a)) for k, (a, _, _) in PARTNERS.items()}
     reminded = sorted(k for k in PARTNERS if after[k] > before[k])
     demo.say(f"  reminded: {', '.join(reminded) or 'nobody'}")
     if reminded != ["C"]:
-        raise _failed(demo, f"expected only C to be reminded, got {reminded}")
+        raise StepFailed(f"expected only C to be reminded, got {reminded}")
 
 
 def step_collect_tracking(demo: Demo) -> None:
@@ -219,7 +193,7 @@ def step_collect_tracking(demo: Demo) -> None:
     rid = demo.facts["collect_request_id"]
     status, view = api_call(demo, "GET", f"requests/{rid}", "requester")
     if status != 200:
-        raise _failed(demo, f"tracking: {status} {view}")
+        raise StepFailed(f"tracking: {status} {view}")
     demo.say(f"totals: {view['totals']}")
     states = {}
     for r in view["recipients"]:
@@ -231,11 +205,11 @@ def step_collect_tracking(demo: Demo) -> None:
         )
     want = {PARTNERS["A"][0]: "valid", PARTNERS["B"][0]: "valid", PARTNERS["C"][0]: "invited"}
     if states != want:
-        raise _failed(demo, f"expected {want}, got {states}")
+        raise StepFailed(f"expected {want}, got {states}")
     status, _ = api_call(demo, "GET", f"requests/{rid}", "analyst")
     demo.say(f"analyst GET /requests/{rid} -> {status} (not theirs)")
     if status != 404:
-        raise _failed(demo, "another user must not see the request")
+        raise StepFailed("another user must not see the request")
 
 
 DESTINATION_PARTNER = ("ann@school-a.example", "Ann", "School A")  # partner A, asked again
@@ -258,8 +232,6 @@ def _population_xlsx(rows: list[list[Any]]) -> bytes:
 def step_collect_destination_request(demo: Demo) -> None:
     """A request into a datastore dataset: the requester (org-camden) makes the dataset, then asks A for
     data that lands in it, to be shared with the analyst (org-hackney), who cannot see it yet."""
-    from local.story_datastore import _sub, call_json
-
     status, created = call_json(
         demo,
         "POST",
@@ -268,9 +240,9 @@ def step_collect_destination_request(demo: Demo) -> None:
         {"title": "Population by age (collected returns)", "file_name": "population.csv"},
     )
     if status != 201:
-        raise _failed(demo, f"creating the destination dataset: {status} {created}")
+        raise StepFailed(f"creating the destination dataset: {status} {created}")
     dataset_id = created["dataset"]["id"]
-    analyst = _sub(demo, "analyst")
+    analyst = user_sub(demo, "analyst")
     due = date.today() + timedelta(days=DUE_IN_DAYS)
     body = {
         "title": "Population by age into the datastore",
@@ -284,18 +256,18 @@ def step_collect_destination_request(demo: Demo) -> None:
     status, request = api_call(demo, "POST", "requests", "requester", body)
     demo.say(f"requester POST /requests (dataset_id {dataset_id[:8]}..., share_with the analyst) -> {status}")
     if status != 201:
-        raise _failed(demo, f"expected 201, got {status}: {json.dumps(request)[:300]}")
+        raise StepFailed(f"expected 201, got {status}: {json.dumps(request)[:300]}")
     # Someone who may not update the dataset cannot point a request at it.
     status, refused = api_call(demo, "POST", "requests", "analyst", body)
     demo.say(f"analyst POST /requests into the same dataset -> {status} {refused.get('code')}")
     if status < 400 or status >= 500:
-        raise _failed(demo, f"the analyst must be refused, got {status}: {refused}")
+        raise StepFailed(f"the analyst must be refused, got {status}: {refused}")
     tokens = _tokens_to(demo, DESTINATION_PARTNER[0])
     if len(tokens) <= before:
-        raise _failed(demo, "A got no invitation for the datastore request")
+        raise StepFailed("A got no invitation for the datastore request")
     status, _ = call_json(demo, "GET", f"datasets/{dataset_id}", "analyst")
     if status not in (403, 404):
-        raise _failed(demo, f"before any upload the analyst must not see the dataset, got {status}")
+        raise StepFailed(f"before any upload the analyst must not see the dataset, got {status}")
     demo.facts["destination"] = {"dataset_id": dataset_id, "token": tokens[-1], "request": request}
 
 
@@ -304,16 +276,14 @@ def step_collect_destination_upload(demo: Demo) -> None:
     in share_with can now download it, and nobody signed out can."""
     import requests
 
-    from local.story_datastore import call_json
-
     facts = demo.facts.get("destination") or {}
     if not facts:
-        raise _failed(demo, "the destination request step did not finish")
+        raise StepFailed("the destination request step did not finish")
     dataset_id = facts["dataset_id"]
     rows = _rows(4)
     history = _upload(demo, facts["token"], "population.xlsx", _population_xlsx(rows))
     if history["status"] != "valid":
-        raise _failed(demo, f"A's xlsx should be valid, got {history['status']}")
+        raise StepFailed(f"A's xlsx should be valid, got {history['status']}")
     status, dataset = call_json(demo, "GET", f"datasets/{dataset_id}", "requester")
     file = dataset.get("file") or {}
     demo.say(
@@ -321,7 +291,7 @@ def step_collect_destination_upload(demo: Demo) -> None:
         f"({file.get('content_type')}) by {file.get('created_by')}"
     )
     if status != 200 or not str(file.get("created_by", "")).startswith("collect:"):
-        raise _failed(demo, f"A's upload did not become a version of the dataset: {dataset}")
+        raise StepFailed(f"A's upload did not become a version of the dataset: {dataset}")
     status, access = call_json(demo, "GET", f"datasets/{dataset_id}/access", "requester")
     for entry in access.get("entries", access.get("access", [])) if isinstance(access, dict) else []:
         if str(entry.get("via", "")).startswith("grant:"):
@@ -332,17 +302,17 @@ def step_collect_destination_upload(demo: Demo) -> None:
         demo, "GET", f"datasets/{dataset_id}/download", "analyst", query={"purpose": DOWNLOAD_PURPOSE}
     )
     if status != 200:
-        raise _failed(demo, f"the analyst (in share_with) should be able to download, got {status}: {link}")
+        raise StepFailed(f"the analyst (in share_with) should be able to download, got {status}: {link}")
     fetched = requests.get(link["url"], timeout=60)
     text = fetched.content.decode("utf-8")
     got = csv_rows(text)
     demo.say(f"analyst downloads {link['key']}: {fetched.status_code}, {len(got) - 1} rows, header {got[0]}")
     if fetched.status_code != 200 or got[0] != HEADER or len(got) != len(rows) + 1:
-        raise _failed(demo, f"the downloaded CSV is not A's table: {text[:200]!r}")
+        raise StepFailed(f"the downloaded CSV is not A's table: {text[:200]!r}")
     status, _ = partner_call(demo, "GET", f"datasets/{dataset_id}/download")
     demo.say(f"signed-out GET /datasets/{dataset_id[:8]}.../download -> {status}")
     if status not in (401, 403):
-        raise _failed(demo, f"a caller without an account must be refused, got {status}")
+        raise StepFailed(f"a caller without an account must be refused, got {status}")
 
 
 def csv_rows(text: str) -> list[list[str]]:

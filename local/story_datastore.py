@@ -7,10 +7,8 @@ deployed access_api function, and files move through the presigned POST and GET 
 The steps use `requests` for presigned URLs (moto depends on it): in-process moto intercepts it, so
 the real S3 POST and GET routes run in both modes; urllib would leave the process in in-process mode.
 
-The step functions take the `Demo` of local.demo but do not import local.demo: under
-`python -m local.demo` that module runs as __main__, and a second import would bring a second
-`StepFailed` that its runner does not catch. They raise the `StepFailed` of the module their `Demo`
-came from (`_failed`), so the same steps work from `make demo` and from tests/e2e.
+`Demo`, `StepFailed` and the API call helpers come from local/story.py (see there why not from
+local.demo), so the same steps run from `make demo` and from tests/e2e.
 """
 
 from __future__ import annotations
@@ -18,19 +16,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import jwt
 import requests
 
-if TYPE_CHECKING:
-    from local.demo import Demo
+from local.story import HTTP_TIMEOUT_S, Demo, StepFailed, call, call_json, shown, user_sub, who
 
 FACTS = "datastore"  # key in Demo.facts shared by these steps
 FILE_NAME = "camden-send-placements-2024.csv"
@@ -44,13 +36,6 @@ META_PURPOSE = {"code": "send-planning", "text": "Hackney SEND sufficiency plann
 FILE_PURPOSE = {"code": "send-benchmarking", "text": "Compare placements by need with Hackney's own"}
 DOWNLOAD_PURPOSE = "SEND benchmarking for the 2025 sufficiency statement"
 AUDIT_COLUMNS = ("time", "actor_email", "action", "decision", "reason", "purpose")
-HTTP_TIMEOUT_S = 60
-
-
-def _failed(demo: Demo, reason: str) -> Exception:
-    """demo.py's StepFailed, from the module this Demo belongs to (local.demo or __main__)."""
-    failure: Exception = sys.modules[type(demo).__module__].StepFailed(reason)
-    return failure
 
 
 def _facts(demo: Demo) -> dict[str, Any]:
@@ -62,72 +47,17 @@ def _need(demo: Demo, *names: str) -> list[Any]:
     facts = _facts(demo)
     missing = [n for n in names if n not in facts]
     if missing:
-        raise _failed(demo, f"an earlier Datastore step did not finish (no {', '.join(missing)})")
+        raise StepFailed(f"an earlier Datastore step did not finish (no {', '.join(missing)})")
     return [facts[n] for n in names]
-
-
-def _sub(demo: Demo, user: str) -> str:
-    """The user's Cognito sub, read from their ID token (the gateway verifies it; here we only read)."""
-    token = demo.deployment.id_token(user)
-    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
-
-
-def call(
-    demo: Demo,
-    method: str,
-    path: str,
-    user: str,
-    body: dict[str, Any] | None = None,
-    query: dict[str, str] | None = None,
-) -> tuple[int, str, bytes]:
-    """One API call through the local gateway as a demo user: status, content type, raw body."""
-    headers = {"Content-Type": "application/json", "Authorization": demo.deployment.id_token(user)}
-    url = demo.gateway.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310 - local
-            return response.status, response.headers.get("Content-Type", ""), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Content-Type", ""), error.read()
-
-
-def call_json(
-    demo: Demo,
-    method: str,
-    path: str,
-    user: str,
-    body: dict[str, Any] | None = None,
-    query: dict[str, str] | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """`call`, printed as `who METHOD /path -> status [code]`, with the JSON body decoded."""
-    status, content_type, raw = call(demo, method, path, user, body, query)
-    try:
-        parsed = json.loads(raw or b"{}")
-    except ValueError as error:
-        raise _failed(
-            demo, f"{method} /{path} -> {status} is not JSON ({content_type}): {raw[:200]!r}"
-        ) from error
-    code = f" {parsed.get('code')}" if isinstance(parsed, dict) and status >= 400 else ""
-    demo.say(f"{_who(demo, user)} {method} {_shown(path, query)} -> {status}{code}")
-    return status, parsed if isinstance(parsed, dict) else {"value": parsed}
-
-
-def _who(demo: Demo, user: str) -> str:
-    return f"{user} ({demo.deployment.users[user].group})"
 
 
 def _email(demo: Demo, user: str) -> str:
     return demo.deployment.users[user].email
 
 
-def _shown(path: str, query: dict[str, str] | None) -> str:
-    return f"/{path}" + ("?" + urllib.parse.urlencode(query) if query else "")
-
-
-def _expect(demo: Demo, status: int, expected: int, what: str, body: dict[str, Any]) -> None:
+def _expect(status: int, expected: int, what: str, body: dict[str, Any]) -> None:
     if status != expected:
-        raise _failed(demo, f"{what}: expected {expected}, got {status}: {json.dumps(body)[:300]}")
+        raise StepFailed(f"{what}: expected {expected}, got {status}: {json.dumps(body)[:300]}")
 
 
 def audit_line(event: dict[str, Any]) -> str:
@@ -191,24 +121,22 @@ def step_create_and_upload(demo: Demo) -> None:
     metadata = dataset_metadata()
     request = {**metadata, "file_name": FILE_NAME, "content_type": "text/csv", "size_bytes": len(content)}
     status, body = call_json(demo, "POST", "datasets", "requester", request)
-    _expect(demo, status, 201, "creating the dataset", body)
+    _expect(status, 201, "creating the dataset", body)
     dataset, upload = body["dataset"], body["upload"]
     demo.say(
         f"dataset {dataset['id']} owned by {dataset['owner_org']}, metadata v{dataset['metadata_version']}, "
         f"you may: {', '.join(dataset['access'])}"
     )
     if dataset["owner_org"] != "org-camden":
-        raise _failed(demo, f"expected the dataset owned by org-camden, got {dataset['owner_org']}")
+        raise StepFailed(f"expected the dataset owned by org-camden, got {dataset['owner_org']}")
     differing = sorted(k for k, v in metadata.items() if dataset["metadata"].get(k) != v)
     if differing:
-        raise _failed(demo, f"the stored metadata differs from what was sent in: {', '.join(differing)}")
+        raise StepFailed(f"the stored metadata differs from what was sent in: {', '.join(differing)}")
     demo.say(f"metadata stored as sent: {len(metadata)} fields ({', '.join(sorted(metadata))})")
     if upload["fields"].get("key") != upload["key"] or not upload["key"].startswith(
         f"datasets/{dataset['id']}/"
     ):
-        raise _failed(
-            demo, f"the presigned POST names key {upload['fields'].get('key')!r}, not the dataset's"
-        )
+        raise StepFailed(f"the presigned POST names key {upload['fields'].get('key')!r}, not the dataset's")
     demo.say(
         f"presigned POST to {upload['url']} for {upload['key']} "
         f"(fields: {', '.join(sorted(upload['fields']))}; max {upload['max_bytes']} bytes; "
@@ -217,7 +145,7 @@ def step_create_and_upload(demo: Demo) -> None:
     posted = post_presigned(upload, FILE_NAME, content)
     demo.say(f"requester POST file ({len(content)} bytes) to the presigned URL -> {posted.status_code}")
     if posted.status_code not in (200, 201, 204):
-        raise _failed(demo, f"the presigned POST was refused: {posted.status_code} {posted.text[:300]}")
+        raise StepFailed(f"the presigned POST was refused: {posted.status_code} {posted.text[:300]}")
     d = demo.deployment
     head = d.client("s3").head_object(Bucket=d.outputs["DataBucketName"], Key=upload["key"])
     demo.say(
@@ -225,7 +153,7 @@ def step_create_and_upload(demo: Demo) -> None:
         f"{head.get('ContentType')}"
     )
     if head["ContentLength"] != len(content):
-        raise _failed(demo, f"S3 holds {head['ContentLength']} bytes at the key, {len(content)} were sent")
+        raise StepFailed(f"S3 holds {head['ContentLength']} bytes at the key, {len(content)} were sent")
     facts.update(dataset_id=dataset["id"], key=upload["key"], content=content)
 
 
@@ -241,39 +169,39 @@ def step_share_metadata(demo: Demo) -> None:
         "expires_at": expires.isoformat().replace("+00:00", "Z"),
     }
     status, body = call_json(demo, "PUT", f"datasets/{dataset_id}/grants", "requester", grant)
-    _expect(demo, status, 200, "granting meta-read to org-hackney", body)
+    _expect(status, 200, "granting meta-read to org-hackney", body)
     demo.say(
         f"grant {body['grantee_type']}:{body['grantee']} {body['activities']} purpose={body['purpose']} "
         f"expires {body['expires_at']}"
     )
     if body["activities"] != ["meta-read"] or body["purpose"] != META_PURPOSE or not body["expires_at"]:
-        raise _failed(demo, f"the grant came back different from the request: {json.dumps(body)}")
+        raise StepFailed(f"the grant came back different from the request: {json.dumps(body)}")
 
 
 def step_analyst_reads_metadata_not_file(demo: Demo) -> None:
     """The analyst (org-hackney) reads the metadata, but the download is refused."""
     (dataset_id,) = _need(demo, "dataset_id")
     status, body = call_json(demo, "GET", f"datasets/{dataset_id}", "analyst")
-    _expect(demo, status, 200, "the analyst reading the metadata", body)
+    _expect(status, 200, "the analyst reading the metadata", body)
     demo.say(f"analyst sees {body['metadata']['title']!r}; may: {', '.join(body['access'])}")
     if body["metadata"] != dataset_metadata():
-        raise _failed(demo, "the analyst's view of the metadata is not what the requester stored")
+        raise StepFailed("the analyst's view of the metadata is not what the requester stored")
     if "file-read" in body["access"]:
-        raise _failed(demo, "the analyst already holds file-read: the share was not metadata-only")
+        raise StepFailed("the analyst already holds file-read: the share was not metadata-only")
     status, body = call_json(
         demo, "GET", f"datasets/{dataset_id}/download", "analyst", query={"purpose": DOWNLOAD_PURPOSE}
     )
     demo.say(f"download refused: {body.get('code')}: {body.get('message')}")
     if status not in (403, 404) or body.get("code") not in ("forbidden", "not-found"):
-        raise _failed(demo, f"expected the download refused with 403/404 and a code, got {status}: {body}")
+        raise StepFailed(f"expected the download refused with 403/404 and a code, got {status}: {body}")
     if "url" in body:
-        raise _failed(demo, "a refused download carried a URL")
+        raise StepFailed("a refused download carried a URL")
 
 
 def step_share_file_and_download(demo: Demo) -> None:
     """The requester grants file-read to the analyst with a purpose; the download now works."""
     dataset_id, content = _need(demo, "dataset_id", "content")
-    analyst_sub = _sub(demo, "analyst")
+    analyst_sub = user_sub(demo, "analyst")
     grant = {
         "grantee_type": "user",
         "grantee": analyst_sub,
@@ -281,12 +209,12 @@ def step_share_file_and_download(demo: Demo) -> None:
         "purpose": FILE_PURPOSE,
     }
     status, body = call_json(demo, "PUT", f"datasets/{dataset_id}/grants", "requester", grant)
-    _expect(demo, status, 200, "granting file-read to the analyst", body)
+    _expect(status, 200, "granting file-read to the analyst", body)
     demo.say(f"grant user:{analyst_sub} (the analyst) {body['activities']} purpose={body['purpose']['code']}")
     status, body = call_json(
         demo, "GET", f"datasets/{dataset_id}/download", "analyst", query={"purpose": DOWNLOAD_PURPOSE}
     )
-    _expect(demo, status, 200, "the analyst's download", body)
+    _expect(status, 200, "the analyst's download", body)
     demo.say(f"presigned GET for {body['key']} v{body['version']}, expires {body['expires_at'][:19]}")
     fetched = requests.get(body["url"], timeout=HTTP_TIMEOUT_S)
     demo.say(
@@ -294,8 +222,7 @@ def step_share_file_and_download(demo: Demo) -> None:
         f"{fetched.headers.get('Content-Disposition')}"
     )
     if fetched.status_code != 200 or fetched.content != content:
-        raise _failed(
-            demo,
+        raise StepFailed(
             f"the downloaded file ({fetched.status_code}, {len(fetched.content)} bytes) is not the upload",
         )
     demo.say("the bytes match the upload")
@@ -306,7 +233,7 @@ def step_owner_views_access(demo: Demo) -> None:
     """The owner sees who can do what, and through which grant; the analyst may not look."""
     dataset_id, analyst_sub = _need(demo, "dataset_id", "analyst_sub")
     status, body = call_json(demo, "GET", f"datasets/{dataset_id}/access", "requester")
-    _expect(demo, status, 200, "the owner viewing access", body)
+    _expect(status, 200, "the owner viewing access", body)
     entries = {f"{e['grantee_type']}:{e['grantee']}": e for e in body["entries"]}
     for label, entry in entries.items():
         purpose = f" purpose={entry['purpose']['code']}" if entry.get("purpose") else ""
@@ -315,16 +242,16 @@ def step_owner_views_access(demo: Demo) -> None:
         demo.say(f"  {label}: {', '.join(entry['activities'])} via {entry['via']}{purpose}{expiry}{notes}")
     hackney, analyst = entries.get("group:org-hackney"), entries.get(f"user:{analyst_sub}")
     if entries.get("group:org-camden", {}).get("via") != "owner":
-        raise _failed(demo, "org-camden is not listed as the owner")
+        raise StepFailed("org-camden is not listed as the owner")
     if not hackney or "file-read" in hackney["activities"] or "meta-read" not in hackney["activities"]:
-        raise _failed(demo, f"org-hackney should hold meta-read without file-read: {hackney}")
+        raise StepFailed(f"org-hackney should hold meta-read without file-read: {hackney}")
     if not hackney.get("expires_at") or (hackney.get("purpose") or {}).get("code") != META_PURPOSE["code"]:
-        raise _failed(demo, f"org-hackney's grant lost its purpose or expiry: {hackney}")
+        raise StepFailed(f"org-hackney's grant lost its purpose or expiry: {hackney}")
     if not analyst or "file-read" not in analyst["activities"]:
-        raise _failed(demo, f"the analyst should hold file-read: {analyst}")
+        raise StepFailed(f"the analyst should hold file-read: {analyst}")
     status, body = call_json(demo, "GET", f"datasets/{dataset_id}/access", "analyst")
     if status not in (403, 404):
-        raise _failed(demo, f"the analyst (no share right) should not see the access list, got {status}")
+        raise StepFailed(f"the analyst (no share right) should not see the access list, got {status}")
 
 
 def step_admin_audit(demo: Demo) -> None:
@@ -333,7 +260,7 @@ def step_admin_audit(demo: Demo) -> None:
     status, body = call_json(
         demo, "GET", "audit/events", "admin", query={"dataset": dataset_id, "limit": "100"}
     )
-    _expect(demo, status, 200, "the admin reading the dataset's events", body)
+    _expect(status, 200, "the admin reading the dataset's events", body)
     events = sorted(body["items"], key=lambda e: (str(e.get("time", "")), str(e.get("id", ""))))
     demo.say(f"{len(events)} events for dataset/{dataset_id} ({' | '.join(AUDIT_COLUMNS)}):")
     for event in events:
@@ -349,13 +276,13 @@ def step_admin_audit(demo: Demo) -> None:
         ("dataset.access", "allow", requester),
     }
     if expected - seen:
-        raise _failed(demo, f"the trail lacks: {sorted(map(str, expected - seen))}")
+        raise StepFailed(f"the trail lacks: {sorted(map(str, expected - seen))}")
     allowed = [e for e in events if e.get("action") == "dataset.download" and e.get("decision") == "allow"]
     if any(e.get("purpose") != DOWNLOAD_PURPOSE for e in allowed):
-        raise _failed(demo, "the allowed download does not carry its stated purpose")
+        raise StepFailed("the allowed download does not carry its stated purpose")
 
     status, body = call_json(demo, "GET", "audit/reports/usage", "admin", query={"dataset": dataset_id})
-    _expect(demo, status, 200, "the usage report", body)
+    _expect(status, 200, "the usage report", body)
     for row in body["rows"]:
         demo.say(
             f"  usage {row['day']} {row['actor_email'] or row['actor_sub']}: reads {row['reads']}, "
@@ -363,16 +290,16 @@ def step_admin_audit(demo: Demo) -> None:
         )
     mine = [r for r in body["rows"] if r["actor_sub"] == analyst_sub]
     if sum(r["downloads"] for r in mine) < 1 or sum(r["denied"] for r in mine) < 1:
-        raise _failed(demo, f"the usage report should show the analyst's download and refusal: {mine}")
+        raise StepFailed(f"the usage report should show the analyst's download and refusal: {mine}")
 
     status, body = call_json(demo, "GET", "audit/verify", "admin")
-    _expect(demo, status, 200, "verifying the trail", body)
+    _expect(status, 200, "verifying the trail", body)
     demo.say(
         f"verify: ok={body.get('ok')} items={body.get('items')} digests={body.get('digests')} "
         f"chains={len(body.get('chains') or {})} problems={len(body.get('problems') or [])}"
     )
     if body.get("ok") is not True or body.get("problems"):
-        raise _failed(demo, f"the audit trail does not verify: {json.dumps(body.get('problems'))[:300]}")
+        raise StepFailed(f"the audit trail does not verify: {json.dumps(body.get('problems'))[:300]}")
 
 
 def step_subject_access(demo: Demo) -> None:
@@ -380,37 +307,37 @@ def step_subject_access(demo: Demo) -> None:
     analyst_sub, dataset_id = _need(demo, "analyst_sub", "dataset_id")
     query = {"email": _email(demo, "analyst")}
     status, body = call_json(demo, "GET", f"audit/subjects/{analyst_sub}", "admin", query=query)
-    _expect(demo, status, 200, "the subject access export (JSON)", body)
+    _expect(status, 200, "the subject access export (JSON)", body)
     events = body.get("events", [])
     demo.say(f"JSON: {body.get('count')} events about {body.get('subject')} <{body.get('email')}>; latest:")
     for event in events[-4:]:
         demo.say("  " + audit_line(event))
     if body.get("count") != len(events):
-        raise _failed(demo, f"count {body.get('count')} but {len(events)} events")
+        raise StepFailed(f"count {body.get('count')} but {len(events)} events")
     as_actor = {e.get("action") for e in events if e.get("actor_sub") == analyst_sub}
     named = [e for e in events if (e.get("detail") or {}).get("subject") == analyst_sub]
     if not {"dataset.read", "dataset.download"} <= as_actor:
-        raise _failed(demo, f"the export lacks the analyst's own reads and downloads: {sorted(as_actor)}")
+        raise StepFailed(f"the export lacks the analyst's own reads and downloads: {sorted(as_actor)}")
     if not any(
         e.get("action") == "grant.put" and e.get("resource") == f"dataset/{dataset_id}" for e in named
     ):
-        raise _failed(demo, "the export lacks the grant that names the analyst")
+        raise StepFailed("the export lacks the grant that names the analyst")
 
     csv_query = {**query, "format": "csv"}
     path = f"audit/subjects/{analyst_sub}"
     status, content_type, raw = call(demo, "GET", path, "admin", query=csv_query)
-    demo.say(f"{_who(demo, 'admin')} GET {_shown(path, csv_query)} -> {status} {content_type}")
+    demo.say(f"{who(demo, 'admin')} GET {shown(path, csv_query)} -> {status} {content_type}")
     if status != 200 or not content_type.startswith("text/csv"):
-        raise _failed(demo, f"expected CSV, got {status} {content_type}: {raw[:200]!r}")
+        raise StepFailed(f"expected CSV, got {status} {content_type}: {raw[:200]!r}")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
     json_ids = {e.get("id") for e in events}
     missing = sorted(json_ids - {r.get("id") for r in rows})
     if missing:
-        raise _failed(demo, f"the CSV lacks events of the JSON export: {missing[:5]}")
+        raise StepFailed(f"the CSV lacks events of the JSON export: {missing[:5]}")
     # Reading the trail is audited, and the JSON export's own event names the analyst: the CSV has it.
     extra = [r.get("action") for r in rows if r.get("id") not in json_ids]
     if extra != ["audit.subject"]:
-        raise _failed(demo, f"expected the CSV to add only the JSON export's own event, got {extra}")
+        raise StepFailed(f"expected the CSV to add only the JSON export's own event, got {extra}")
     demo.say(
         f"CSV: {len(rows)} rows (columns {', '.join(list(rows[0])[:6])}, ...): the JSON's {len(events)} "
         "and the JSON export's own audit.subject event"

@@ -1,9 +1,11 @@
-"""One embedded deployment of the real stack per test session (in-process moto), shared by tests/e2e.
+"""One embedded deployment of the real stack (in-process moto), shared by the tests/e2e modules.
 
-Package scope, not session scope: it is still deployed once per session (the e2e tests run in one
-xdist group), but it is torn down when the last e2e test is done. A live `mock_aws` would otherwise
-stay around in that worker and nested `mock_aws()` of later tests would not start from empty
-backends."""
+Package scope, not session scope: it is torn down when a worker's last e2e test is done. A live
+`mock_aws` would otherwise stay around in that worker and nested `mock_aws()` of later tests would not
+start from empty backends. The modules mark themselves `xdist_group("e2e")`, but nothing relies on it:
+with pytest 9.2 and pytest-xdist 3.8.0 `--dist loadgroup` ignores the mark (the group suffix xdist
+writes into `item._nodeid` no longer reaches the node id), so each worker that gets e2e tests deploys
+its own stack, and a module's fixtures must not depend on what another module did or left behind."""
 
 from __future__ import annotations
 

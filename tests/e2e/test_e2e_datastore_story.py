@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from local.demo import Demo, StepFailed
 from local.deploy import DemoUser, Deployment
+from local.story import Demo, StepFailed
 from local.story_datastore import (
     DATASTORE_STEPS,
     DOWNLOAD_PURPOSE,

@@ -284,7 +284,7 @@ def test_partner_page_shows_request_and_check_result(e2e_stack: Any, browser: An
 
 def test_collect_story_of_the_demo_runs(e2e_stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """local/story_collect.py's steps (appended to `make demo`) on this package's embedded stack."""
-    from local.demo import Demo
+    from local.story import Demo
     from local.story_collect import COLLECT_STEPS, PARTNERS
 
     demo = Demo(e2e_stack.deployment, e2e_stack.gateway, e2e_stack.outbox_dir)

@@ -23,9 +23,14 @@ pytestmark = pytest.mark.xdist_group("e2e")
 
 
 @pytest.fixture(scope="module")
-def server_stack() -> Iterator[tuple[Deployment, LocalGateway]]:
+def server_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, LocalGateway]]:
+    # Its own outbox, so that its install and uninstall of the outbox hook pair up (local/outbox.py):
+    # embedded_stack undoes one install on exit even when it was given no outbox.
+    outbox_dir = tmp_path_factory.mktemp("server-outbox")
     with (
-        embedded_stack(server=True, context={"witan:environment": "srvtest"}) as deployment,
+        embedded_stack(
+            server=True, context={"witan:environment": "srvtest"}, outbox_dir=outbox_dir
+        ) as deployment,
         LocalGateway(deployment) as gateway,
     ):
         yield deployment, gateway

@@ -20,8 +20,6 @@ from typing import Any
 import openpyxl
 import pytest
 
-from local import outbox
-
 from .test_e2e_partner_page import Cdp, _api, _link_for
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -34,8 +32,6 @@ TIMEOUT_S = 60.0
 @pytest.fixture(scope="module")
 def partner_link(e2e_stack: Any) -> str:
     address = "template@school.example"
-    # Another module's stack (server mode) removes the outbox hook when it stops: put it back.
-    outbox.install(e2e_stack.outbox_dir)
     status, created = _api(
         e2e_stack,
         "POST",

@@ -74,3 +74,58 @@ def test_a_long_subject_reads_back_unchanged(tmp_path: Path) -> None:
     (path,) = outbox.sent(tmp_path)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert message["Subject"] == subject
+
+
+def _send(to: str) -> None:
+    ses = boto3.client("ses", region_name="eu-west-2")
+    ses.verify_email_identity(EmailAddress="noreply@witan.local")
+    ses.send_email(
+        Source="noreply@witan.local",
+        Destination={"ToAddresses": [to]},
+        Message={"Subject": {"Data": f"to {to}"}, "Body": {"Text": {"Data": "x"}}},
+    )
+
+
+def _recipients(folder: Path) -> list[str]:
+    return [str(email.message_from_bytes(p.read_bytes())["To"]) for p in outbox.sent(folder)]
+
+
+def test_installs_nest_and_one_undone_leaves_the_others_writing(tmp_path: Path) -> None:
+    """Two stacks' outboxes in one process: the second going must not take the first one's mail."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    with mock_aws():
+        outbox.install(first)
+        try:
+            outbox.install(second)
+            try:
+                _send("both@camden.example")  # moto cannot tell which stack sent it: both get it
+                assert outbox.folders() == [first, second]
+            finally:
+                outbox.uninstall(second)
+            _send("first@camden.example")
+            assert outbox.folders() == [first]
+        finally:
+            outbox.uninstall(first)
+        assert outbox.folders() == []
+        _send("nobody@camden.example")
+    assert _recipients(first) == ["both@camden.example", "first@camden.example"]
+    assert _recipients(second) == ["both@camden.example"]
+
+
+def test_an_uninstall_names_its_folder_or_takes_the_latest_and_never_goes_below_none(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    with mock_aws():
+        outbox.install(first)
+        outbox.install(second)
+        outbox.uninstall(first)  # out of order, by name: the other one stays
+        assert outbox.folders() == [second]
+        outbox.uninstall(first)  # not installed (any more): nothing changes
+        assert outbox.folders() == [second]
+        outbox.install(first)
+        outbox.uninstall()  # no folder: the latest install
+        assert outbox.folders() == [second]
+        outbox.uninstall()
+        outbox.uninstall()  # more undone than done: nothing to undo, the hook is already gone
+        assert outbox.folders() == []
+        _send("late@camden.example")
+    assert outbox.sent(first) == [] and outbox.sent(second) == []
