@@ -1,60 +1,23 @@
-"""Harness for the API integration tests: moto tables per docs/contracts.md, the data bucket, personas,
-and a client that builds API Gateway proxy events the way the Cognito authorizer would."""
+"""Harness for the API integration tests (the moto set-up is ../aws_stack.py): personas, and a client that
+builds API Gateway proxy events the way the Cognito authorizer would."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aws_stack import call_rest_api, load_function
 from witan.access.model import Activity, Grant, GranteeType
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
 from witan.catalog import model as catalog
 
-ROOT = Path(__file__).resolve().parents[3]
-HANDLER_PATH = ROOT / "functions" / "access_api" / "handler.py"
-REGION = "eu-west-2"
 TABLE_VARS = ("CATALOG_TABLE", "GRANTS_TABLE", "AUDIT_TABLE")
 BUCKET = "test-data-bucket"
 MAX_UPLOAD = 10 * 1024 * 1024
-
-
-def create_pk_sk_table(client: Any, name: str) -> None:
-    """catalog/grants shape from docs/contracts.md: pk/sk, GSI gsi1 (gsi1pk, gsi1sk), TTL expires_at."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
-
-
-class LambdaContext:
-    function_name = "access-api"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:access-api"
-    aws_request_id = "test"
 
 
 @dataclass(frozen=True)
@@ -100,31 +63,18 @@ class Api:
         raw_body: str | None = None,
     ) -> tuple[int, Any, dict[str, Any]]:
         self.calls += 1
-        request_id = f"req-{uuid.uuid4().hex}"
-        self.last_request_id = request_id
-        context: dict[str, Any] = {
-            "requestId": request_id,
-            "identity": {"sourceIp": "192.0.2.10", "userAgent": "pytest"},
-            "stage": "test",
-        }
-        if persona.claims is not None:
-            context["authorizer"] = {"claims": persona.claims}
-        event = {
-            "resource": path,
-            "path": path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json", **(headers or {})},
-            "queryStringParameters": query,
-            "pathParameters": None,
-            "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
-            "isBase64Encoded": False,
-            "requestContext": context,
-        }
-        response = self.module.lambda_handler(event, LambdaContext())
-        text = response.get("body") or ""
-        ctype = header(response, "content-type") or ""
-        parsed = json.loads(text) if "json" in ctype and text else text
-        return response["statusCode"], parsed, response
+        self.last_request_id = f"req-{uuid.uuid4().hex}"
+        return call_rest_api(
+            self.module,
+            method,
+            path,
+            request_id=self.last_request_id,
+            claims=persona.claims,
+            body=body,
+            raw_body=raw_body,
+            query=query,
+            headers=headers,
+        )
 
     def events_for(self, request_id: str) -> list[dict[str, Any]]:
         """Audit events the handler wrote for one request (read straight from the audit table)."""
@@ -190,20 +140,5 @@ class Api:
         )
 
 
-def header(response: dict[str, Any], name: str) -> str | None:
-    """A response header, whether Powertools put it in headers or multiValueHeaders."""
-    for key, value in (response.get("headers") or {}).items():
-        if key.lower() == name:
-            return str(value)
-    for key, values in (response.get("multiValueHeaders") or {}).items():
-        if key.lower() == name and values:
-            return ", ".join(values)
-    return None
-
-
 def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("access_api_handler", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function("access_api", "access_api_handler")

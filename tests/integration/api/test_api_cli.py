@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 import pytest
-from api_harness import MEMBER, OTHER, OWNER, Api, LambdaContext, Persona
+from api_harness import MEMBER, OTHER, OWNER, Api, Persona
+from aws_stack import LambdaContext
 from witan.cli import main
 
 TOKENS: dict[str, Persona] = {"owner-token": OWNER, "member-token": MEMBER, "other-token": OTHER}

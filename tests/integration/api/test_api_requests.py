@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from api_harness import ADMIN, ANONYMOUS, BUCKET, MAX_UPLOAD, MEMBER, OTHER, OWNER, Api, header
+from api_harness import ADMIN, ANONYMOUS, BUCKET, MAX_UPLOAD, MEMBER, OTHER, OWNER, Api
+from aws_stack import header
 from witan.api.app import openapi_document
 from witan.api.deps import MAX_BODY_BYTES
 from witan.api.models import SubjectExportView, UsageReport, VerifyReport

@@ -1,15 +1,14 @@
-"""Fixtures for the audit integration tests: an audit table in moto (in-process), as the stack makes it."""
+"""Fixtures for the audit integration tests: an audit table in moto (in-process, ../aws_stack.py), as the
+stack makes it."""
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
+from aws_stack import Aws
 from moto.dynamodb.models.table import Table
 from witan.aws.audit_table import create_audit_table
 
@@ -37,12 +36,8 @@ def atomic_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="eu-west-2")
+def dynamodb(moto_aws: Aws) -> Any:
+    return moto_aws.ddb
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_stack import FAKE_CREDENTIALS
 from moto.server import ThreadedMotoServer
 from witan import cli
 from witan.audit import cli as audit_cli
@@ -89,9 +90,8 @@ def test_digest_on_demand(dynamodb: Any, audit_table: str, capsys: pytest.Captur
 
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

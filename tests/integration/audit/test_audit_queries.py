@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
+import aws_stack
 import pytest
-from moto import mock_aws
 from witan.audit.model import AuditEvent
 from witan.audit.query import (
     QueryError,
@@ -68,13 +67,10 @@ def _populate(client: Any, table: str) -> None:
 @pytest.fixture(scope="module")
 def reader() -> Iterator[DynamoAuditReader]:
     """One populated table for the module: these tests only read it."""
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-            mp.setenv(name, value)
-        client = boto3.client("dynamodb", region_name="eu-west-2")
-        create_audit_table(client, "witan-test-audit-queries")
-        _populate(client, "witan-test-audit-queries")
-        yield DynamoAuditReader("witan-test-audit-queries", client)
+    with pytest.MonkeyPatch.context() as mp, aws_stack.mocked(mp) as aws:
+        create_audit_table(aws.ddb, "witan-test-audit-queries")
+        _populate(aws.ddb, "witan-test-audit-queries")
+        yield DynamoAuditReader("witan-test-audit-queries", aws.ddb)
 
 
 def test_events_by_dataset_newest_first(reader: DynamoAuditReader) -> None:

@@ -1,35 +1,24 @@
-"""Harness for the Collect+Share API tests: moto tables and bucket per docs/contracts.md, the real
-access_api handler, requesters (Cognito claims) and partners (no claims, token in the path).
+"""Harness for the Collect+Share API tests (the moto set-up is ../aws_stack.py): the real access_api
+handler, requesters (Cognito claims) and partners (no claims, token in the path).
 
 A uniquely named module: `from conftest import ...` would pick up another folder's conftest under xdist.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
-HANDLER_PATH = ROOT / "functions" / "access_api" / "handler.py"
-REGION = "eu-west-2"
+from aws_stack import LambdaContext, call_rest_api, load_function, sent_emails
+
 BUCKET = "witan-ca-data"
-SENDER = "witan@council.example"
 MAX_UPLOAD = 50_000
-SCHEMA = {
-    "name": "pupils",
-    "fields": [
-        {"name": "id", "type": "integer", "constraints": {"required": True, "unique": True}},
-        {"name": "school", "type": "string", "constraints": {"enum": ["A", "B", "C"]}},
-    ],
-}
 TOKEN_IN_LINK = re.compile(r"/collect/([A-Za-z0-9_-]{43})")
 
 
@@ -49,17 +38,6 @@ RITA = Persona("rita", "[org-camden]")
 SAM = Persona("sam", "[org-camden]")
 ADMIN = Persona("admin-1", "[platform-admin]")
 PARTNER = Persona(None)
-
-
-class LambdaContext:
-    function_name = "access-api"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:access-api"
-    aws_request_id = "test"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 300_000
 
 
 @dataclass
@@ -83,30 +61,19 @@ class Api:
         query: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, Any]]:
         self.last_request_id = f"req-{uuid.uuid4().hex}"
-        context: dict[str, Any] = {
-            "requestId": self.last_request_id,
-            "identity": {"sourceIp": "192.0.2.10", "userAgent": "pytest"},
-            "stage": "v1",
-            "domainName": "api.council.example",
-        }
-        if persona.claims is not None:
-            context["authorizer"] = {"claims": persona.claims}
-        event = {
-            "resource": path,
-            "path": path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json", "Accept": accept},
-            "queryStringParameters": query,
-            "pathParameters": None,
-            "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
-            "isBase64Encoded": False,
-            "requestContext": context,
-        }
-        response = self.module.lambda_handler(event, LambdaContext())
-        ctype = header(response, "content-type") or ""
-        text = response.get("body") or ""
-        parsed = json.loads(text) if "json" in ctype and text else text
-        return response["statusCode"], parsed, response
+        return call_rest_api(
+            self.module,
+            method,
+            path,
+            request_id=self.last_request_id,
+            claims=persona.claims,
+            body=body,
+            raw_body=raw_body,
+            query=query,
+            headers={"Accept": accept},
+            stage="v1",
+            domain="api.council.example",
+        )
 
     def audit_items(self) -> list[dict[str, Any]]:
         from witan.aws.submissions import _plain
@@ -126,10 +93,7 @@ class Api:
         return found[0]
 
     def sent(self) -> list[Any]:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.ses.models import ses_backends
-
-        return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+        return sent_emails()
 
     def tokens_for(self, address: str) -> list[str]:
         """Capability tokens emailed to `address`, oldest first."""
@@ -139,24 +103,6 @@ class Api:
             if address in m.destinations["ToAddresses"]
             for t in TOKEN_IN_LINK.findall(m.body)
         ]
-
-
-def header(response: dict[str, Any], name: str) -> str | None:
-    for key, value in (response.get("headers") or {}).items():
-        if key.lower() == name:
-            return str(value)
-    for key, values in (response.get("multiValueHeaders") or {}).items():
-        if key.lower() == name and values:
-            return ", ".join(values)
-    return None
-
-
-def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("access_api_handler_ca", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def request_body(**extra: Any) -> dict[str, Any]:
@@ -172,15 +118,12 @@ def request_body(**extra: Any) -> dict[str, Any]:
     } | extra
 
 
-VALIDATOR_PATH = ROOT / "functions" / "upload_validator" / "handler.py"
+def load_handler() -> ModuleType:
+    return load_function("access_api", "access_api_handler_ca")
 
 
 def load_validator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("upload_validator_handler_ca", VALIDATOR_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function("upload_validator", "upload_validator_handler_ca")
 
 
 def post_as_browser(api: Api, target: dict[str, Any], content: bytes, validator: ModuleType) -> None:

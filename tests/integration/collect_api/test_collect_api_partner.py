@@ -10,13 +10,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_stack import header
 from ca_harness import (
     BUCKET,
     MAX_UPLOAD,
     PARTNER,
     RITA,
     Api,
-    header,
     load_validator,
     post_as_browser,
     request_body,

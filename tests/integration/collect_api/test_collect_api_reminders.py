@@ -7,7 +7,8 @@ import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ca_harness import PARTNER, RITA, Api, LambdaContext, request_body
+from aws_stack import LambdaContext
+from ca_harness import PARTNER, RITA, Api, request_body
 
 
 def scheduled(day: date) -> dict[str, Any]:

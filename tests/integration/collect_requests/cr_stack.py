@@ -1,4 +1,5 @@
-"""Shared pieces of the Collect+Share integration tests (the fixture is in conftest.py).
+"""Shared pieces of the Collect+Share integration tests (the fixture is in conftest.py, the moto set-up
+in ../aws_stack.py).
 
 A uniquely named module: `from conftest import ...` would pick up another folder's conftest under xdist.
 """
@@ -13,21 +14,12 @@ from witan.aws.submissions import DynamoRequestStore
 from witan.collect.request_service import CollectRequestService
 from witan.collect.service import UploadCheckService
 
-REGION = "eu-west-2"
 BUCKET = "witan-cr-data"
 TABLE = "witan-cr-requests"
 CATALOG = "witan-cr-catalog"
 GRANTS = "witan-cr-grants"
-SENDER = "witan@council.example"
 BASE_URL = "https://api.council.example/prod"
 MAX_BYTES = 50_000
-SCHEMA = {
-    "name": "pupils",
-    "fields": [
-        {"name": "id", "type": "integer", "constraints": {"required": True, "unique": True}},
-        {"name": "school", "type": "string", "constraints": {"enum": ["A", "B", "C"]}},
-    ],
-}
 
 
 @dataclass

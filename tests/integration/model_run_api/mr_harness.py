@@ -1,12 +1,14 @@
 """Harness for the model-run API tests: the API tests' client and personas (tests/integration/api),
-plus the model-runs table and a state machine in moto."""
+plus a state machine in moto (the rest of the set-up is ../aws_stack.py)."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 
 def _api_harness() -> ModuleType:
@@ -25,8 +27,18 @@ def _api_harness() -> ModuleType:
 h = _api_harness()
 Api = h.Api
 ADMIN, ANONYMOUS, MEMBER, OTHER, OWNER = h.ADMIN, h.ANONYMOUS, h.MEMBER, h.OTHER, h.OWNER
-GRANTEES, BUCKET, REGION, MAX_UPLOAD = h.GRANTEES, h.BUCKET, h.REGION, h.MAX_UPLOAD
-create_pk_sk_table, load_handler = h.create_pk_sk_table, h.load_handler
+GRANTEES, BUCKET, MAX_UPLOAD, TABLE_VARS = h.GRANTEES, h.BUCKET, h.MAX_UPLOAD, h.TABLE_VARS
+load_handler = h.load_handler
 ROLE_ARN = "arn:aws:iam::123456789012:role/witan-model-runs"
 # Moto records executions; these tests check what the API starts, not what the machine does.
 DEFINITION = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
+
+
+@dataclass
+class World:
+    """What each model-run API test gets: the API client, Step Functions, its machine and runs table."""
+
+    api: Api
+    sfn: Any
+    state_machine_arn: str
+    runs_table: str

@@ -9,8 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import World
-from mr_harness import ADMIN, ANONYMOUS, BUCKET, GRANTEES, MEMBER, OTHER, OWNER
+from mr_harness import ADMIN, ANONYMOUS, BUCKET, GRANTEES, MEMBER, OTHER, OWNER, World
 from witan.access.model import Activity
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore

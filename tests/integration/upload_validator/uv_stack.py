@@ -1,36 +1,32 @@
 """Helpers for the upload validator tests: data bucket -> S3 notifications -> SQS -> the real handler.
 
-The `stack` fixture (conftest.py) makes the bucket, requests table (docs/contracts.md keys), audit
-table and SES sender identity; S3 sends its real ObjectCreated notifications to an SQS queue, and
-the messages received from that queue become the Lambda SQS event, as the event source mapping
-would build it.
+The `stack` fixture (conftest.py, with ../aws_stack.py) makes the bucket, the requests, catalog,
+grants and audit tables and the SES sender identity; S3 sends its real ObjectCreated notifications to an
+SQS queue, and the messages received from that queue become the Lambda SQS event, as the event source
+mapping would build it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
+import aws_stack
+from aws_stack import REGION, sent_emails
 from witan.aws.audit_table import scan_items
 from witan.aws.submissions import put_request, put_submission
 from witan.collect.model import CollectionRequest, Submission
 
-REGION = "eu-west-2"
 BUCKET = "witan-test-data"
 REQUESTS = "witan-test-requests"
 CATALOG = "witan-test-catalog"
 GRANTS = "witan-test-grants"
 AUDIT = "witan-test-audit"
-SENDER = "witan@council.example"
+TABLES = {"REQUESTS_TABLE": REQUESTS, "CATALOG_TABLE": CATALOG, "GRANTS_TABLE": GRANTS, "AUDIT_TABLE": AUDIT}
 REQUESTER = "rita@council.example"
 UPLOADER = "uma@school.example"
 MAX_UPLOAD_BYTES = 200_000
-HANDLER_PATH = Path(__file__).resolve().parents[3] / "functions" / "upload_validator" / "handler.py"
 
 PUPILS_SCHEMA = {
     "name": "pupils",
@@ -44,29 +40,12 @@ PUPILS_SCHEMA = {
 
 
 def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("upload_validator_handler", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return aws_stack.load_function("upload_validator", "upload_validator_handler")
 
 
-class LambdaContext:
-    """What the Lambda runtime passes as `context` (only the parts Powertools and the handler read)."""
-
+class LambdaContext(aws_stack.LambdaContext):
     function_name = "upload-validator"
-    function_version = "$LATEST"
     memory_limit_in_mb = 1024
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:upload-validator"
-    aws_request_id = "11111111-2222-3333-4444-555555555555"
-    log_group_name = "/aws/lambda/upload-validator"
-    log_stream_name = "stream"
-
-    def __init__(self, remaining_ms: int = 300_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @dataclass
@@ -150,7 +129,7 @@ class Stack:
         return self.handler.lambda_handler(event, LambdaContext(remaining_ms))
 
     def sent_emails(self) -> list[Any]:
-        return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+        return sent_emails()
 
     def item(self, pk: str, sk: str) -> dict[str, Any] | None:
         from witan.aws.submissions import _plain

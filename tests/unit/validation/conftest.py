@@ -1,38 +1,13 @@
-"""Helpers for the validation tests: write small CSV/XLSX files and run check_file on them."""
+"""The validation tests' fixture: write rows as CSV or XLSX and check them (helpers: validation_files)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from validation_files import Checker, write_csv, write_xlsx
 from witan.validation import CheckReport, check_file, parse_schema
-
-
-def write_xlsx(path: Path, rows: list[list[Any]], sheet: str = "Data") -> Path:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = sheet
-    for row in rows:
-        ws.append(row)
-    wb.save(path)
-    return path
-
-
-def write_csv(path: Path, rows: list[list[str]], delimiter: str = ",", encoding: str = "utf-8") -> Path:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)
-    path.write_bytes(buf.getvalue().encode(encoding))
-    return path
-
-
-Checker = Callable[..., CheckReport]
 
 
 @pytest.fixture
@@ -48,8 +23,3 @@ def check_rows(tmp_path: Path) -> Checker:
         return check_file(path, parse_schema(schema), file_name=path.name, **kw)
 
     return run
-
-
-def codes(report: CheckReport) -> list[tuple[int | None, str | None, str]]:
-    """(row, column, code) of every listed error, to assert on exactly."""
-    return [(e.row, e.column, e.code) for e in report.errors]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Checker, codes
+from validation_files import Checker, codes
 from witan.validation import check_file, parse_schema
 
 S: dict[str, Any] = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import codes
+from validation_files import codes
 from witan.validation import check_file, parse_schema
 
 S = parse_schema(

@@ -6,9 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from conftest import write_csv, write_xlsx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from validation_files import write_csv, write_xlsx
 from witan.validation import check_file, parse_schema
 
 SCHEMA: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import codes, write_xlsx
+from validation_files import codes, write_xlsx
 from witan.validation import check_file, parse_schema
 
 S = parse_schema({"fields": [{"name": "a", "type": "integer"}, {"name": "b"}]})

@@ -9,7 +9,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from conftest import codes, write_xlsx
+from validation_files import codes, write_xlsx
 from witan.validation import check_file, parse_schema
 
 SCHEMA = parse_schema(

@@ -14,7 +14,7 @@ from typing import Any
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
-from conftest import codes, write_xlsx
+from validation_files import codes, write_xlsx
 from witan.validation import check_file, parse_schema, readers
 from witan.validation.readers import XlsxReader
 
