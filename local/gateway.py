@@ -25,7 +25,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,6 +194,21 @@ def authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
     return result
 
 
+@dataclass(frozen=True)
+class StageRequest:
+    """One request to the stage, as the gateway received it (path without the stage prefix)."""
+
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    found: tuple[Route, dict[str, str]] | None  # the matched resource and its path parameters
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    received: float = field(default_factory=time.time)
+
+
 @dataclass
 class GatewayResponse:
     status: int
@@ -354,41 +369,26 @@ class LocalGateway:
         if not (split.path == stage_prefix or split.path.startswith(stage_prefix + "/")):
             return self.error("MISSING_AUTHENTICATION_TOKEN")  # no stage: no stage access log either
         path = split.path[len(stage_prefix) :] or "/"
-        found = self._find_route(path)
-        now = time.time()
-        request_id = str(uuid.uuid4())
-        response = self._serve_stage(
-            method, path, split.query, headers, body, source_ip, found, request_id, now
-        )
+        request = StageRequest(method, path, split.query, headers, body, source_ip, self._find_route(path))
+        response = self._serve_stage(request)
         if self.access_log is not None:
-            self.access_log.write(
-                self._access_values(method, headers, source_ip, found, request_id, now, response)
-            )
+            self.access_log.write(self._access_values(request, response))
         return response
 
-    def _access_values(
-        self,
-        method: str,
-        headers: list[tuple[str, str]],
-        source_ip: str,
-        found: tuple[Route, dict[str, str]] | None,
-        request_id: str,
-        now: float,
-        response: GatewayResponse,
-    ) -> dict[str, str]:
+    def _access_values(self, request: StageRequest, response: GatewayResponse) -> dict[str, str]:
         """$context variables of one request, by their names after `$context.`."""
-        user_agent = next((v for k, v in headers if k.lower() == "user-agent"), "")
+        user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), "")
         return {
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "requestTimeEpoch": str(int(now * 1000)),
-            "httpMethod": method,
-            "resourcePath": found[0].path if found else "",
+            "requestId": request.request_id,
+            "extendedRequestId": request.request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received)),
+            "requestTimeEpoch": str(int(request.received * 1000)),
+            "httpMethod": request.method,
+            "resourcePath": request.found[0].path if request.found else "",
             "protocol": "HTTP/1.1",
             "status": str(response.status),
             "responseLength": str(len(response.body)),
-            "identity.sourceIp": source_ip,
+            "identity.sourceIp": request.source_ip,
             "identity.userAgent": user_agent,
             "error.responseType": response.error_type or "",
             "error.message": response.error_message or "",
@@ -397,81 +397,57 @@ class LocalGateway:
             "stage": self.stage,
         }
 
-    def _serve_stage(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        source_ip: str,
-        found: tuple[Route, dict[str, str]] | None,
-        request_id: str,
-        now: float,
-    ) -> GatewayResponse:
-        if method == "OPTIONS" and found:  # CORS preflight is answered by API Gateway itself
+    def _serve_stage(self, request: StageRequest) -> GatewayResponse:
+        if request.method == "OPTIONS" and request.found:  # CORS preflight is answered by API Gateway
             return GatewayResponse(
                 204, [("Access-Control-Allow-Methods", "OPTIONS,GET,PUT,POST,DELETE,PATCH,HEAD")], b""
             )
-        if found is None:
+        if request.found is None:
             return self.error("MISSING_AUTHENTICATION_TOKEN")
-        route, params = found
-        authorized = route.methods.get(method, route.methods.get("ANY"))
+        route, params = request.found
+        authorized = route.methods.get(request.method, route.methods.get("ANY"))
         if authorized is None:
             return self.error("MISSING_AUTHENTICATION_TOKEN")
-        header_map = {name.lower(): value for name, value in headers}
+        header_map = {name.lower(): value for name, value in request.headers}
         claims = None
         if authorized:
             try:
                 claims = self.verifier.verify(header_map.get("authorization"))
             except Unauthorized as refused:
-                logger.info("401 for %s %s: %s", method, path, refused)  # the reason, never the token
+                # The reason, never the token.
+                logger.info("401 for %s %s: %s", request.method, request.path, refused)
                 return self.error("UNAUTHORIZED")
-        event = self.event(method, path, query, headers, body, source_ip, route, params, claims)
-        event["requestContext"].update(requestId=request_id, extendedRequestId=request_id)
-        event["requestContext"].update(
-            requestTimeEpoch=int(now * 1000), requestTime=formatdate(now, usegmt=True)
-        )
-        return self.invoke(event)
+        return self.invoke(self.event(request, route, params, claims))
 
     def event(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        source_ip: str,
-        route: Route,
-        params: dict[str, str],
-        claims: dict[str, Any] | None,
+        self, request: StageRequest, route: Route, params: dict[str, str], claims: dict[str, Any] | None
     ) -> dict[str, Any]:
         single_headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}
-        for name, value in headers:
+        for name, value in request.headers:
             single_headers[name] = value
             multi_headers.setdefault(name, []).append(value)
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        pairs = urllib.parse.parse_qsl(request.query, keep_blank_values=True)
         multi_query: dict[str, list[str]] = {}
         for name, value in pairs:
             multi_query.setdefault(name, []).append(value)
         content_type = single_headers.get("Content-Type") or single_headers.get("content-type") or ""
+        body = request.body
         encoded = self._is_binary(content_type, body)
-        now = time.time()
         request_context: dict[str, Any] = {
             "resourceId": "local",
             "resourcePath": route.path,
-            "httpMethod": method,
-            "extendedRequestId": str(uuid.uuid4()),
-            "requestTime": formatdate(now, usegmt=True),
-            "path": f"/{self.stage}{path}",
+            "httpMethod": request.method,
+            "extendedRequestId": request.request_id,
+            "requestTime": formatdate(request.received, usegmt=True),
+            "path": f"/{self.stage}{request.path}",
             "accountId": "123456789012",
             "protocol": "HTTP/1.1",
             "stage": self.stage,
             "domainPrefix": "localhost",
-            "requestTimeEpoch": int(now * 1000),
-            "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": source_ip, "userAgent": single_headers.get("User-Agent", "")},
+            "requestTimeEpoch": int(request.received * 1000),
+            "requestId": request.request_id,
+            "identity": {"sourceIp": request.source_ip, "userAgent": single_headers.get("User-Agent", "")},
             "domainName": "localhost",
             "apiId": "local",
         }
@@ -479,8 +455,8 @@ class LocalGateway:
             request_context["authorizer"] = {"claims": authorizer_claims(claims)}
         return {
             "resource": route.path,
-            "path": path,
-            "httpMethod": method,
+            "path": request.path,
+            "httpMethod": request.method,
             "headers": single_headers or None,
             "multiValueHeaders": multi_headers or None,
             "queryStringParameters": dict(pairs) or None,
