@@ -182,12 +182,11 @@ def step_api(demo: Demo) -> None:
         key=lambda e: str(e.get("time", "")),
     )
     for event in new:
-        # A refused request names no resource (the gateway never saw one): show what was asked.
+        # A refused request's resource is the request itself: show what was asked, and from where.
         detail = json.loads(event["detail"]) if isinstance(event.get("detail"), str) else {}
-        target = (
-            event.get("resource")
-            or f"{detail.get('method')} {detail.get('path')} from {event.get('source_ip')}"
-        )
+        target = event.get("resource")
+        if event.get("action") == "api.gateway-refused":
+            target = f"{detail.get('method')} {detail.get('path')} from {event.get('source_ip')}"
         demo.say(f"audit: {event.get('action')} {event.get('decision')} ({event.get('reason')}) {target}")
     found = sorted((str(e.get("action")), str(e.get("decision"))) for e in new)
     expected = sorted(

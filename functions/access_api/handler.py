@@ -207,15 +207,15 @@ def record_gateway_refusals(event: dict[str, Any], settings: Settings) -> dict[s
 
     Raises when an event cannot be recorded, so that Lambda retries the delivery (asynchronous invoke)."""
     from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
-    from witan.api.gateway_log import refused_requests
+    from witan.api.gateway_log import record_refusals, refused_requests
 
     data = CloudWatchLogsEvent(event).parse_logs_data()
     batch = refused_requests((log.get_id, log.message) for log in data.log_events)
-    audit = services_for(settings).audit
-    for refusal in batch.events:
-        audit.record(refusal)
+    services = services_for(settings)
+    recorded = record_refusals(batch, services.audit, services.audit_reader)
     result = {
-        "recorded": len(batch.events),
+        "recorded": recorded,
+        "already_recorded": len(batch.events) - recorded,
         "skipped_integrated": batch.skipped_integrated,
         "unreadable": batch.unreadable,
     }

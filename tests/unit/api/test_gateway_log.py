@@ -46,6 +46,7 @@ def test_a_refused_request_becomes_one_anonymous_deny_event() -> None:
         'curl/8.0 "quoted"',
     )
     assert event.actor_sub is None and event.actor_groups == ()
+    assert event.resource == "api-request/r-401"  # what a retried delivery is checked against
     assert event.detail == {
         "method": "GET",
         "path": "/{proxy+}",

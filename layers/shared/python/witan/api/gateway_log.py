@@ -7,6 +7,10 @@ that log group delivers the records in which no integration ran, and access_api 
 `api.gateway-refused` event. Records where the integration ran are skipped here too, whatever the
 filter let through: those requests were audited by the function itself.
 
+Exactly once: a delivery is retried as a whole when a write fails part-way (asynchronous invoke), so
+each event names the refused request as its resource (`api-request/{requestId}`) and is written only
+if the audit trail has none for it yet (the retry comes a minute or more later, so the index has it).
+
 The format holds the resource path (e.g. `/collect/{proxy+}`), never the request path: partner paths
 carry capability tokens, and access logs must not.
 """
@@ -18,9 +22,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from witan.audit.model import AuditEvent
+from witan.audit.model import AuditEvent, AuditTrail
+from witan.audit.query import AuditReader
 
 GATEWAY_REFUSED_ACTION = "api.gateway-refused"
+REQUEST_RESOURCE_PREFIX = "api-request/"
+BY_RESOURCE_INDEX = "by-resource"
 # API Gateway writes "-" for a variable that has no value in this request.
 NO_VALUE = "-"
 # Field name -> $context variable. One JSON object per request.
@@ -88,13 +95,14 @@ def refusal_event(record: Mapping[str, Any], log_event_id: str | None = None) ->
             detail[key] = value
     if log_event_id:
         detail["log_event_id"] = log_event_id
+    request_id = _value(record, "requestId")
     return AuditEvent(
         action=GATEWAY_REFUSED_ACTION,
         decision="deny",
         reason=f"gateway:{response_type}",
         status=_status(record),
-        resource=None,
-        request_id=_value(record, "requestId"),
+        resource=f"{REQUEST_RESOURCE_PREFIX}{request_id}" if request_id else None,
+        request_id=request_id,
         source_ip=_value(record, "ip"),
         user_agent=_value(record, "userAgent"),
         detail=detail,
@@ -119,3 +127,24 @@ def refused_requests(log_events: Iterable[tuple[str | None, str]]) -> RefusalBat
             continue
         events.append(refusal_event(record, event_id))
     return RefusalBatch(events=events, skipped_integrated=integrated, unreadable=unreadable)
+
+
+def already_recorded(reader: AuditReader, event: AuditEvent) -> bool:
+    """Whether the trail already holds an event for this refused request (a retried delivery)."""
+    if event.resource is None:
+        return False
+    page = reader.query_index(
+        BY_RESOURCE_INDEX, event.resource, since=None, until=None, filters={}, limit=1, start_key=None
+    )
+    return bool(page.items)
+
+
+def record_refusals(batch: RefusalBatch, audit: AuditTrail, reader: AuditReader) -> int:
+    """Record each refusal not yet in the trail; the number written. AuditWriteError propagates, so
+    that the delivery is retried."""
+    written = 0
+    for event in batch.events:
+        if not already_recorded(reader, event):
+            audit.record(event)
+            written += 1
+    return written
