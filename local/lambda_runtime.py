@@ -9,6 +9,14 @@ patches below; each says why. They rely on moto internals, so the version is pin
   goes to the function's CloudWatch log group. Every path that invokes a function in moto (Invoke
   API, SQS event source mappings, CloudFormation custom resources, Step Functions Lambda tasks) goes
   through this method. Functions run one at a time (a re-entrant lock): os.environ is per process.
+- Whole-environment reads outside a function: the function's variables are set on os.environ for
+  the call and deleted afterwards, but other threads (Step Functions tasks, the gateway, the caller)
+  keep running. Iterating os.environ lists its keys, then reads each one, so a key deleted in between
+  raises KeyError in the reader. The one such reader outside functions (found by tracing os.environ
+  iteration through the demo) is urllib's proxy lookup, which botocore runs for every new client (a
+  Step Functions Lambda task makes one per call: a model-run chunk failed with "'DATA_BUCKET'") and
+  urllib's `build_opener` for every `urlopen`. It is wrapped to hold the runtime lock, so it reads
+  the environment between functions, never mid-swap.
 - Custom resources: moto invokes the function in a thread while the stack is still creating its
   other resources, and a response arriving mid-creation can leave the stack CREATE_IN_PROGRESS for
   ever; `CustomModel.create_from_cloudformation_json` and `Stack.create_resources` are replaced so
@@ -65,6 +73,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+import botocore.utils
 import moto
 from moto import settings as moto_settings
 from moto.awslambda import models as lambda_models
@@ -357,6 +366,23 @@ def _urlopen(request: Any, *args: Any, **kwargs: Any) -> Any:
     data = request.data if isinstance(request, urllib.request.Request) else kwargs.get("data")
     _deliver_cfn_response(url, data or b"")
     return urllib.response.addinfourl(io.BytesIO(b""), Message(), url, code=200)
+
+
+def _between_functions(read: Callable[..., Any]) -> Callable[..., Any]:
+    """`read` (a whole-os.environ read) run under the runtime lock: while a function runs, its
+    environment is being set and deleted, and iterating os.environ then can raise KeyError. Re-entrant,
+    so a function's own calls go straight through; a thread of a function's own that reads while its
+    parent waits for it gets through after LOCK_TIMEOUT_S, unlocked, rather than never."""
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        acquired = _lock.acquire(timeout=LOCK_TIMEOUT_S)
+        try:
+            return read(*args, **kwargs)
+        finally:
+            if acquired:
+                _lock.release()
+
+    return locked
 
 
 _pending_custom_resources: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
@@ -653,6 +679,9 @@ def install(endpoint_url: str | None = None, env_overrides: dict[str, str] | Non
     _installed["custom_from_cfn"] = custom_model.CustomModel.__dict__["create_from_cloudformation_json"]
     _installed["create_resources"] = cfn_models.Stack.create_resources
     _installed["moto_server_host"] = moto_settings.moto_server_host
+    _installed["getproxies_environment"] = urllib.request.getproxies_environment
+    _installed["getproxies"] = urllib.request.getproxies
+    _installed["botocore_getproxies"] = botocore.utils.getproxies
     lambda_models.LambdaFunction._invoke_lambda = _patched_invoke_lambda  # type: ignore[method-assign]
     sqs_models.Queue.add_message = _patched_add_message  # type: ignore[method-assign]
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
@@ -665,6 +694,11 @@ def install(endpoint_url: str | None = None, env_overrides: dict[str, str] | Non
     )
     cfn_models.Stack.create_resources = _patched_create_resources  # type: ignore[method-assign]
     moto_settings.moto_server_host = _local_host  # type: ignore[assignment]
+    # urllib.request calls `getproxies_environment` by its module name (proxy_bypass_environment) and
+    # `getproxies` (an alias of it on Linux; ProxyHandler); botocore imported `getproxies` by name.
+    urllib.request.getproxies_environment = _between_functions(_installed["getproxies_environment"])
+    urllib.request.getproxies = _between_functions(_installed["getproxies"])
+    botocore.utils.getproxies = urllib.request.getproxies
     _poller = _SqsPoller()
 
 
@@ -695,4 +729,7 @@ def uninstall() -> None:
     custom_model.CustomModel.create_from_cloudformation_json = _installed.pop("custom_from_cfn")  # type: ignore[method-assign]
     cfn_models.Stack.create_resources = _installed.pop("create_resources")  # type: ignore[method-assign]
     moto_settings.moto_server_host = _installed.pop("moto_server_host")
+    urllib.request.getproxies_environment = _installed.pop("getproxies_environment")
+    urllib.request.getproxies = _installed.pop("getproxies")
+    botocore.utils.getproxies = _installed.pop("botocore_getproxies")
     _loaded.clear()

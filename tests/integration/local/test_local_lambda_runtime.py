@@ -282,3 +282,55 @@ def test_s3_notifications_carry_sequencer_and_version_id(aws: dict[str, Any]) ->
     assert objects[0]["key"] == "a+b.csv"  # URL-encoded, as S3 sends it
     first, second = (int(o["sequencer"], 16) for o in objects)
     assert second > first
+
+
+PROBE_MODULE = "_witan_test_environment_probe"
+
+# Waits (briefly) for a reader thread of the test's to finish a whole-environment read, and reports
+# whether that read finished while this function's environment was on os.environ.
+HANDLER_WAITS_FOR_READER = f"""
+    import sys
+
+    def lambda_handler(event, context):
+        probe = sys.modules["{PROBE_MODULE}"]
+        probe.running.set()
+        probe.reader_done.wait(timeout=0.5)
+        return {{"reader_finished_during_call": probe.reader_done.is_set()}}
+"""
+
+
+def test_whole_environment_reads_in_other_threads_wait_for_the_running_function(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore reads the whole environment for proxies whenever a client is made (Step Functions
+    makes one per Lambda task, outside any function). Run during a call, that read races the
+    deletion of the function's variables (a chunk once failed with KeyError 'DATA_BUCKET'); it must
+    wait for the function and see the host's environment, never the function's."""
+    import threading
+    import types
+
+    import botocore.utils
+
+    probe = types.SimpleNamespace(running=threading.Event(), reader_done=threading.Event(), proxies=None)
+    monkeypatch.setitem(sys.modules, PROBE_MODULE, probe)
+    create(
+        aws,
+        "fn-slow",
+        {"handler.py": HANDLER_WAITS_FOR_READER},
+        Environment={"Variables": {"https_proxy": "http://function-only.invalid:3128"}},
+    )
+
+    def read_proxies_while_the_function_runs() -> None:
+        assert probe.running.wait(timeout=30)
+        probe.proxies = botocore.utils.get_environ_proxies("https://lambda.eu-west-2.amazonaws.com")
+        probe.reader_done.set()
+
+    reader = threading.Thread(target=read_proxies_while_the_function_runs)
+    reader.start()
+    result, error = invoke(aws, "fn-slow", {})
+    reader.join(timeout=30)
+    assert error is None
+    assert result == {"reader_finished_during_call": False}
+    assert probe.reader_done.is_set()
+    assert "function-only.invalid" not in json.dumps(probe.proxies)
+    assert "https_proxy" not in __import__("os").environ
