@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 # (importlib.metadata) the first time it builds a schema, which is a good part of a cold start.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 # Imports create many long-lived objects and no garbage: collections during them only walk the heap
-# (measured: 32 M instructions, about 14 ms here). Collection resumes after them.
+# (measured: 9 M of 871 M instructions, about 4 ms here). Collection resumes after them.
 gc.disable()
 try:
     from aws_lambda_powertools import Logger
