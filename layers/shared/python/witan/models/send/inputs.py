@@ -160,9 +160,10 @@ class SendInputs:
         how many years could be projected instead. Skipping it would age everyone one year per step
         while labelling the step two calendar years on."""
         available = self.population_years_after_seed()
+        present = set(available)
         if count is None:
             last = available[-1] if available else self.seed_year
-            gap = [y for y in range(self.seed_year + 1, last) if y not in set(available)]
+            gap = [y for y in range(self.seed_year + 1, last) if y not in present]
             if gap:
                 straight = gap[0] - self.seed_year - 1  # years before the first missing one
                 instead = (
@@ -181,7 +182,7 @@ class SendInputs:
                 )
             return available
         wanted = list(range(self.seed_year + 1, self.seed_year + 1 + count))
-        missing = [y for y in wanted if y not in set(available)]
+        missing = [y for y in wanted if y not in present]
         if missing:
             raise ModelInputError(
                 self.file("population"),

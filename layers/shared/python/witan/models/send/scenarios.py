@@ -67,6 +67,12 @@ class Modification:
     from_year: int | None = None
     until_year: int | None = None
 
+    def applies_in(self, year: int) -> bool:
+        """Whether `year` is in the modification's from_year..until_year window (inclusive, open ends)."""
+        return (self.from_year is None or year >= self.from_year) and (
+            self.until_year is None or year <= self.until_year
+        )
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -244,9 +250,9 @@ def check_windows(scenarios: list[Scenario], years: list[int]) -> None:
     """
     for scenario in scenarios:
         for i, m in enumerate(scenario.modify_transitions):
-            lo, hi = m.from_year, m.until_year
-            if not any((lo is None or y >= lo) and (hi is None or y <= hi) for y in years):
-                raise ScenarioOutsideProjection(scenario.name, f"modify_transitions[{i}]", (lo, hi), years)
+            if not any(m.applies_in(y) for y in years):
+                window = (m.from_year, m.until_year)
+                raise ScenarioOutsideProjection(scenario.name, f"modify_transitions[{i}]", window, years)
 
 
 @dataclass
@@ -283,14 +289,13 @@ def prepare(inputs: SendInputs, scenario: Scenario | None, years: list[int]) -> 
         windows: dict[tuple[int | None, int | None], list[Modification]] = {}
         for m in scenario.modify_transitions:
             windows.setdefault((m.from_year, m.until_year), []).append(m)
-        for w, (window, mods) in enumerate(windows.items()):
+        for w, mods in enumerate(windows.values()):
             weight = t.weight.copy()
             for m in mods:
                 weight[matches(t, m.match)] *= m.factor
             key = f"modified{w}"
             sets[key] = fit(inputs, t.with_weight(weight), closed)
-            lo, hi = window
             for i, y in enumerate(years):
-                if (lo is None or y >= lo) and (hi is None or y <= hi):
+                if mods[0].applies_in(y):  # every modification in `mods` has this window
                     phases[i] = key
     return PreparedScenario(scenario.name, sets, phases)
