@@ -70,12 +70,13 @@ def _wrap(name: str) -> Any:
 
     def sender(self: ses_models.SESBackend, *args: Any, **kwargs: Any) -> Any:
         message = original(self, *args, **kwargs)
-        with _lock:  # sends come from handler threads and the moto server's threads
-            folders = list(dict.fromkeys(_folders))
-            if folders:
-                content = to_eml(message)
-                for folder in folders:
-                    _write(folder, message.id, content)
+        # Sends come from handler threads and the moto server's threads: each file name is unique
+        # (time and message id), so only the list of folders needs the lock.
+        targets = folders()
+        if targets:
+            content = to_eml(message)
+            for folder in targets:
+                _write(folder, message.id, content)
         return message
 
     return sender
