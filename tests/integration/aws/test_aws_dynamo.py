@@ -9,8 +9,7 @@ import pytest
 from aws_stack import Aws
 from botocore.exceptions import ClientError
 from witan.aws.dynamo import condition_failed, create_keyed_table, query_items
-from witan.aws.model_runs import ModelRunsTable, create_model_runs_table, list_runs, requested
-from witan.aws.submissions import create_requests_table
+from witan.aws.model_runs import ModelRunsTable, list_runs, requested
 
 
 def _shape(client: Any, name: str) -> dict[str, Any]:
@@ -28,10 +27,10 @@ def _shape(client: Any, name: str) -> dict[str, Any]:
     }
 
 
-def test_every_keyed_table_creator_makes_the_contract_shape(moto_aws: Aws) -> None:
-    create_keyed_table(moto_aws.ddb, "catalog")
-    create_requests_table(moto_aws.ddb, "requests")
-    create_model_runs_table("model-runs", moto_aws.ddb)
+def test_the_keyed_table_creator_makes_the_contract_shape(moto_aws: Aws) -> None:
+    """Catalog, grants, requests and model-runs tables are all made by create_keyed_table."""
+    for name in ("catalog", "requests", "model-runs"):
+        create_keyed_table(moto_aws.ddb, name)
     expected = {
         "keys": {"pk": "HASH", "sk": "RANGE"},
         "attributes": {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"},
@@ -73,7 +72,7 @@ def test_condition_failed_tells_a_failed_condition_from_other_errors(moto_aws: A
 
 
 def test_a_run_keeps_the_first_error_recorded_and_still_ends_failed(moto_aws: Aws) -> None:
-    create_model_runs_table("runs", moto_aws.ddb)
+    create_keyed_table(moto_aws.ddb, "runs")
     runs = ModelRunsTable("runs", moto_aws.ddb)
     runs.failed("r1", {"code": "missing-table", "message": "no transitions"})
     runs.failed("r1", {"code": "States.TaskFailed", "message": "later"}, email="a@council.example")
@@ -87,7 +86,7 @@ def test_a_run_keeps_the_first_error_recorded_and_still_ends_failed(moto_aws: Aw
 def test_list_runs_is_newest_first_and_stops_at_max_items(
     moto_aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    create_model_runs_table("runs", moto_aws.ddb)
+    create_keyed_table(moto_aws.ddb, "runs")
     runs = ModelRunsTable("runs", moto_aws.ddb)
     stamps = iter(f"2026-11-26T00:00:{s:02d}+00:00" for s in range(5))
     monkeypatch.setattr("witan.aws.model_runs._now", lambda: next(stamps))

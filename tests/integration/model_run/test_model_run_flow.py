@@ -14,7 +14,7 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
-from witan.aws.model_runs import create_model_runs_table
+from witan.aws.dynamo import create_keyed_table
 from witan.models.send.synthetic import SyntheticSpec, synthetic_tables
 
 REGION = "eu-west-2"
@@ -62,7 +62,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         ddb = boto3.client("dynamodb", region_name=REGION)
         ses = boto3.client("ses", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        create_model_runs_table(TABLE, ddb)
+        create_keyed_table(ddb, TABLE)
         ses.verify_email_identity(EmailAddress="models@example.org")
         tables = synthetic_tables(SyntheticSpec(children=150, transition_years=2, projection_years=2))
         for name, text in tables.items():

@@ -17,7 +17,8 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
-from witan.aws.model_runs import ModelRunsTable, create_model_runs_table
+from witan.aws.dynamo import create_keyed_table
+from witan.aws.model_runs import ModelRunsTable
 from witan.models.send.synthetic import SyntheticSpec, synthetic_tables
 
 from local import lambda_runtime
@@ -84,7 +85,7 @@ def machine(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
             s3 = boto3.client("s3", region_name=REGION)
             s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
             ddb = boto3.client("dynamodb", region_name=REGION)
-            create_model_runs_table(TABLE, ddb)
+            create_keyed_table(ddb, TABLE)
             for name, text in synthetic_tables(SPEC).items():
                 s3.put_object(Bucket=BUCKET, Key=f"datasets/sm/1/{name}.csv", Body=text.encode())
             role = boto3.client("iam", region_name=REGION).create_role(

@@ -50,6 +50,7 @@ from witan.audit.chain import (
 )
 from witan.audit.model import AuditEvent, AuditWriteError
 from witan.audit.query import Page, QueryError
+from witan.aws.dynamo import query_items
 
 logger = logging.getLogger(__name__)
 
@@ -306,23 +307,19 @@ def scan_items(table_name: str, client: Any) -> Iterator[dict[str, Any]]:
 
 def query_chain_items(table_name: str, client: Any, chain: str) -> Iterator[dict[str, Any]]:
     """Every item of one chain in seq order (consistent reads)."""
-    kwargs: dict[str, Any] = {
-        "TableName": table_name,
-        "KeyConditionExpression": "#c = :c",
-        "ExpressionAttributeNames": {"#c": "chain"},
-        "ExpressionAttributeValues": {":c": {"S": chain}},
-        "ConsistentRead": True,
-    }
-    while True:
-        try:
-            response = client.query(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise AuditReadError(f"audit table {table_name} unreadable: {_error_code(exc)}") from exc
-        for item in response.get("Items", []):
+    items = query_items(
+        client,
+        TableName=table_name,
+        KeyConditionExpression="#c = :c",
+        ExpressionAttributeNames={"#c": "chain"},
+        ExpressionAttributeValues={":c": {"S": chain}},
+        ConsistentRead=True,
+    )
+    try:
+        for item in items:
             yield from_wire(item)
-        if "LastEvaluatedKey" not in response:
-            return
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    except (ClientError, BotoCoreError) as exc:
+        raise AuditReadError(f"audit table {table_name} unreadable: {_error_code(exc)}") from exc
 
 
 def verify(

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from witan.aws.dynamo import condition_failed, create_keyed_table, query_items
+from witan.aws.dynamo import condition_failed, query_items
 from witan.models.send.inputs import TABLES, ModelInputError
 from witan.settings import MODELS_PREFIX
 
@@ -283,11 +283,6 @@ class ModelRunsTable:
             "Item"
         )
         return None if item is None else {k: _py(v) for k, v in item.items()}
-
-
-def create_model_runs_table(table_name: str, client: Any = None) -> None:
-    """The table as infra/ defines it (pk/sk, gsi1, TTL), for tests and the embedded stack."""
-    create_keyed_table(client if client is not None else boto3.client("dynamodb"), table_name)
 
 
 # --- used by the API (POST/GET /model-runs) ---------------------------------------------------------

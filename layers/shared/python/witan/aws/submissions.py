@@ -21,7 +21,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from witan.aws.dynamo import condition_failed, create_keyed_table, query_items
+from witan.aws.dynamo import condition_failed, query_items
 from witan.collect.model import (
     META_SK,
     CheckRecord,
@@ -278,11 +278,6 @@ class DynamoCheckStore:
             UpdateExpression=expression,
             ExpressionAttributeValues=_wire(values),
         )
-
-
-def create_requests_table(client: Any, table_name: str) -> None:
-    """Create a table with the requests-table keys of docs/contracts.md (tests, local runs)."""
-    create_keyed_table(client, table_name)
 
 
 def put_request(client: Any, table_name: str, request: CollectionRequest, **extra: Any) -> None:
