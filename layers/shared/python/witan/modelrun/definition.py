@@ -1,0 +1,173 @@
+"""What a model tells the platform: a `ModelDefinition`, registered in `witan.modelrun.registry`.
+
+The platform (witan.modelrun.pipeline) takes any registered model through the same steps:
+  request checked (parameters against `parameters_schema`, each scenario against `scenario_schema`,
+  then `check_request`) -> inputs read and checked against their Table Schemas (the upload checker's
+  report: row, column, code) -> `plan` (fit once; the model stores what its chunks need) -> one chunk
+  per (scenario, block of simulations) -> `simulate` -> `measures` per scenario -> summaries (CSV and
+  Parquet), comparison of every scenario with the baseline, `charts`, one workbook, run metadata.
+
+A deterministic model (`stochastic = False`) runs one "simulation" per scenario: its measures hold one
+row of values, or values with an analytic variance.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from witan.modelrun.errors import InputWarning
+from witan.modelrun.storage import RunStorage
+
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class InputRole:
+    """One input table of a model.
+
+    `file` is the file stem looked for in an inputs folder (`population` -> population.csv,
+    population.parquet or, where `formats` allows, population.xlsx); `schema` the Table Schema file
+    under schemas/models/{model}/ that the upload checker applies before the model reads it (None:
+    the model's own reader checks it, e.g. where DfE files have optional columns in any order)."""
+
+    role: str
+    file: str
+    description: str
+    schema: str | None = None
+    required: bool = True
+    many: bool = False  # several files share the role (quarterly CLD files: cld*.csv)
+    formats: tuple[str, ...] = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """A table a run writes (as CSV and Parquet): the baseline's at the run's root, each scenario's
+    under scenarios/{name}/."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file's bytes and the name to use in messages."""
+
+    name: str
+    data: bytes
+
+
+# role -> the files given for it (one, or several for a `many` role)
+InputFiles = Mapping[str, Sequence[InputFile]]
+
+
+@dataclass(frozen=True)
+class ChainAdapter:
+    """How a model takes another run's output as one of its inputs (runs that feed runs).
+
+    `convert(table, options)` turns the source run's output table (its Parquet) into this model's
+    input file; `options` are the extra keys of the input reference (e.g. {"gss_code": ...}).
+    `description` documents the mapping for `GET /models/{name}`."""
+
+    model: str
+    output: str
+    description: str
+    options: Mapping[str, str]  # option name -> what it means (shown in discovery)
+    convert: Callable[[pa.Table, Mapping[str, Any]], InputFile]
+
+
+@dataclass
+class Measure:
+    """A quantity by its key columns, for every simulation of one scenario.
+
+    keys: column name -> values, each of length n (rows of the output table, in order);
+    values: [simulations, n]. Stochastic models: summarised across simulations (mean, sd, percentiles,
+    95% interval of the mean). Deterministic models: one simulation; written as `value_name`, or, with
+    an analytic `variance`, as mean, variance, lower, upper (mean +/- interval_z sd)."""
+
+    keys: dict[str, Any]
+    values: np.ndarray
+    value_name: str = "value"
+    variance: np.ndarray | None = None
+    interval_z: float = 1.96
+    compare: bool = False  # compared with the baseline in scenarios/{name}/comparison
+    workbook: bool = True  # a sheet of summaries.xlsx (large tables: CSV and Parquet only)
+    drop_all_zero: bool = False  # leave out rows that are zero in every simulation
+    decimals: int | None = None  # round the statistics (not the keys) to this many places
+
+
+@dataclass
+class Planned:
+    """What `plan` returns: the fitted run, ready to be cut into chunks."""
+
+    plan: dict[str, Any]  # JSON-able; the model's own (given back to simulate/measures/charts)
+    input_hashes: dict[str, str]  # file name -> sha256
+    warnings: list[InputWarning] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # shown in metadata.json and the run record
+
+
+class ModelDefinition(Protocol):
+    """A statistical model the platform can run. See the module docstring for the steps."""
+
+    name: str
+    title: str
+    version: str
+    description: str
+    stochastic: bool
+    inputs: tuple[InputRole, ...]
+    parameters_schema: dict[str, Any]  # JSON Schema of the `parameters` object, with defaults
+    scenario_schema: dict[str, Any]  # JSON Schema of one scenario (an object with a `name`)
+    outputs: tuple[OutputTable, ...]
+    chains: Mapping[str, ChainAdapter]  # input role -> another model's output it can take
+
+    def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
+        """Checks needing no inputs (raise ModelInputError): the API answers 422 before any work."""
+        ...
+
+    def plan(
+        self,
+        inputs: InputFiles,
+        parameters: dict[str, Any],
+        scenarios: list[dict[str, Any]],
+        store: RunStorage,
+        *,
+        simulations: int,
+        seed: int,
+    ) -> Planned:
+        """Read the inputs, fit once (baseline and every scenario), store what chunks need under
+        `params/` in `store`. Raise ModelInputError naming file, row and column for bad input."""
+        ...
+
+    def simulate(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
+    ) -> pa.Table:
+        """One chunk: the scenario's results for these simulations (a `simulation` column), as one
+        table. A simulation's result must not depend on the chunk that ran it."""
+        ...
+
+    def measures(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
+    ) -> dict[str, Measure]:
+        """Every output table of one scenario from its chunks' results (concatenated)."""
+        ...
+
+    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
+        """PNG charts, key (under charts/) -> bytes, from every scenario's measures (baseline first)."""
+        ...
+
+    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
+        """The fitted parameters as tables (`witan model params NAME` writes each as CSV and Parquet)."""
+        ...
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The model's own `witan model run NAME` flags."""
+        ...
+
+    def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
+        """`parameters` from the model's own flags (only those given; defaults come from the schema)."""
+        ...
