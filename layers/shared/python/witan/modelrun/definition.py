@@ -7,6 +7,9 @@ The platform (witan.modelrun.pipeline) takes any registered model through the sa
   per (scenario, block of simulations) -> `simulate` -> `measures` per scenario -> summaries (CSV and
   Parquet), comparison of every scenario with the baseline, `charts`, one workbook, run metadata.
 
+A definition module imports only the standard library and this module at import time (numpy, pyarrow
+and the model's own code inside its methods): the API lists and describes models without them.
+
 A deterministic model (`stochastic = False`) runs one "simulation" per scenario: its measures hold one
 row of values, or values with an analytic variance.
 """
@@ -16,13 +19,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol
 
 from witan.modelrun.errors import InputWarning
-from witan.modelrun.storage import RunStorage
+
+if TYPE_CHECKING:  # the API describes models without numpy or pyarrow (its Lambda has neither)
+    import numpy as np
+    import pyarrow as pa
+
+    from witan.modelrun.storage import RunStorage
 
 BASELINE = "baseline"
 
