@@ -43,3 +43,25 @@ def write_inputs(directory: Path, **overrides: str) -> Path:
     for name, text in tables.items():
         (directory / f"{name}.csv").write_text(text, encoding="utf-8")
     return directory
+
+
+def send_files(directory: Path) -> dict:  # type: ignore[type-arg]
+    """The platform's view of an inputs folder: role -> [InputFile]."""
+    from witan.modelrun.inputs import read_role_files
+    from witan.modelrun.registry import get_model
+
+    return read_role_files(get_model("send"), directory)
+
+
+def send_request(run_id: str, simulations: int, seed: int, chunk: int, scenarios=(), **parameters):  # type: ignore[no-untyped-def]
+    from witan.modelrun.request import RunRequest
+
+    return RunRequest.build(
+        run_id,
+        "send",
+        parameters=parameters,
+        scenarios=[s.to_dict() if hasattr(s, "to_dict") else s for s in scenarios],
+        simulations=simulations,
+        seed=seed,
+        chunk_size=chunk,
+    )

@@ -15,10 +15,12 @@ from witan.models.send.inputs import ModelInputError, read_inputs_dir
 def error_for(tmp_path: Path, **tables: str) -> ModelInputError:
     with pytest.raises(ModelInputError) as info:
         inputs = read_inputs_dir(write_inputs(tmp_path / "in", **tables))
-        from witan.modelrun.pipeline import RunRequest, plan
+        from send_fixtures import send_files, send_request
+        from witan.modelrun.pipeline import plan
         from witan.modelrun.storage import LocalStorage
 
-        plan(LocalStorage(tmp_path / "run"), inputs, RunRequest("r", 2, 0, 2))
+        assert inputs is not None
+        plan(LocalStorage(tmp_path / "run"), send_files(tmp_path / "in"), send_request("r", 2, 0, 2))
     return info.value
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from send_fixtures import send_files, send_request
 from witan.cli import main
 from witan.modelrun.limits import MAX_PROJECTION_YEARS
 from witan.modelrun.local import run_local
@@ -42,17 +43,15 @@ def test_default_projects_every_population_year(inputs_dir: Path) -> None:
 def test_a_run_with_n_years_has_exactly_n_projected_years_everywhere(
     inputs_dir: Path, tmp_path: Path, years: int
 ) -> None:
-    scenario = RunRequest.from_event(
-        {"run_id": "x", "scenarios": [{"name": "close-OOB", "invalid_settings": ["OOB"]}]}
-    ).scenarios
     meta = run_local(
-        read_inputs_dir(inputs_dir),
+        "send",
+        send_files(inputs_dir),
         tmp_path,
         simulations=4,
         seed=1,
-        scenarios=scenario,
+        scenarios=[{"name": "close-OOB", "invalid_settings": ["OOB"]}],
         chunk_size=2,
-        projection_years=years,
+        parameters={"projection_years": years},
     )
     projected = list(range(SEED_YEAR + 1, SEED_YEAR + 1 + years))
     # count.csv: the seed year (the starting population) then exactly `years` projected years.
@@ -77,7 +76,7 @@ def test_a_run_with_n_years_has_exactly_n_projected_years_everywhere(
 
 
 def test_metadata_of_a_default_run_says_all_years_were_projected(inputs_dir: Path, tmp_path: Path) -> None:
-    meta = run_local(read_inputs_dir(inputs_dir), tmp_path, simulations=2, seed=1)
+    meta = run_local("send", send_files(inputs_dir), tmp_path, simulations=2, seed=1)
     assert (meta["projection_years"], meta["projection_years_requested"]) == (5, None)
     assert calendar_years(tmp_path / "count.csv") == [SEED_YEAR, 2018, 2019, 2020, 2021, 2022]
 
@@ -113,16 +112,17 @@ def test_years_text_collapses_runs() -> None:
 def test_run_requests_with_projection_years_out_of_range_are_refused(value: object) -> None:
     with pytest.raises(ModelInputError) as info:
         RunRequest.from_event({"run_id": "r", "projection_years": value})
-    assert (info.value.code, info.value.column) == ("invalid-request", "projection_years")
-    assert f"from 1 to {MAX_PROJECTION_YEARS}" in info.value.detail
+    assert (info.value.code, info.value.column) == ("invalid-parameter", "projection_years")
 
 
 def test_run_requests_take_projection_years_or_leave_it_to_the_inputs() -> None:
-    assert RunRequest.from_event({"run_id": "r"}).projection_years is None
-    assert RunRequest.from_event({"run_id": "r", "projection_years": None}).projection_years is None
-    assert RunRequest.from_event({"run_id": "r", "projection_years": 1}).projection_years == 1
-    top = RunRequest.from_event({"run_id": "r", "projection_years": MAX_PROJECTION_YEARS})
-    assert top.projection_years == MAX_PROJECTION_YEARS
+    assert "projection_years" not in RunRequest.from_event({"run_id": "r"}).parameters
+    assert (
+        "projection_years" not in RunRequest.from_event({"run_id": "r", "projection_years": None}).parameters
+    )
+    assert RunRequest.from_event({"run_id": "r", "projection_years": 1}).parameters["projection_years"] == 1
+    top = RunRequest.from_event({"run_id": "r", "parameters": {"projection_years": MAX_PROJECTION_YEARS}})
+    assert top.parameters["projection_years"] == MAX_PROJECTION_YEARS
 
 
 def test_a_run_too_large_to_aggregate_is_refused_before_any_work(inputs_dir: Path, tmp_path: Path) -> None:
@@ -130,10 +130,10 @@ def test_a_run_too_large_to_aggregate_is_refused_before_any_work(inputs_dir: Pat
     from witan.modelrun.pipeline import plan
     from witan.modelrun.storage import LocalStorage
 
-    inputs = read_inputs_dir(inputs_dir)
+    inputs = send_files(inputs_dir)
     # 100,000 simulations x (baseline + 1 scenario) x (seed year + 5) = 1,200,000 > 1,000,000.
-    scenario = RunRequest.from_event({"run_id": "x", "scenarios": [{"name": "other"}]}).scenarios
-    request = RunRequest("big", 100_000, 0, 100_000, scenario, projection_years=5)
+    scenario = [{"name": "other"}]
+    request = send_request("big", 100_000, 0, 100_000, scenario, projection_years=5)
     with pytest.raises(ModelInputError) as info:
         plan(LocalStorage(tmp_path / "big"), inputs, request)
     assert (info.value.code, info.value.column) == ("run-too-large", "projection_years")
@@ -142,7 +142,7 @@ def test_a_run_too_large_to_aggregate_is_refused_before_any_work(inputs_dir: Pat
     )
     assert not (tmp_path / "big").exists() or not any((tmp_path / "big").iterdir())
     # Local runs are bounded by the machine, not by what one Lambda call can aggregate.
-    small = RunRequest("small", 2, 0, 2, scenario, projection_years=1)
+    small = send_request("small", 2, 0, 2, scenario, projection_years=1)
     assert len(plan(LocalStorage(tmp_path / "small"), inputs, small, max_work=None)) == 2
     with pytest.raises(
         ModelInputError, match=r"= 8 simulation-years is more than one run may aggregate \(7\)"

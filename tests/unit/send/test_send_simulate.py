@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from witan.modelrun.pipeline import RunRequest, load_counts, plan, run_chunk
+from send_fixtures import send_files, send_request
+from witan.modelrun.pipeline import RunRequest, plan, run_chunk, scenario_results
 from witan.modelrun.storage import LocalStorage
 from witan.models.send.fit import StateSpace, fit, start_population
 from witan.models.send.inputs import read_inputs_dir
+from witan.models.send.run import dense_counts
 from witan.models.send.scenarios import parse_scenario, prepare
 from witan.models.send.simulate import Projection, simulate
 
@@ -51,23 +53,23 @@ def test_leavers_only_when_nobody_joins(synthetic_dir: Path) -> None:
     assert (np.diff(totals, axis=1) <= 0).all()
 
 
-def run_chunks(tmp: Path, inputs, sims: int, chunk: int, scenarios=()) -> tuple[LocalStorage, dict, list]:  # type: ignore[no-untyped-def]
+def run_chunks(
+    tmp: Path, inputs_dir: Path, sims: int, chunk: int, scenarios=()
+) -> tuple[LocalStorage, dict, list]:  # type: ignore[no-untyped-def]
     storage = LocalStorage(tmp)
-    items = plan(storage, inputs, RunRequest("t", sims, 42, chunk, list(scenarios)))
+    items = plan(storage, send_files(inputs_dir), send_request("t", sims, 42, chunk, scenarios))
     for item in items:
         run_chunk(storage, item)
     return storage, json.loads(storage.get_bytes("plan.json")), items
 
 
 def test_results_do_not_depend_on_chunking(synthetic_dir: Path, tmp_path: Path) -> None:
-    inputs = read_inputs_dir(synthetic_dir)
-    space = StateSpace.from_inputs(inputs)
-    s1, p1, i1 = run_chunks(tmp_path / "a", inputs, 7, 3)
-    s2, p2, i2 = run_chunks(tmp_path / "b", inputs, 7, 7)
+    s1, p1, i1 = run_chunks(tmp_path / "a", synthetic_dir, 7, 3)
+    s2, p2, i2 = run_chunks(tmp_path / "b", synthetic_dir, 7, 7)
     assert [i["sim_count"] for i in i1] == [3, 3, 1] and len(i2) == 1
     assert i1[0] == {"step": "chunk", "run_id": "t", "scenario": "baseline", "sim_start": 0, "sim_count": 3}
-    a = load_counts(s1, p1, i1, "baseline", space)
-    b = load_counts(s2, p2, i2, "baseline", space)
+    a = dense_counts(p1["model_plan"], scenario_results(s1, p1, i1, "baseline"), 7)
+    b = dense_counts(p2["model_plan"], scenario_results(s2, p2, i2, "baseline"), 7)
     np.testing.assert_array_equal(a, b)
     assert a[:, 1:].sum() > 0
 
@@ -141,29 +143,35 @@ def test_bad_scenarios_are_named(data: dict, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("event", "column"),
+    ("event", "column", "code"),
     [
-        ({"run_id": "a/b"}, "run_id"),
-        ({"run_id": "r", "simulations": 0}, "simulations"),
-        ({"run_id": "r", "simulations": "10"}, "simulations"),
-        ({"run_id": "r", "seed": -1}, "seed"),
-        ({"run_id": "r", "model": "care"}, "model"),
-        ({"run_id": "r", "simulations": 100_000, "chunk_size": 1}, "chunk_size"),
-        ({"run_id": "r", "scenarios": [{"name": "a"}, {"name": "a"}]}, "scenarios"),
+        ({"run_id": "a/b"}, "run_id", "invalid-request"),
+        ({"run_id": "r", "simulations": 0}, "simulations", "invalid-request"),
+        ({"run_id": "r", "simulations": "10"}, "simulations", "invalid-request"),
+        ({"run_id": "r", "seed": -1}, "seed", "invalid-request"),
+        ({"run_id": "r", "model": "care"}, "model", "unknown-model"),
+        ({"run_id": "r", "simulations": 100_000, "chunk_size": 1}, "chunk_size", "invalid-request"),
+        ({"run_id": "r", "scenarios": [{"name": "a"}, {"name": "a"}]}, "name", "invalid-scenario"),
+        ({"run_id": "r", "parameters": {"projection_years": 0}}, "projection_years", "invalid-parameter"),
+        (
+            {"run_id": "r", "scenarios": [{"name": "a", "invalid_settings": "X"}]},
+            "invalid_settings",
+            "invalid-scenario",
+        ),
     ],
 )
-def test_bad_run_requests_are_refused(event: dict, column: str) -> None:
-    from witan.models.send.inputs import ModelInputError
+def test_bad_run_requests_are_refused(event: dict, column: str, code: str) -> None:
+    from witan.modelrun.errors import ModelInputError
 
     with pytest.raises(ModelInputError) as info:
         RunRequest.from_event(event)
-    assert info.value.column == column and info.value.code == "invalid-request"
+    assert (info.value.column, info.value.code) == (column, code)
 
 
 def test_aggregate_refuses_a_run_with_a_missing_chunk(synthetic_dir: Path, tmp_path: Path) -> None:
     from witan.modelrun.pipeline import aggregate, chunk_key
 
-    storage, _, _ = run_chunks(tmp_path / "r", read_inputs_dir(synthetic_dir), 4, 2)
+    storage, _, _ = run_chunks(tmp_path / "r", synthetic_dir, 4, 2)
     (tmp_path / "r" / chunk_key("baseline", 2)).unlink()
     with pytest.raises(RuntimeError, match=r"chunks/baseline/0000002\.parquet is missing"):
         aggregate(storage)

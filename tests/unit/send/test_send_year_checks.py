@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from send_fixtures import send_files
 from witan.cli import main
 from witan.modelrun.local import run_local
 from witan.models.send.inputs import ModelInputError, read_inputs_dir
@@ -88,22 +89,18 @@ def test_a_local_run_with_such_a_scenario_fails_before_writing_anything(
 ) -> None:
     out = tmp_path / "out"
     with pytest.raises(ScenarioOutsideProjection):
-        run_local(
-            read_inputs_dir(inputs_dir),
-            out,
-            simulations=2,
-            scenarios=parse_scenarios([scenario(from_year=2025)]),
-        )
+        run_local("send", send_files(inputs_dir), out, simulations=2, scenarios=[scenario(from_year=2025)])
     assert not out.exists() or not any(out.rglob("*.parquet"))
     # With more years projected the same window is inside the projection, but only if the
     # population covers them: the error then is the population's, naming the missing years.
     with pytest.raises(ModelInputError, match=r"missing: 2023\.\.2025") as info:
         run_local(
-            read_inputs_dir(inputs_dir),
+            "send",
+            send_files(inputs_dir),
             out,
             simulations=2,
-            scenarios=parse_scenarios([scenario(from_year=2025)]),
-            projection_years=8,
+            scenarios=[scenario(from_year=2025)],
+            parameters={"projection_years": 8},
         )
     assert info.value.code == "missing-population"
 

@@ -101,6 +101,7 @@ class Measure:
     variance: np.ndarray | None = None
     interval_z: float = 1.96
     compare: bool = False  # compared with the baseline in scenarios/{name}/comparison
+    chart: bool = False  # given to `charts` (with every compared measure); others are freed once written
     workbook: bool = True  # a sheet of summaries.xlsx (large tables: CSV and Parquet only)
     drop_all_zero: bool = False  # leave out rows that are zero in every simulation
     decimals: int | None = None  # round the statistics (not the keys) to this many places

@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pyarrow as pa
 
+from witan.modelrun.summaries import statistics
 from witan.models.send.fit import StateSpace, fit, start_population
 from witan.models.send.inputs import ModelInputError, SendInputs, check_population
 from witan.models.send.simulate import Projection, simulate
-from witan.models.send.summarise import statistics
 
 
 def backtest(inputs: SendInputs, fit_until: int, simulations: int = 200, seed: int = 0) -> pa.Table:

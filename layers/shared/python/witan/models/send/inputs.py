@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from witan.modelrun.errors import InputWarning, ModelInputError
+
 NONSEND = "NONSEND"
 MAX_ACADEMIC_YEAR = 20  # anyone reaching academic year 21 leaves
 
@@ -42,47 +44,6 @@ TABLES: dict[str, tuple[str, ...]] = {
         "setting->setting",
     ),
 }
-
-
-class ModelInputError(ValueError):
-    """An input that cannot be modelled: says which file, data row (1-based) and column, and why."""
-
-    def __init__(
-        self,
-        file: str,
-        message: str,
-        *,
-        row: int | None = None,
-        column: str | None = None,
-        code: str = "invalid-input",
-    ) -> None:
-        self.file, self.row, self.column, self.code, self.detail = file, row, column, code, message
-        where = (
-            file + (f", row {row}" if row is not None else "") + (f", column {column!r}" if column else "")
-        )
-        super().__init__(f"{where}: {message}")
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "code": self.code,
-            "file": self.file,
-            "row": self.row,
-            "column": self.column,
-            "message": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class InputWarning:
-    """Something witan.send would warn about: the run goes on, the report shows it."""
-
-    code: str
-    file: str
-    message: str
-    row: int | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "file": self.file, "row": self.row, "message": self.message}
 
 
 @dataclass(frozen=True)

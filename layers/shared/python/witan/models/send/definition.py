@@ -1,0 +1,287 @@
+"""SEND (special educational needs and disabilities) demand model, registered with the platform.
+
+Method: docs/models/send.md. Imports nothing heavy at module level (see witan.modelrun.definition).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from witan.modelrun.definition import (
+    ChainAdapter,
+    InputFile,
+    InputFiles,
+    InputRole,
+    Measure,
+    OutputTable,
+    Planned,
+)
+from witan.modelrun.errors import ModelInputError
+from witan.modelrun.limits import MAX_PROJECTION_YEARS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from witan.modelrun.storage import RunStorage
+
+_FIELDS = [
+    "calendar_year",
+    "academic_year",
+    "to_academic_year",
+    "need",
+    "setting",
+    "to_need",
+    "to_setting",
+    "state",
+    "to_state",
+    "kind",
+]
+_SCALAR = {"type": ["string", "integer", "number"]}
+_TEST = {
+    "oneOf": [
+        _SCALAR,
+        {"type": "array", "items": _SCALAR},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "properties": {
+                **{op: _SCALAR for op in ("eq", "ne", "lt", "le", "gt", "ge")},
+                "in": {"type": "array", "items": _SCALAR},
+            },
+        },
+    ]
+}
+_PREDICATE = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {f: _TEST for f in _FIELDS},
+}
+SCENARIO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        "description": {"type": "string", "maxLength": 2000},
+        "modify_transitions": {
+            "type": "array",
+            "description": "scale matching historic transitions by a factor, in projected years "
+            "from_year..until_year (inclusive); joiner rates always come from the unmodified data",
+            "items": {
+                "type": "object",
+                "required": ["match", "factor"],
+                "additionalProperties": False,
+                "properties": {
+                    "match": _PREDICATE,
+                    "factor": {"type": "number", "minimum": 0},
+                    "from_year": {"type": "integer"},
+                    "until_year": {"type": "integer"},
+                },
+            },
+        },
+        "invalid_settings": {
+            "type": "array",
+            "description": "settings closed: everyone in them leaves, nobody joins or moves in",
+            "items": {"type": "string"},
+        },
+        "filter_transitions": {
+            "type": "array",
+            "description": "drop historic transitions matching all of an entry's tests",
+            "items": _PREDICATE,
+        },
+    },
+}
+
+
+def population_from_demography(table: pa.Table, options: Mapping[str, Any]) -> InputFile:
+    """A demography run's population (gss_code, sex, age, year, population) for one council as SEND's
+    population table: academic year = age - 5 (age on the mid-year date, a proxy for 31 August),
+    calendar year = the year the school year starts; both sexes summed; academic years -5..20 kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from witan.modelrun.pipeline import table_csv
+
+    gss = options.get("gss_code")
+    codes = sorted(set(table["gss_code"].to_pylist()))
+    if gss is None and len(codes) == 1:
+        gss = codes[0]
+    if gss not in codes:
+        raise ModelInputError(
+            "population",
+            f"the demography run has no GSS code {gss!r}; give inputs.population.gss_code, one of "
+            f"{', '.join(codes[:10])}{'...' if len(codes) > 10 else ''}",
+            column="gss_code",
+            code="missing-input",
+        )
+    rows = table.filter(pc.equal(table["gss_code"], gss))
+    ay = pc.subtract(rows["age"].cast(pa.int64()), 5)
+    rows = pa.table(
+        {"calendar-year": rows["year"].cast(pa.int64()), "academic-year": ay, "p": rows["population"]}
+    )
+    rows = rows.filter(
+        pc.and_(pc.greater_equal(rows["academic-year"], -5), pc.less_equal(rows["academic-year"], 20))
+    )
+    summed = rows.group_by(["calendar-year", "academic-year"]).aggregate([("p", "sum")])
+    summed = summed.sort_by([("calendar-year", "ascending"), ("academic-year", "ascending")])
+    # SEND draws joiners as binomials out of the population: whole people.
+    population = pc.round(summed["p_sum"]).cast(pa.int64())
+    out = pa.table(
+        {
+            "calendar-year": summed["calendar-year"],
+            "academic-year": summed["academic-year"],
+            "population": population,
+        }
+    )
+    return InputFile(f"population-from-demography-{gss}.csv", table_csv(out))
+
+
+class SendDefinition:
+    name = "send"
+    title = "SEND demand"
+    version = "1.0.0"
+    description = (
+        "Children and young people with an EHC plan by academic year, need and setting, projected by "
+        "simulation from historic January-to-January transitions (after Mastodon C's witan.send): "
+        "leavers, movers and joiners drawn with Beta-Binomial and Dirichlet-Multinomial uncertainty."
+    )
+    stochastic = True
+    inputs = (
+        InputRole(
+            "transitions",
+            "transitions",
+            "one row per child per January-to-January pair: calendar-year, setting-1, need-1, "
+            "academic-year-1, setting-2, need-2, academic-year-2 (NONSEND marks not in SEND)",
+            schema="tables/send-transitions.json",
+        ),
+        InputRole(
+            "population",
+            "population",
+            "general population by calendar-year and academic-year, projected years included",
+            schema="tables/send-population.json",
+        ),
+        InputRole(
+            "costs", "costs", "cost per child per year by need and setting", schema="tables/send-costs.json"
+        ),
+        InputRole(
+            "valid_states",
+            "valid-states",
+            "settings with their group, academic-year range, needs and allowed moves",
+            schema="tables/send-valid-states.json",
+        ),
+    )
+    parameters_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "projection_years": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_PROJECTION_YEARS,
+                "description": "calendar years to project after the seed year (the last transitions "
+                "year + 1); default: every population year after it. Each needs population rows.",
+            }
+        },
+    }
+    scenario_schema = SCENARIO_SCHEMA
+    outputs = (
+        OutputTable("count", "children in SEND by calendar year"),
+        OutputTable("by_academic_year", "children by calendar and academic year"),
+        OutputTable("by_ay_group", "children by academic-year group (<1, 1-6, 7-11, 12-13, 14+)"),
+        OutputTable("by_need", "children by need"),
+        OutputTable("by_setting", "children by setting"),
+        OutputTable("by_state", "children by academic year and need-setting state (occupied cells)"),
+        OutputTable("cost", "cost per year (count x cost per need-setting)"),
+    )
+    chains: ClassVar[dict[str, ChainAdapter]] = {
+        "population": ChainAdapter(
+            model="demography",
+            output="population",
+            description="a demography run's population for one GSS code: academic year = age - 5, "
+            "calendar year = the school year's start (the mid-year estimate's year), sexes summed, "
+            "rounded to whole people",
+            options={"gss_code": "the council's GSS code (optional when the run projected only one)"},
+            convert=population_from_demography,
+        )
+    }
+
+    def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
+        for s in scenarios:
+            for i, m in enumerate(s.get("modify_transitions") or []):
+                lo, hi = m.get("from_year"), m.get("until_year")
+                if lo is not None and hi is not None and lo > hi:
+                    raise ModelInputError(
+                        "scenarios",
+                        f"scenario {s['name']!r}: modify_transitions[{i}]: from_year {lo} is after "
+                        f"until_year {hi}: it applies in no year",
+                        column="from_year",
+                        code="invalid-scenario",
+                    )
+
+    def plan(
+        self,
+        inputs: InputFiles,
+        parameters: dict[str, Any],
+        scenarios: list[dict[str, Any]],
+        store: RunStorage,
+        *,
+        simulations: int,
+        seed: int,
+    ) -> Planned:
+        from witan.models.send import run
+
+        planned = run.plan(run.read_inputs(inputs), parameters, scenarios, store)
+        planned.plan["simulations"] = simulations
+        return planned
+
+    def simulate(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
+    ) -> pa.Table:
+        from witan.models.send import run
+
+        return run.simulate_chunk(store, plan, scenario, simulations, seed)
+
+    def measures(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
+    ) -> dict[str, Measure]:
+        from witan.models.send import run
+
+        return run.measures(plan, results, int(plan["simulations"]))
+
+    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
+        from witan.models.send import run
+
+        return run.charts(plan, measures)
+
+    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
+        from witan.models.send import run
+        from witan.models.send.fit import fit, parameter_tables
+
+        return parameter_tables(fit(run.read_inputs(inputs)), valid_only=True)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        def years(text: str) -> int:
+            if not text.isdigit() or not 1 <= int(text) <= MAX_PROJECTION_YEARS:
+                raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_PROJECTION_YEARS}")
+            return int(text)
+
+        parser.add_argument(
+            "--years",
+            "--projection-years",
+            dest="years",
+            type=years,
+            default=None,
+            metavar="N",
+            help=f"SEND: calendar years to project after the seed year, 1 to {MAX_PROJECTION_YEARS} "
+            "(default: every population year; each needs population rows)",
+        )
+
+    def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {} if args.years is None else {"projection_years": args.years}
+
+
+DEFINITION = SendDefinition()
