@@ -3,12 +3,16 @@
 Order: anonymous callers are refused; platform admins may do everything (and are audited like anyone);
 members of the owning organisation have full rights; otherwise an unexpired grant to the caller's sub
 or to one of their groups must include the activity (after implications, see `IMPLIES`).
+
+Sharers (callers whose right to share comes from a grant) cannot stretch it: what they give must be
+within the activities they hold, must end no later than they hold them (and `share` itself), and a
+grant someone else made may be replaced or revoked only by its maker, the owner or an admin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from witan.access.model import (
     ALL_ACTIVITIES,
@@ -20,6 +24,8 @@ from witan.access.model import (
     expand,
 )
 from witan.settings import ADMIN_GROUP
+
+_FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
 def _sorted(activities: Iterable[Activity]) -> tuple[str, ...]:
@@ -78,6 +84,49 @@ def decide_grant(
     missing = expand(requested) - held_activities(principal, owner_org, grants, now)
     if missing:
         return Decision(False, "share-exceeds-own:" + ",".join(_sorted(missing)))
+    return base
+
+
+def held_until(
+    principal: Principal, activities: frozenset[Activity], grants: Iterable[Grant], now: datetime
+) -> datetime | None:
+    """Until when the principal holds every one of `activities` through live grants (None: no end).
+
+    Each activity lasts as long as the longest-lived grant giving it; all of them, as long as the
+    shortest of those. Call only when they are all held now.
+    """
+    live = [g for g in grants if g.applies_to(principal) and not g.expired(now)]
+    bound = _FOREVER
+    for activity in activities:
+        ends = [g.expires_at or _FOREVER for g in live if activity in expand(g.activities)]
+        bound = min(bound, max(ends, default=now))
+    return None if bound == _FOREVER else bound
+
+
+def decide_share(
+    principal: Principal,
+    requested: frozenset[Activity],
+    expires_at: datetime | None,
+    owner_org: str,
+    grants: Iterable[Grant],
+    now: datetime,
+    *,
+    replacing: Grant | None = None,
+) -> Decision:
+    """May the principal give `requested` until `expires_at` (None: no end), replacing `replacing`
+    (the grantee's current grant, if any)? Owners and admins may; a sharer only within what they hold,
+    for no longer than they hold it (and the right to share), and not over a grant someone else made."""
+    grants = list(grants)
+    base = decide_grant(principal, requested, owner_org, grants, now)
+    if not base.allowed or base.grant is None:
+        return base
+    if replacing is not None and replacing.granted_by != principal.sub:
+        return Decision(False, "not-granted-by-caller")
+    own_end = held_until(principal, expand(requested) | {Activity.SHARE}, grants, now)
+    if own_end is not None and expires_at is None:
+        return Decision(False, "share-expiry-required")
+    if own_end is not None and expires_at is not None and expires_at > own_end:
+        return Decision(False, "share-outlives-own")
     return base
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,9 +13,10 @@ from witan.access.model import Activity, Grant, Principal
 from witan.access.policy import decide, held_activities
 from witan.api.context import RequestRecord
 from witan.api.deps import Services
-from witan.api.errors import ApiError
-from witan.catalog.model import Dataset
+from witan.api.errors import CATALOG_STATUS, ApiError
+from witan.catalog.model import CatalogError, Dataset
 
+logger = logging.getLogger(__name__)
 CONTEXT_KEY = "witan"
 EVERYTHING = tuple(sorted(a.value for a in Activity))
 
@@ -48,6 +52,40 @@ class Current:
         except Exception:
             self.audit_failed = True
             raise
+
+    @contextmanager
+    def changing(self, status: int) -> Iterator[None]:
+        """Write ahead, then make the change in the `with` block; if the change fails, record its
+        outcome too, so the trail never says a failed change was made.
+
+        The write-ahead event (detail `recorded: before-change`, the status intended) is followed by an
+        outcome event (detail `recorded: outcome`, `write_ahead`: its id, the status answered). If that
+        one cannot be written either, the caller gets 503 like any request whose audit failed.
+        """
+        self.write_ahead(status)
+        try:
+            yield
+        except Exception as exc:
+            self._record_outcome(exc)
+            raise
+
+    def _record_outcome(self, exc: Exception) -> None:
+        if isinstance(exc, ApiError):
+            status, code = exc.status, exc.code
+        elif isinstance(exc, CatalogError):
+            status, code = CATALOG_STATUS.get(exc.code, 422), exc.code
+        else:
+            status, code = 500, "internal-error"
+        record = self.record
+        intended = dict(record.detail)
+        record.detail = {**intended, "recorded": "outcome", "write_ahead": record.recorded_id}
+        try:
+            self.services.audit.record(record.to_event(status, code))
+        except Exception as audit_exc:  # the change failed and the trail cannot say so: answer 503
+            logger.error("audit outcome write failed: %s", type(audit_exc).__name__)
+            self.audit_failed = True
+        finally:
+            record.detail = intended
 
     def dataset(
         self, dataset_id: str, activity: Activity, *, live: bool = False

@@ -83,6 +83,44 @@ class DynamoGrantStore:
         return [grant_from_record(item["record"]["S"]) for item in items]
 
     def put(self, grant: Grant) -> None:
+        self.client.put_item(TableName=self.table_name, Item=self._item(grant))
+
+    def put_if(self, grant: Grant, expected: Grant | None) -> bool:
+        """Put `grant` only if the grantee's grant is still `expected` (None: there is none); False if
+        it changed meanwhile, so a check made on what was read still holds when the write lands."""
+        condition = self._unchanged(expected)
+        try:
+            self.client.put_item(TableName=self.table_name, Item=self._item(grant), **condition)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_if(self, expected: Grant) -> bool:
+        """Remove the grant only if it is still `expected`; False if it changed or went meanwhile."""
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={
+                    "pk": {"S": f"DATASET#{expected.dataset_id}"},
+                    "sk": {"S": _sk(expected.grantee_type, expected.grantee)},
+                },
+                **self._unchanged(expected),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    @staticmethod
+    def _unchanged(expected: Grant | None) -> dict[str, Any]:
+        if expected is None:
+            return {"ConditionExpression": "attribute_not_exists(pk)"}
+        return {
+            "ConditionExpression": "#r = :r",
+            "ExpressionAttributeNames": {"#r": "record"},
+            "ExpressionAttributeValues": {":r": {"S": grant_to_record(expected)}},
+        }
+
+    def _item(self, grant: Grant) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": {"S": f"DATASET#{grant.dataset_id}"},
             "sk": {"S": _sk(grant.grantee_type, grant.grantee)},
@@ -92,7 +130,7 @@ class DynamoGrantStore:
         }
         if grant.expires_at is not None:
             item["expires_at"] = {"N": str(int((grant.expires_at + TTL_GRACE).timestamp()))}
-        self.client.put_item(TableName=self.table_name, Item=item)
+        return item
 
     def delete(self, dataset_id: str, grantee_type: GranteeType, grantee: str) -> bool:
         response = self.client.delete_item(

@@ -1,19 +1,25 @@
-"""Sharing: put and revoke grants, and show who can do what through which grant."""
+"""Sharing: put and revoke grants, and show who can do what through which grant.
+
+A sharer gives only within their own activities and expiry, and replaces or revokes only grants they
+made (witan.access.policy.decide_share / decide_revoke). The write is conditional on the grantee's
+grant being as read, so a grant made meanwhile by someone else is not overwritten (409 `conflict`).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from witan.access.model import Activity, Grant, GranteeType, Purpose
-from witan.access.policy import access_summary, decide_grant, decide_revoke
+from witan.access.policy import access_summary, decide_revoke, decide_share
 from witan.api.current import Current, current, iso
 from witan.api.errors import ApiError
 from witan.api.models import (
     AccessEntryView,
     AccessList,
+    ErrorBody,
     GrantRequest,
     GrantView,
     Revoked,
@@ -25,10 +31,46 @@ from witan.api.timeparse import parse_time
 
 router = Router()
 TAGS = ["sharing"]
+CHANGE_ERRORS: dict[int, Any] = {
+    **ERRORS,
+    409: {
+        "description": "the grantee's grant changed meanwhile (code: conflict)",
+        "content": {"application/json": {"model": ErrorBody}},
+    },
+}
 
 
 def _cur() -> Current:
     return current(router.context)
+
+
+# Why a grant was refused, for people (the audit reason names the rule).
+_REFUSALS = {
+    "share-exceeds-own": "you may not give activities you do not hold yourself",
+    "share-expiry-required": "your own grant expires: give an expiry no later than yours",
+    "share-outlives-own": "the expiry is later than your own grant's",
+    "not-granted-by-caller": "this grantee's grant was made by someone else; only they, the owner or an "
+    "admin may replace it",
+}
+
+
+def _put_unchanged(cur: Current, grant: Grant, existing: Grant | None) -> None:
+    store = cur.services.grants
+    put_if = getattr(store, "put_if", None)
+    if put_if is None:  # a store without conditional writes (in-memory)
+        store.put(grant)
+    elif not put_if(grant, existing):
+        raise ApiError(409, "conflict", "the grantee's grant changed meanwhile; read the access list again")
+
+
+def _delete_unchanged(cur: Current, target: Grant) -> bool:
+    store = cur.services.grants
+    delete_if = getattr(store, "delete_if", None)
+    if delete_if is None:
+        return store.delete(target.dataset_id, target.grantee_type, target.grantee)
+    if not delete_if(target):
+        raise ApiError(409, "conflict", "the grant changed meanwhile; read the access list again")
+    return True
 
 
 def _grant_view(grant: Grant) -> GrantView:
@@ -49,7 +91,7 @@ def _grant_view(grant: Grant) -> GrantView:
     operation_id="grant.put",
     tags=TAGS,
     summary="Add or replace the grant for one grantee (user sub or group)",
-    responses=with_success(ERRORS),
+    responses=with_success(CHANGE_ERRORS),
 )
 def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     cur = _cur()
@@ -63,13 +105,18 @@ def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
         if expires_at <= cur.now:
             raise ApiError(422, "invalid-value", "expires_at is in the past")
     requested = frozenset(Activity(a) for a in body.activities)
-    decision = decide_grant(cur.principal, requested, dataset.owner_org, grants, cur.now)
+    kind = GranteeType(body.grantee_type)
+    existing = next((g for g in grants if g.grantee_type is kind and g.grantee == body.grantee), None)
+    decision = decide_share(
+        cur.principal, requested, expires_at, dataset.owner_org, grants, cur.now, replacing=existing
+    )
     if not decision.allowed:
         cur.record.deny(decision.reason)
-        raise ApiError(403, "forbidden", f"you may not grant {', '.join(sorted(body.activities))}")
+        why = _REFUSALS.get(decision.reason.split(":", 1)[0], "you may not give this grant")
+        raise ApiError(403, "forbidden", why)
     grant = Grant(
         dataset_id=dataset_id,
-        grantee_type=GranteeType(body.grantee_type),
+        grantee_type=kind,
         grantee=body.grantee,
         activities=requested,
         granted_by=cur.sub,
@@ -83,8 +130,8 @@ def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     )
     if grant.grantee_type is GranteeType.USER:
         cur.record.detail["subject"] = grant.grantee  # the person this concerns, for subject access
-    cur.write_ahead(200)
-    cur.services.grants.put(grant)
+    with cur.changing(200):
+        _put_unchanged(cur, grant, existing)
     return _grant_view(grant)
 
 
@@ -93,7 +140,7 @@ def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     operation_id="grant.revoke",
     tags=TAGS,
     summary="Revoke the grant of one grantee, named in the body or the query",
-    responses=with_success(ERRORS),
+    responses=with_success(CHANGE_ERRORS),
 )
 def revoke_grant(
     dataset_id: PathId,
@@ -122,8 +169,8 @@ def revoke_grant(
     if not decision.allowed:
         cur.record.deny(decision.reason)
         raise ApiError(403, "forbidden", "you may not revoke this grant")
-    cur.write_ahead(200)
-    removed = cur.services.grants.delete(dataset_id, kind, grantee)
+    with cur.changing(200):
+        removed = _delete_unchanged(cur, target)
     return Revoked(dataset_id=dataset_id, grantee_type=kind.value, grantee=grantee, revoked=removed)
 
 
