@@ -63,3 +63,48 @@ def expected(name: str, folder: Path = EXPECTED) -> dict[int | None, np.ndarray]
 def max_diff(ours: np.ndarray, theirs: np.ndarray) -> float:
     assert not np.isnan(theirs).any(), "the R file lacks some (sex, age) rows"
     return float(np.abs(ours - theirs).max())
+
+
+def only_councils(files: dict[str, tuple[str, bytes]], keep: list[str]) -> dict[str, tuple[str, bytes]]:
+    """The same files with only the rows of `keep` (GSS codes) in the per-council ones."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = {}
+    for role, (name, data) in files.items():
+        if role.endswith("_trend"):
+            out[role] = (name, data)
+            continue
+        table = pacsv.read_csv(io.BytesIO(data))
+        table = table.filter(pc.is_in(table.column(0), pa.array(keep)))
+        buf = io.BytesIO()
+        pacsv.write_csv(table, buf)
+        out[role] = (name, buf.getvalue())
+    return out
+
+
+def tiny_files() -> dict[str, tuple[str, bytes]]:
+    """One council worked by hand in test_demography_model.py: every population cell 100 in
+    2012-2014; births F 40, M 42; 10 births to women of 30 in 2013; 1 death in every cell;
+    flows 3 domestic in, 1 out, 2 international in, 1 out in every cell, 2013-2014."""
+    from witan.models.demography.synthetic import fertility_trend, mortality_trend
+
+    def grid(value: str, years: range, ages: range = range(AGES), sexes: tuple[str, ...] = SEXES) -> str:
+        rows = [f"E09000001,{s},{a},{y},{value}" for y in years for s in sexes for a in ages]
+        return "\n".join(rows) + "\n"
+
+    head = "GSS.Code,Sex,Age,Year,Value\n"
+    files = {
+        "population": head + grid("100", range(2012, 2015)),
+        "births": head + "".join(f"E09000001,F,0,{y},40\nE09000001,M,0,{y},42\n" for y in (2013, 2014)),
+        "births_by_age_of_mother": head + "E09000001,F,30,2013,10\n",
+        "deaths": head + grid("1", range(2013, 2015)),
+        "domestic_in": head + grid("3", range(2013, 2015)),
+        "domestic_out": head + grid("1", range(2013, 2015)),
+        "international_in": head + grid("2", range(2013, 2015)),
+        "international_out": head + grid("1", range(2013, 2015)),
+    }
+    out = {role: (f"{role}.csv", text.encode()) for role, text in files.items()}
+    out["fertility_trend"] = ("fertility_trend.csv", fertility_trend())
+    out["mortality_trend"] = ("mortality_trend.csv", mortality_trend())
+    return out

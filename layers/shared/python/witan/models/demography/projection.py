@@ -53,6 +53,10 @@ def settings_for(inputs: DemographyInputs, parameters: dict[str, Any]) -> Settin
         latest_population_year=int(t["population"].years[-1]),
         latest_births_year=int(t["births"].years[-1]),
         latest_deaths_year=int(t["deaths"].years[-1]),
+        # the first year with deaths, births and the population of the year before
+        earliest_mortality_year=max(
+            int(t["deaths"].years[0]), int(t["births"].years[0]), int(t["population"].years[0]) + 1
+        ),
         migration_span=(max(int(f.years[0]) for f in flows), min(int(f.years[-1]) for f in flows)),
     )
 
@@ -210,42 +214,56 @@ def output_tables(inputs: DemographyInputs, projection: Projection) -> dict[str,
     }
 
 
-def age_group_labels(age: np.ndarray) -> np.ndarray:
-    labels = np.empty(age.shape, dtype=object)
-    for lo, hi, label in AGE_GROUPS:
-        labels[(age >= lo) & (age <= hi)] = label
-    return labels
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes and their labels of a (dictionary or text) key column."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    return np.asarray(array.indices), array.dictionary
+
+
+def _grouped_sum(population: pa.Table, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, ...]:
+    """Population summed by (gss_code, year, group): codes, labels, years, groups, sums, sorted."""
+    codes, labels = _codes(population.column("gss_code"))
+    year = np.asarray(population.column("year"), dtype=np.int64)
+    value = np.asarray(population.column("population"), dtype=np.float64)
+    y0 = int(year.min()) if year.size else 0
+    ny = int(year.max()) - y0 + 1 if year.size else 1
+    flat = (codes.astype(np.int64) * ny + (year - y0)) * n_groups + group
+    cells, inverse = np.unique(flat, return_inverse=True)
+    sums = np.bincount(inverse, weights=value, minlength=cells.size)
+    code, rest = np.divmod(cells, ny * n_groups)
+    years, groups = np.divmod(rest, n_groups)
+    order = np.lexsort((groups, years + y0, np.asarray(labels.to_pylist(), dtype=object)[code].astype(str)))
+    return code[order], labels, (years + y0)[order], groups[order], sums[order]
 
 
 def total_population(population: pa.Table) -> pa.Table:
     """gss_code, year, population (both sexes, all ages)."""
-    grouped = population.group_by(["gss_code", "year"], use_threads=False).aggregate([("population", "sum")])
-    return grouped.rename_columns(["gss_code", "year", "population"]).sort_by(
-        [("gss_code", "ascending"), ("year", "ascending")]
+    code, labels, years, _, sums = _grouped_sum(population, np.zeros(population.num_rows, np.int64), 1)
+    return pa.table(
+        {
+            "gss_code": pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int32)), labels),
+            "year": pa.array(years.astype(np.int32)),
+            "population": pa.array(sums),
+        }
     )
 
 
 def population_by_age_group(population: pa.Table) -> pa.Table:
     """gss_code, year, age_group (0-15, 16-64, 65+), population."""
     age = np.asarray(population.column("age"))
-    group = np.zeros(age.shape, np.int8)
+    group = np.zeros(age.shape, np.int64)
     for i, (lo, hi, _) in enumerate(AGE_GROUPS):
         group[(age >= lo) & (age <= hi)] = i
-    table = population.append_column("group", pa.array(group))
-    grouped = table.group_by(["gss_code", "year", "group"], use_threads=False).aggregate(
-        [("population", "sum")]
-    )
-    grouped = grouped.sort_by([("gss_code", "ascending"), ("year", "ascending"), ("group", "ascending")])
-    labels = pa.array([g[2] for g in AGE_GROUPS], pa.string())
-    age_group = pa.DictionaryArray.from_arrays(
-        pc.cast(grouped.column("group"), pa.int32()).combine_chunks(), labels
-    )
+    code, labels, years, groups, sums = _grouped_sum(population, group, len(AGE_GROUPS))
+    names = pa.array([g[2] for g in AGE_GROUPS], pa.string())
     return pa.table(
         {
-            "gss_code": grouped.column("gss_code"),
-            "year": grouped.column("year"),
-            "age_group": age_group,
-            "population": grouped.column("population_sum"),
+            "gss_code": pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int32)), labels),
+            "year": pa.array(years.astype(np.int32)),
+            "age_group": pa.DictionaryArray.from_arrays(pa.array(groups.astype(np.int32)), names),
+            "population": pa.array(sums),
         }
     )
 

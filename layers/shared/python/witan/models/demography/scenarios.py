@@ -210,6 +210,7 @@ def resolve(
     latest_population_year: int,
     latest_births_year: int,
     latest_deaths_year: int,
+    earliest_mortality_year: int,
     migration_span: tuple[int, int],
 ) -> Settings:
     """The baseline's settings: given parameters, else the catalog defaults, else the data's own years."""
@@ -227,7 +228,10 @@ def resolve(
     if p.get("mortality_years"):
         mortality = parse_window(p["mortality_years"], "parameters", "mortality_years")
     else:
-        mortality = (latest_deaths_year - MORTALITY_WINDOW_YEARS + 1, latest_deaths_year)
+        mortality = (
+            max(earliest_mortality_year, latest_deaths_year - MORTALITY_WINDOW_YEARS + 1),
+            latest_deaths_year,
+        )
     if p.get("migration_years"):
         migration = parse_window(p["migration_years"], "parameters", "migration_years")
     else:
