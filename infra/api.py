@@ -76,6 +76,9 @@ class Api(Construct):
             self_sign_up_enabled=False,  # accounts are created by a platform admin
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            # A changed email takes effect only once verified: until then the token keeps the original,
+            # verified address (the API trusts an email claim only with email_verified).
+            keep_original=cognito.KeepOriginalAttrs(email=True),
             standard_attributes=cognito.StandardAttributes(
                 email=cognito.StandardAttribute(required=True, mutable=True)
             ),
@@ -116,6 +119,12 @@ class Api(Construct):
             # USER_PASSWORD_AUTH lets the local demo and scripts sign in without SRP.
             auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
             disable_o_auth=True,
+            # Users may not rewrite their own email through the client (an admin changes it): without
+            # this list every standard attribute, email included, is writable with the access token.
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, email_verified=True, fullname=True
+            ),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(fullname=True),
             prevent_user_existence_errors=True,
             access_token_validity=Duration.hours(1),
             id_token_validity=Duration.hours(1),

@@ -56,6 +56,11 @@ class GranteeType(StrEnum):
 _GROUP_SPLIT = re.compile(r"[\s,]+")
 
 
+def claim_true(raw: object) -> bool:
+    """A boolean claim as the authorizer passes it: "true" (Cognito), True, or "True"."""
+    return raw is True or (isinstance(raw, str) and raw.strip().lower() == "true")
+
+
 def parse_groups(raw: object) -> tuple[str, ...]:
     """Cognito groups as the authorizer passes them: "[org-a admin]", "org-a,admin" or a list."""
     if raw is None:
@@ -69,11 +74,20 @@ def parse_groups(raw: object) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller. `sub` is None for a request without claims (anonymous)."""
+    """The caller. `sub` is None for a request without claims (anonymous).
+
+    `email` is the token's claim as given; `email_verified` says whether the token vouches for it. Match
+    people by `sub`; use the email to find someone only when it is verified (`verified_email`).
+    """
 
     sub: str | None
     email: str | None = None
     groups: tuple[str, ...] = ()
+    email_verified: bool = False
+
+    @property
+    def verified_email(self) -> str | None:
+        return self.email if self.email_verified else None
 
     @property
     def anonymous(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from witan.access.model import Principal, parse_groups
+from witan.access.model import Principal, claim_true, parse_groups
 
 
 def principal_from_event(event: Mapping[str, Any]) -> Principal:
@@ -21,4 +21,5 @@ def principal_from_event(event: Mapping[str, Any]) -> Principal:
         sub=str(sub) if sub else None,
         email=str(email) if email else None,
         groups=parse_groups(claims.get("cognito:groups")),
+        email_verified=claim_true(claims.get("email_verified")),
     )

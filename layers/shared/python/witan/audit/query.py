@@ -305,11 +305,18 @@ class SubjectExport:
 
 
 def subject_export(
-    reader: AuditReader, subject: str, *, email: str | None = None, now: datetime | None = None
+    reader: AuditReader,
+    subject: str,
+    *,
+    email: str | None = None,
+    now: datetime | None = None,
+    own_events_only: bool = False,
 ) -> SubjectExport:
     """Everything recorded about a person: events they did (actor) or that name them (detail.subject).
 
     A person may be known by their Cognito sub, their email, or both; events matching either count.
+    `own_events_only` (self-service): an event found only through the email is kept only if no other
+    sub did it, so an address that moved between accounts never shows one person another's actions.
     """
     if not subject or not subject.strip():
         raise QueryError("invalid_subject", "subject is required")
@@ -321,6 +328,8 @@ def subject_export(
         for item in _all(reader, "chains", since=None, until=None, filters={}, any_of=any_of)
     ]
     events = [e for e in events if e.get("type") == "event"]
+    if own_events_only:
+        events = [e for e in events if _by_sub(e, subject) or not e.get("actor_sub")]
     events.sort(key=lambda e: (str(e.get("time", "")), str(e.get("id"))))
     return SubjectExport(
         subject=subject,
@@ -328,6 +337,12 @@ def subject_export(
         generated_at=format_time(now or datetime.now(UTC)),
         events=events,
     )
+
+
+def _by_sub(event: Mapping[str, Any], subject: str) -> bool:
+    detail = event.get("detail")
+    named = detail.get("subject") if isinstance(detail, Mapping) else None
+    return subject in (event.get("actor_sub"), event.get("subject"), named)
 
 
 def neutralise(cell: Any) -> Any:

@@ -177,17 +177,25 @@ def subject(
     cur = _cur()
     principal = cur.principal
     cur.record.resource = f"subject/{user}"
+    self_service = False
     if principal.is_admin:
         cur.record.allow(f"admin:{ADMIN_GROUP}")
+        if user == principal.sub and email is None:
+            email = principal.verified_email
     elif user == principal.sub:
         cur.record.allow("self")
-        email = principal.email
+        # Matched by sub; the address only when the token vouches for it, and then never to reach
+        # events another signed-in person did (an address can move between accounts).
+        email, self_service = principal.verified_email, True
     else:
         cur.record.deny("not-self")
         raise ApiError(403, "forbidden", "only admins may export another person's audit record")
     cur.record.detail["subject"] = user
     export = _read(
-        cur, lambda: audit_query.subject_export(cur.services.audit_reader, user, email=email, now=cur.now)
+        cur,
+        lambda: audit_query.subject_export(
+            cur.services.audit_reader, user, email=email, now=cur.now, own_events_only=self_service
+        ),
     )
     if format == "csv":
         return _csv_response(export.to_csv(), f"subject-{user}.csv")
