@@ -1,4 +1,4 @@
-"""model_run: the Step Functions task for SEND model runs (contract: docs/contracts.md).
+"""model_run: the Step Functions task for every registered model's runs (contract: docs/contracts.md).
 
 `{"step": "plan" | "chunk" | "aggregate" | "fail", ...}`. Thin: parse the event, call
 witan.modelrun.pipeline over the S3 run storage, keep the run record in the model-runs table.
@@ -19,7 +19,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from witan.aws.model_runs import ModelRunsTable, S3RunStorage, read_input_files, run_prefix
 from witan.modelrun import pipeline
-from witan.models.send.inputs import ModelInputError, load_inputs
+from witan.modelrun.errors import ModelInputError
+from witan.modelrun.request import RunRequest
 from witan.settings import Settings
 
 SERVICE_NAME = "model_run"
@@ -60,18 +61,18 @@ def plan(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     run_id = _run_id(event)
     runs = ModelRunsTable(settings.model_runs_table)
     try:
-        request = pipeline.RunRequest.from_event(event)
+        request = RunRequest.from_event(event)
         if "inputs" not in event:
             raise ModelInputError(
                 "request",
-                "inputs (S3 keys or a prefix) are required",
+                "inputs (S3 keys per role or a prefix) are required",
                 column="inputs",
                 code="invalid-request",
             )
-        inputs = load_inputs(read_input_files(settings.data_bucket, event["inputs"]))
+        files = read_input_files(settings.data_bucket, event["inputs"], request.definition)
         storage = S3RunStorage(settings.data_bucket, run_prefix(run_id))
-        items = pipeline.plan(storage, inputs, request)
-        years = inputs.projection_years(request.projection_years)
+        items = pipeline.plan(storage, files, request)
+        meta = pipeline.planned_meta(storage)
     except ModelInputError as exc:
         # Record the specific reason now; the Catch's `fail` step keeps it and does the rest.
         runs.failed(
@@ -84,22 +85,14 @@ def plan(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         model=request.model,
         simulations=request.simulations,
         seed=request.seed,
-        scenarios=[s.name for s in request.scenarios],
+        scenarios=[s["name"] for s in request.scenarios],
         chunks_total=len(items),
         output_prefix=run_prefix(run_id),
         email=request.email,
-        projection_years=len(years),
-        years=years,
+        projection_years=meta.get("projection_years"),
+        years=meta.get("years"),
     )
-    logger.info(
-        "model run planned",
-        extra={
-            "run_id": run_id,
-            "chunks": len(items),
-            "years": len(years),
-            "warnings": len(inputs.warnings),
-        },
-    )
+    logger.info("model run planned", extra={"run_id": run_id, "model": request.model, "chunks": len(items)})
     return {
         **event,
         "manifest_bucket": settings.data_bucket,
@@ -145,9 +138,9 @@ def aggregate(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         settings,
         plan_doc.get("email"),
         f"Witan model run {run_id} finished",
-        f"Your SEND model run {run_id} ({meta['simulations']} simulations, "
+        f"Your {meta['model']} model run {run_id} ({meta['simulations']} simulation(s), "
         f"{len(meta['scenarios'])} scenario(s) with the baseline) has finished.\n"
-        f"Results: s3://{bucket}/{run_prefix(run_id)} (summaries.xlsx, count.csv, charts/).",
+        f"Results: s3://{bucket}/{run_prefix(run_id)} (summaries.xlsx, the output tables, charts/).",
     )
     logger.info("model run aggregated", extra={"run_id": run_id, "outputs": len(keys)})
     return {
@@ -187,7 +180,7 @@ def fail(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         settings,
         record.get("email"),
         f"Witan model run {run_id} failed",
-        f"Your SEND model run {run_id} failed: {recorded.get('message', '')}",
+        f"Your {record.get('model', '')} model run {run_id} failed: {recorded.get('message', '')}",
     )
     logger.warning("model run failed", extra={"run_id": run_id, "error": recorded})
     return {"run_id": run_id, "status": "FAILED", "error": recorded}

@@ -118,8 +118,8 @@ def test_post_matrix(world: World, persona: Any, extra: dict[str, Any], expected
     run_input = json.loads(world.sfn.describe_execution(executionArn=started[0]["executionArn"])["input"])
     request = RunRequest.from_event(run_input)
     assert (request.run_id, request.simulations, request.seed) == (run_id, 20, 3)
-    assert [s.name for s in request.scenarios] == ["close-C"]
-    assert set(run_input["inputs"]) == {"transitions", "population", "costs", "valid-states"}
+    assert [s["name"] for s in request.scenarios] == ["close-C"]
+    assert set(run_input["inputs"]) == {"transitions", "population", "costs", "valid_states"}
     assert all(
         key.startswith(f"datasets/{ids[t.replace('-', '_')]}/") for t, key in run_input["inputs"].items()
     )
@@ -149,13 +149,13 @@ def test_projection_years_is_recorded_and_passed_to_the_plan(world: World, years
     assert status == 202, out
     audit = event(world)
     detail = json.loads(audit["detail"]) if isinstance(audit["detail"], str) else audit["detail"]
-    assert detail["projection_years"] == years
+    assert detail["parameters"]["projection_years"] == years
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(out["id"])
     assert record is not None and record["projection_years"] == years
     (execution,) = executions(world)
     run_input = json.loads(world.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    assert run_input["projection_years"] == years
-    assert RunRequest.from_event(run_input).projection_years == years
+    assert run_input["parameters"]["projection_years"] == years
+    assert RunRequest.from_event(run_input).parameters["projection_years"] == years
     status, view, _ = world.api.call("GET", f"/model-runs/{out['id']}", OWNER)
     assert status == 200 and view["projection_years"] == years and view["years"] is None  # not planned yet
 
@@ -166,8 +166,8 @@ def test_without_projection_years_the_plan_decides(world: World) -> None:
     event(world)
     (execution,) = executions(world)
     run_input = json.loads(world.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    assert "projection_years" not in run_input
-    assert RunRequest.from_event(run_input).projection_years is None
+    assert "projection_years" not in run_input and "projection_years" not in run_input["parameters"]
+    assert "projection_years" not in RunRequest.from_event(run_input).parameters
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(out["id"])
     assert record is not None and record["projection_years"] is None
 
@@ -184,9 +184,9 @@ BAD_BODIES = [
     (None, "YEARS_16", 422, "invalid-value"),
     (None, "YEARS_STRING", 422, "wrong-type"),
     (None, "TOO_MUCH_WORK", 422, "run-too-large"),
-    (None, "MODEL_OTHER", 422, "invalid-value"),
+    (None, "MODEL_OTHER", 422, "unknown-model"),
     (None, "BOTH_INPUTS", 422, "invalid-value"),
-    (None, "NO_INPUTS", 422, "invalid-value"),
+    (None, "NO_INPUTS", 422, "missing-input"),
     (None, "BAD_PREFIX", 422, "invalid-value"),
     (None, "BAD_SCENARIO", 422, "invalid-scenario"),
     (None, "SCENARIO_BASELINE", 422, "invalid-scenario"),
@@ -250,7 +250,7 @@ def test_bad_bodies_are_refused_with_a_code(
 
 
 def test_a_dataset_whose_file_is_not_a_table_is_refused(world: World) -> None:
-    ids = seed(world, file_name="{table}.xlsx")
+    ids = seed(world, file_name="{table}.pdf")
     status, out, _ = world.api.call("POST", "/model-runs", OWNER, body(ids))
     assert (status, out["code"]) == (409, "unsupported-input")
     assert event(world)["decision"] == "deny"

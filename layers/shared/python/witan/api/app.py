@@ -48,7 +48,8 @@ AREAS: dict[str, tuple[str, ...]] = {
     "requests": ("requests",),  # Collect+Share, requesters
     "schemas": ("requests",),
     "collect": ("collect",),  # Collect+Share, partners by capability token
-    "model-runs": ("model_runs",),  # SEND model runs
+    "models": ("model_runs",),  # the registered models
+    "model-runs": ("model_runs",),  # runs of any model
 }
 AREAS["openapi.json"] = ("docs", *dict.fromkeys(m for ms in AREAS.values() for m in ms))
 # Actions answered without claims: each route module lists its own in PUBLIC_ACTIONS (the documentation;

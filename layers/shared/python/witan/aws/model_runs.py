@@ -24,10 +24,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from witan.aws.dynamo import condition_failed, query_items
-from witan.models.send.inputs import TABLES, ModelInputError
+from witan.modelrun.definition import InputFile, ModelDefinition
+from witan.modelrun.errors import ModelInputError
 from witan.settings import MODELS_PREFIX
-
-INPUT_EXTENSIONS = (".csv", ".parquet")
 
 
 def run_prefix(run_id: str) -> str:
@@ -60,10 +59,73 @@ class S3RunStorage:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
 
-def _input_keys(client: Any, bucket: str, spec: Any) -> dict[str, str]:
-    """Table name -> S3 key, from {"transitions": key, ...}, {"prefix": p} or a prefix string."""
-    prefix = spec if isinstance(spec, str) else spec.get("prefix") if isinstance(spec, dict) else None
-    if prefix is not None:
+def _get(client: Any, bucket: str, key: str, role: str) -> bytes:
+    try:
+        body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "AccessDenied"):
+            raise ModelInputError(
+                key, f"the {role} input is not in the data bucket", code="missing-input"
+            ) from None
+        raise
+    return body
+
+
+def _prefix_files(client: Any, bucket: str, prefix: str, definition: ModelDefinition) -> dict[str, list[str]]:
+    """role -> keys in one folder (a dataset version holding every table), named as in an inputs folder."""
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    names = [
+        obj["Key"][len(prefix) :]
+        for obj in client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000).get("Contents", [])
+    ]
+    found: dict[str, list[str]] = {}
+    for role in definition.inputs:
+        stems = {role.file, role.file.replace("-", "_"), role.file.replace("_", "-")}
+        for name in sorted(names):
+            stem, dot, ext = name.rpartition(".")
+            if not dot or f".{ext}" not in role.formats:
+                continue
+            if stem in stems or (role.many and any(stem.startswith(s) for s in stems)):
+                found.setdefault(role.role, []).append(prefix + name)
+        if not role.many and role.role in found:
+            found[role.role] = found[role.role][:1]
+    return found
+
+
+def _from_run(
+    client: Any, bucket: str, role: str, ref: dict[str, Any], definition: ModelDefinition
+) -> InputFile:
+    """Another run's output as this model's input, through the chain adapter the model declares."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    chain = definition.chains.get(role)
+    if chain is None:
+        raise ModelInputError(
+            "request",
+            f"the {role} input cannot come from a model run",
+            column="inputs",
+            code="invalid-request",
+        )
+    run_id = str(ref.get("model_run"))
+    data = _get(client, bucket, f"{run_prefix(run_id)}{chain.output}.parquet", role)
+    options = {k: v for k, v in ref.items() if k not in ("model_run", "output")}
+    return chain.convert(pq.read_table(io.BytesIO(data)), options)
+
+
+def read_input_files(
+    bucket: str, spec: Any, definition: ModelDefinition, client: Any = None
+) -> dict[str, list[InputFile]]:
+    """A run's inputs from the data bucket as {role: [InputFile]}. `spec`: {"prefix": folder}, or
+    {role: key | [keys] | {"model_run": id, "output": name, ...options}} (the API resolved datasets
+    to keys and checked the caller may read each)."""
+    client = client if client is not None else boto3.client("s3")
+    if not isinstance(spec, dict):
+        raise ModelInputError("request", "inputs must be an object", column="inputs", code="invalid-request")
+    roles = {r.role for r in definition.inputs}
+    if "prefix" in spec:
+        prefix = spec["prefix"]
         if not isinstance(prefix, str) or not prefix:
             raise ModelInputError(
                 "request",
@@ -71,52 +133,30 @@ def _input_keys(client: Any, bucket: str, spec: Any) -> dict[str, str]:
                 column="inputs",
                 code="invalid-request",
             )
-        prefix = prefix if prefix.endswith("/") else prefix + "/"
-        listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000).get("Contents", [])
-        found: dict[str, str] = {}
-        for obj in listing:
-            name = obj["Key"][len(prefix) :]
-            for table in TABLES:
-                if name in {
-                    f"{stem}{ext}" for stem in (table, table.replace("-", "_")) for ext in INPUT_EXTENSIONS
-                }:
-                    found.setdefault(table, obj["Key"])
-        return found
-    if not isinstance(spec, dict):
+        keys: dict[str, Any] = _prefix_files(client, bucket, prefix, definition)
+    else:  # "valid-states" as well as "valid_states": table names as witan.send spells them
+        spelled = {r.role.replace("_", "-"): r.role for r in definition.inputs}
+        keys = {spelled.get(str(k), str(k)): v for k, v in spec.items()}
+    unknown = sorted(set(keys) - roles)
+    if unknown:
         raise ModelInputError(
             "request",
-            "inputs must name S3 keys per table or a prefix",
+            f"inputs: unknown role(s) {', '.join(unknown)} for model {definition.name} "
+            f"(roles: {', '.join(sorted(roles))})",
             column="inputs",
-            code="invalid-request",
+            code="unknown-input",
         )
-    keys = {str(k).replace("_", "-"): v for k, v in spec.items()}
-    bad = [k for k, v in keys.items() if k not in TABLES or not isinstance(v, str) or not v]
-    if bad:
-        raise ModelInputError(
-            "request",
-            f"inputs: unknown table or empty key for {', '.join(sorted(bad))} (tables: {', '.join(TABLES)})",
-            column="inputs",
-            code="invalid-request",
-        )
-    return keys
-
-
-def read_input_files(bucket: str, spec: Any, client: Any = None) -> dict[str, tuple[str, bytes]]:
-    """Fetch a run's input tables from the data bucket as {table: (file name, bytes)}."""
-    client = client if client is not None else boto3.client("s3")
-    keys = _input_keys(client, bucket, spec)
-    missing = [t for t in TABLES if t not in keys]
-    if missing:
-        raise ModelInputError(missing[0], f"no {missing[0]} table among the inputs", code="missing-table")
-    files: dict[str, tuple[str, bytes]] = {}
-    for table, key in keys.items():
-        try:
-            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "AccessDenied"):
-                raise ModelInputError(key, "not found in the data bucket", code="missing-table") from None
-            raise
-        files[table] = (key.rsplit("/", 1)[-1], body)
+    files: dict[str, list[InputFile]] = {}
+    for role, where in keys.items():
+        if isinstance(where, dict):
+            files[role] = [_from_run(client, bucket, role, where, definition)]
+            continue
+        listed = where if isinstance(where, list) else [where]
+        if not listed or not all(isinstance(k, str) and k for k in listed):
+            raise ModelInputError(
+                "request", f"inputs.{role} must name S3 keys", column="inputs", code="invalid-request"
+            )
+        files[role] = [InputFile(k.rsplit("/", 1)[-1], _get(client, bucket, k, role)) for k in listed]
     return files
 
 

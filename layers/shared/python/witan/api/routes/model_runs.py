@@ -1,11 +1,15 @@
-"""Model runs: start a SEND model run on the state machine, list runs, read one run's status and outputs.
+"""Models and model runs: describe the registered models; start a run of any of them on the state
+machine, list runs, read one run's status and outputs.
 
 Who may see a run: whoever asked for it, members of the organisation it was run for, platform admins.
-Inputs are catalog datasets the caller may `file-read` (one per table), or the prefix of one dataset
-version (`datasets/{id}/{version}/`) holding all four tables; either way the sharing policy decides,
-as for a download. The plan step reads the files and records any problem with them on the run;
-so a scenario window outside the projected years (known only from the inputs) fails the run there with
-code `scenario-outside-projection`, while a window holding no year at all is a 422 here.
+Inputs, by the model's input roles: a catalog dataset the caller may `file-read` (its latest file or a
+given version), or another run's output the caller may see (runs that feed runs: the receiving model
+declares how it converts it); SEND also takes its legacy forms (`datasets` by table, or the `prefix`
+of one dataset version holding all four tables). Either way the sharing policy decides, as for a
+download, and the run record keeps where every input came from. The plan step reads the files, checks
+them against their Table Schemas and records any problem on the run; so a scenario window outside the
+projected years (known only from the inputs) fails the run there with code
+`scenario-outside-projection`, while a window holding no year at all is a 422 here.
 Each route's `operation_id` is its audit action; the app records exactly one audit event per request.
 """
 
@@ -39,11 +43,13 @@ ERRORS: dict[int, Any] = error_responses(
         400: "bad input (code: invalid-json, malformed-id, invalid-query)",
         401: "no identity (code: unauthenticated)",
         403: "an input dataset or organisation you may not use (code: forbidden)",
-        404: "no such run or input dataset, or not visible to you (code: not-found)",
-        409: "an input dataset has no usable file (code: no-file, unsupported-input)",
+        404: "no such model, run, input dataset or version, or not visible to you (code: not-found)",
+        409: "an input dataset has no usable file, or an input run has not succeeded (code: no-file, "
+        "unsupported-input, run-not-finished)",
         410: "an input dataset was deleted (code: dataset-deleted)",
-        422: "body fails validation (code: unknown-field, missing-field, invalid-value, invalid-scenario, "
-        "organisation-required, run-too-large, ...)",
+        422: "body fails validation (code: unknown-field, missing-field, invalid-value, unknown-model, "
+        "invalid-parameter, invalid-scenario, unknown-input, missing-input, organisation-required, "
+        "run-too-large, ...)",
         503: "the audit trail or the model service is unavailable (code: audit-unavailable, "
         "model-runs-unavailable)",
     }
@@ -52,7 +58,9 @@ ERRORS: dict[int, Any] = error_responses(
 MAX_SIMULATIONS = 5000
 MAX_SCENARIOS = 20  # besides the baseline (witan.modelrun.pipeline.MAX_SCENARIOS)
 CHUNK_SIZE = 100  # simulations per Map item: at most 50 chunks x 21 scenarios per run
-INPUT_EXTENSIONS = (".csv", ".parquet")
+INPUT_EXTENSIONS = (".csv", ".parquet", ".xlsx")
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+ROLE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 # A dataset version's folder: datasets/{id}/{version}/.
 _PREFIX = re.compile(
@@ -62,13 +70,35 @@ OUTPUT_KINDS = {".csv": "summary", ".png": "chart", ".xlsx": "workbook"}
 
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
 PathRunId = Annotated[RunId, Path(description="model run id")]
+ModelName = Annotated[str, Field(pattern=MODEL_NAME_PATTERN)]
+Role = Annotated[str, Field(pattern=ROLE_PATTERN)]
 
 
 # --- bodies -------------------------------------------------------------------------------------------
 
 
+class DatasetInput(BaseModel):
+    """A catalog dataset's file: the latest, or a given file version."""
+
+    model_config = STRICT
+    dataset: DatasetId
+    version: Annotated[int, Field(ge=1, le=999_999)] | None = Field(None, description="default: the latest")
+
+
+class RunOutputInput(BaseModel):
+    """Another run's output table (runs that feed runs), converted as the receiving model declares
+    (`GET /models/{name}`: its input's `from_model_run`)."""
+
+    model_config = STRICT
+    model_run: RunId
+    output: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    gss_code: Annotated[str, Field(pattern=r"^[ENSW][0-9]{8}$")] | None = Field(
+        None, description="which council of a demography run (needed when it projected several)"
+    )
+
+
 class DatasetInputs(BaseModel):
-    """One catalog dataset per input table; its latest file (CSV or Parquet) is used."""
+    """SEND's legacy form: one catalog dataset per input table; its latest file (CSV or Parquet)."""
 
     model_config = STRICT
     transitions: DatasetId
@@ -78,7 +108,7 @@ class DatasetInputs(BaseModel):
 
 
 class ModelRunInputs(BaseModel):
-    """Exactly one of `datasets` or `prefix`."""
+    """SEND's legacy form: exactly one of `datasets` or `prefix`."""
 
     model_config = STRICT
     datasets: DatasetInputs | None = None
@@ -91,20 +121,24 @@ class ModelRunInputs(BaseModel):
 
 class CreateModelRunRequest(BaseModel):
     model_config = STRICT
-    model: Literal["send"] = "send"
-    inputs: ModelRunInputs
+    model: ModelName = Field("send", description="a registered model (GET /models)")
+    inputs: ModelRunInputs | dict[Role, DatasetInput | RunOutputInput] = Field(
+        description="input role -> a dataset (and version) or another run's output; roles and their "
+        "Table Schemas: GET /models/{name}"
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="the model's parameters (JSON Schema: GET /models/{name})"
+    )
     scenarios: Annotated[list[dict[str, Any]], Field(max_length=MAX_SCENARIOS)] = Field(
         default_factory=list,
-        description="policy scenarios (the JSON format of witan.models.send.scenarios), each compared "
-        "with the baseline",
+        description="policy scenarios, each compared with the baseline (JSON Schema: GET /models/{name})",
     )
     simulations: Annotated[int, Field(ge=1, le=MAX_SIMULATIONS)] = 1000
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     projection_years: Annotated[int, Field(ge=1, le=MAX_PROJECTION_YEARS)] | None = Field(
         None,
-        description="calendar years to project after the seed year (the last transitions year + 1); "
-        "default: every population year after it. Each needs population rows, or the run fails with "
-        "code missing-population naming the missing years.",
+        description="SEND only, kept for earlier clients: parameters.projection_years",
+        deprecated=True,
     )
     organisation: OrgGroup | None = Field(None, description="whose run it is; needed if you are in several")
     notify: bool = Field(True, description="email you when the run ends")
@@ -145,11 +179,36 @@ class ModelRunView(Body):
     updated_at: str | None = None
     finished_at: str | None = None
     error: dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = Field(
+        None, description="where each input came from (dataset keys, or another run's id and output)"
+    )
     outputs: list[OutputLink] = Field(default_factory=list)
 
 
 class ModelRunList(Body):
     items: list[ModelRunView]
+
+
+class ModelSummary(Body):
+    name: str
+    title: str
+    version: str
+    description: str
+    stochastic: bool = Field(description="simulations (true) or one path per scenario (false)")
+
+
+class ModelList(Body):
+    items: list[ModelSummary]
+
+
+class ModelDescription(ModelSummary):
+    inputs: list[dict[str, Any]] = Field(
+        description="input roles: file, formats, required, description, Table Schema, and which other "
+        "model's output it can take (from_model_run)"
+    )
+    parameters: dict[str, Any] = Field(description="JSON Schema of `parameters`, with defaults")
+    scenario: dict[str, Any] = Field(description="JSON Schema of one scenario")
+    outputs: list[dict[str, str]]
 
 
 # --- adapters -----------------------------------------------------------------------------------------
@@ -225,34 +284,96 @@ def _organisation(cur: Current, wanted: str | None) -> tuple[str, str]:
     raise ApiError(403, "forbidden", f"you are not a member of {wanted}")
 
 
-def _dataset_file(cur: Current, table: str, dataset_id: str) -> tuple[str, str]:
-    """The S3 key of a dataset's latest file, if the caller may read it; and the policy's reason."""
+def _dataset_file(cur: Current, role: str, dataset_id: str, version: int | None = None) -> tuple[Any, str]:
+    """Where a dataset's file is (an S3 key, or for an earlier version its folder), if the caller may
+    read it; and the policy's reason."""
     dataset, _ = cur.dataset(dataset_id, Activity.FILE_READ)
     cur.require_live(dataset)
     reason = cur.record.reason or ""
     if dataset.file is None or not dataset.file.key.startswith(DATASETS_PREFIX):
-        raise ApiError(409, "no-file", f"dataset {dataset_id} ({table}) has no file yet")
+        raise ApiError(409, "no-file", f"dataset {dataset_id} ({role}) has no file yet")
+    if version is not None and version != dataset.file.version:
+        if version > dataset.file.version:
+            raise ApiError(
+                404,
+                "not-found",
+                f"dataset {dataset_id} ({role}) has no version {version} (latest: {dataset.file.version})",
+            )
+        return {"folder": f"{DATASETS_PREFIX}{dataset_id}/{version}/"}, reason
     if not dataset.file.file_name.lower().endswith(INPUT_EXTENSIONS):
         raise ApiError(
             409,
             "unsupported-input",
-            f"dataset {dataset_id} ({table}) is {dataset.file.file_name}: model inputs are .csv or .parquet",
+            f"dataset {dataset_id} ({role}) is {dataset.file.file_name}: model inputs are "
+            f"{', '.join(INPUT_EXTENSIONS)}",
         )
     return dataset.file.key, reason
 
 
-def _resolve_inputs(cur: Current, inputs: ModelRunInputs) -> tuple[dict[str, Any], dict[str, Any]]:
-    """State machine `inputs` and what to record in the audit event about them."""
+def _run_output(cur: Current, role: str, ref: RunOutputInput, chain: Any) -> tuple[dict[str, Any], str]:
+    """Another run's output as an input: the caller must be allowed to see that run, as for GET."""
+    if chain is None:
+        raise ApiError(422, "invalid-value", f"inputs.{role}: this model cannot take it from a model run")
+    p = ports(cur)
+    run = p.runs.get(ref.model_run)
+    reason = visibility(cur.principal, run) if run else None
+    if run is None or reason is None:
+        cur.record.deny(f"input-run-not-visible:{ref.model_run}")
+        raise ApiError(404, "not-found", f"inputs.{role}: no model run {ref.model_run}")
+    if run.get("model") != chain.model or ref.output != chain.output:
+        raise ApiError(
+            422,
+            "invalid-value",
+            f"inputs.{role}: takes the {chain.output!r} output of a {chain.model} run "
+            f"(run {ref.model_run} is a {run.get('model')} run)",
+        )
+    if run.get("status") != "SUCCEEDED":
+        raise ApiError(409, "run-not-finished", f"inputs.{role}: run {ref.model_run} is {run.get('status')}")
+    return ref.model_dump(exclude_none=True), reason
+
+
+def _resolve_inputs(cur: Current, model: Any, inputs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """State machine `inputs` (role -> where) and what to record in the audit event about them."""
+    if isinstance(inputs, ModelRunInputs):
+        if model.name != "send":
+            raise ApiError(422, "invalid-value", "inputs: give each input role (datasets/prefix are SEND's)")
+        return _legacy_inputs(cur, inputs)
+    roles = {r.role: r for r in model.inputs}
+    unknown = sorted(set(inputs) - set(roles))
+    if unknown:
+        raise ApiError(
+            422, "unknown-input", f"inputs: unknown role(s) {', '.join(unknown)} (roles: {', '.join(roles)})"
+        )
+    missing = [r for r, role in roles.items() if role.required and r not in inputs]
+    if missing:
+        raise ApiError(422, "missing-input", f"inputs: {', '.join(missing)} required", column=missing[0])
+    where: dict[str, Any] = {}
+    audit: dict[str, Any] = {}
+    for role, given in inputs.items():
+        if isinstance(given, RunOutputInput):
+            where[role], reason = _run_output(cur, role, given, model.chains.get(role))
+            audit[role] = {**where[role], "reason": reason}
+        else:
+            where[role], reason = _dataset_file(cur, role, given.dataset, given.version)
+            audit[role] = {
+                "dataset": given.dataset,
+                "version": given.version,
+                "key": where[role],
+                "reason": reason,
+            }
+    return where, audit
+
+
+def _legacy_inputs(cur: Current, inputs: ModelRunInputs) -> tuple[dict[str, Any], dict[str, Any]]:
     if (inputs.datasets is None) == (inputs.prefix is None):
         raise ApiError(422, "invalid-value", "inputs: give exactly one of datasets or prefix")
     if inputs.datasets is not None:
-        keys: dict[str, str] = {}
+        keys: dict[str, Any] = {}
         audit: dict[str, Any] = {}
-        for field_name, dataset_id in inputs.datasets.model_dump().items():
-            table = field_name.replace("_", "-")
-            key, reason = _dataset_file(cur, table, dataset_id)
-            keys[table] = key
-            audit[table] = {"dataset": dataset_id, "key": key, "reason": reason}
+        for role, dataset_id in inputs.datasets.model_dump().items():
+            key, reason = _dataset_file(cur, role, dataset_id)
+            keys[role] = key
+            audit[role] = {"dataset": dataset_id, "key": key, "reason": reason}
         return keys, audit
     prefix = inputs.prefix or ""
     matched = _PREFIX.match(prefix)
@@ -267,19 +388,26 @@ def _resolve_inputs(cur: Current, inputs: ModelRunInputs) -> tuple[dict[str, Any
     return {"prefix": prefix}, {"prefix": prefix, "dataset": dataset.id, "reason": cur.record.reason or ""}
 
 
-def _scenarios(raw: list[dict[str, Any]]) -> list[str]:
-    """Check scenarios here so a bad one is a 422 now, not a failed run later."""
-    from witan.models.send.inputs import ModelInputError
-    from witan.models.send.scenarios import parse_scenarios
+def _checked_request(body: CreateModelRunRequest) -> tuple[Any, dict[str, Any], list[str]]:
+    """The model, its parameters with defaults and the scenario names: a bad one is a 422 now, not a
+    failed run later (checks that need no input data; the plan step checks the rest)."""
+    from witan.modelrun.errors import ModelInputError
+    from witan.modelrun.registry import get_model
+    from witan.modelrun.request import checked_parameters, checked_scenarios
 
     try:
-        parsed = parse_scenarios(raw, "scenarios") if raw else []
+        model = get_model(body.model)
+        raw = dict(body.parameters)
+        if body.projection_years is not None:
+            if body.model != "send":
+                raise ApiError(422, "invalid-value", "projection_years is SEND's; use parameters")
+            raw["projection_years"] = body.projection_years
+        parameters = checked_parameters(model, raw)
+        scenarios = checked_scenarios(model, body.scenarios)
+        model.check_request(parameters, scenarios)
     except ModelInputError as exc:
         raise ApiError(422, exc.code, str(exc), column=exc.column) from None
-    names = [s.name for s in parsed]
-    if len(set(names)) != len(names):
-        raise ApiError(422, "invalid-scenario", "scenario names must be unique", column="name")
-    return names
+    return model, parameters, [s["name"] for s in scenarios]
 
 
 def _view(cur: Current, run: dict[str, Any], with_outputs: bool) -> ModelRunView:
@@ -316,6 +444,7 @@ def _view(cur: Current, run: dict[str, Any], with_outputs: bool) -> ModelRunView
         updated_at=run.get("updated_at"),
         finished_at=run.get("finished_at"),
         error=error if isinstance(error, dict) else None,
+        inputs=run.get("inputs") if isinstance(run.get("inputs"), dict) else None,
         outputs=outputs,
     )
 
@@ -323,57 +452,106 @@ def _view(cur: Current, run: dict[str, Any], with_outputs: bool) -> ModelRunView
 # --- routes -------------------------------------------------------------------------------------------
 
 
+@router.get(
+    "/models",
+    operation_id="model.list",
+    tags=TAGS,
+    summary="The models Witan can run",
+    responses=with_success(ERRORS),
+)
+def list_models() -> ModelList:
+    from witan.modelrun.registry import get_model, model_names
+
+    cur = _cur()
+    cur.record.allow("signed-in")
+    items = []
+    for name in model_names():
+        m = get_model(name)
+        items.append(
+            ModelSummary(
+                name=m.name,
+                title=m.title,
+                version=m.version,
+                description=m.description,
+                stochastic=m.stochastic,
+            )
+        )
+    return ModelList(items=items)
+
+
+@router.get(
+    "/models/<name>",
+    operation_id="model.read",
+    tags=TAGS,
+    summary="A model's inputs (with their Table Schemas), parameters, scenario format and outputs",
+    responses=with_success(ERRORS),
+)
+def get_model_description(name: Annotated[ModelName, Path(description="model name")]) -> ModelDescription:
+    from witan.modelrun.registry import model_names
+    from witan.models.cli import describe
+
+    cur = _cur()
+    cur.record.resource = f"model/{name}"
+    if name not in model_names():
+        cur.record.deny("no-such-model")
+        raise ApiError(404, "not-found", f"no model {name} (models: {', '.join(model_names())})")
+    cur.record.allow("signed-in")
+    return ModelDescription(**describe(name))
+
+
 @router.post(
     "/model-runs",
     operation_id="model-run.create",
     tags=TAGS,
     status_code=202,
-    summary="Start a SEND model run (baseline plus scenarios) on the state machine",
+    summary="Start a model run (baseline plus scenarios) on the state machine",
     responses=with_success(ERRORS, 202, "Accepted: the run is recorded and its execution started"),
 )
 def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     cur = _cur()
     organisation, org_reason = _organisation(cur, body.organisation)
-    scenario_names = _scenarios(body.scenarios)
-    if body.projection_years is not None:
-        # Known now only when asked for; otherwise the plan step checks it once it has the population.
-        work = run_work(body.simulations, len(scenario_names), body.projection_years)
+    model, parameters, scenario_names = _checked_request(body)
+    simulations = body.simulations if model.stochastic else 1
+    years = parameters.get("projection_years") or parameters.get("years")
+    if model.stochastic and isinstance(years, int):
+        # Known now only when asked for; otherwise the plan step checks it once it has the inputs.
+        work = run_work(simulations, len(scenario_names), years)
         if work > MAX_SIMULATION_YEARS:
             raise ApiError(
                 422,
                 "run-too-large",
-                f"simulations x (1 + scenarios) x (1 + projection_years) = {work:,} is more than one run "
+                f"simulations x (1 + scenarios) x (1 + years) = {work:,} is more than one run "
                 f"may aggregate ({MAX_SIMULATION_YEARS:,}); ask for fewer",
-                column="projection_years",
+                column="projection_years" if "projection_years" in parameters else "years",
             )
-    state_inputs, input_audit = _resolve_inputs(cur, body.inputs)
+    state_inputs, input_audit = _resolve_inputs(cur, model, body.inputs)
     run_id = uuid.uuid4().hex
-    chunk_size = min(body.simulations, CHUNK_SIZE)
+    chunk_size = min(simulations, CHUNK_SIZE)
     run_input: dict[str, Any] = {
         "run_id": run_id,
-        "model": body.model,
+        "model": model.name,
         "inputs": state_inputs,
+        "parameters": parameters,
         "scenarios": body.scenarios,
-        "simulations": body.simulations,
+        "simulations": simulations,
         "chunk_size": chunk_size,
         "seed": body.seed,
     }
-    if body.projection_years is not None:
-        run_input["projection_years"] = body.projection_years
     email = cur.principal.email if body.notify else None
     if email:
         run_input["email"] = email
     cur.record.resource = f"model-run/{run_id}"
-    cur.record.allow(f"{org_reason}; inputs file-read")
+    cur.record.allow(f"{org_reason}; inputs readable")
     cur.record.detail.update(
         {
+            "model": model.name,
             "inputs": input_audit,
             "organisation": organisation,
+            "parameters": parameters,
             "scenarios": scenario_names,
-            "simulations": body.simulations,
+            "simulations": simulations,
             "seed": body.seed,
-            "projection_years": body.projection_years,
-            "chunks": math.ceil(body.simulations / chunk_size) * (1 + len(scenario_names)),
+            "chunks": math.ceil(simulations / chunk_size) * (1 + len(scenario_names)),
         }
     )
     p = ports(cur)
@@ -381,15 +559,15 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     p.requested(
         p.runs,
         run_id,
-        model=body.model,
-        simulations=body.simulations,
+        model=model.name,
+        simulations=simulations,
         seed=body.seed,
         scenarios=scenario_names,
         requested_by=cur.sub,
         organisation=organisation,
         email=email,
         inputs=state_inputs,
-        projection_years=body.projection_years,
+        projection_years=parameters.get("projection_years"),
     )
     try:
         execution_arn = p.start(run_id, run_input)
