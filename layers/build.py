@@ -309,6 +309,10 @@ def code_asset_dir(source: Path, name: str, *, skip_build: bool) -> Path:
     with _build_lock():
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target, ignore=_CODE_IGNORE)
+        if name == "shared":
+            # Table Schemas travel with the domain package: /opt/schemas beside /opt/python in Lambda,
+            # where witan.validation.schema looks for them (it walks up from its own folder).
+            shutil.copytree(ROOT / "schemas", target / "schemas", ignore=_CODE_IGNORE)
         if python is not None:
             compile_bytecode(python, target, invalidation="checked-hash")
     return target

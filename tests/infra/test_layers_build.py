@@ -148,3 +148,19 @@ def test_code_asset_ships_checked_bytecode_and_nothing_else(
     # Hash-checked bytecode (PEP 552 flags = 0b11): an edited source is never run from a stale .pyc.
     flags = int.from_bytes((target / "__pycache__" / "handler.cpython-313.pyc").read_bytes()[4:8], "little")
     assert flags == 0b11
+
+
+def test_the_shared_layer_carries_the_table_schemas_where_the_checker_finds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Lambda the domain package is /opt/python/witan and the schemas /opt/schemas: without them
+    built-in schema names (collection requests, model inputs) resolve to nothing."""
+    import runpy
+
+    monkeypatch.setattr(build, "CODE_BUILD_ROOT", tmp_path / "code")
+    monkeypatch.setattr(build, "find_lambda_python", lambda: None)  # no bytecode needed here
+    target = build.code_asset_dir(build.LAYERS_SRC / "shared", "shared", skip_build=False)
+    assert (target / "schemas" / "tables" / "send-transitions.json").is_file()
+    assert (target / "schemas" / "models").is_dir() or not (build.ROOT / "schemas" / "models").is_dir()
+    module = runpy.run_path(str(target / "python" / "witan" / "validation" / "schema.py"))
+    assert module["builtin_schema_dir"]() == target / "schemas" / "tables"

@@ -27,8 +27,19 @@ DEFAULT_DATE_FORMAT = "%Y-%m-%d"
 DEFAULT_DATETIME_FORMAT = "default"
 
 SCHEMA_DIR_ENV = "WITAN_SCHEMA_DIR"
-# layers/shared/python/witan/validation/schema.py -> repository root is parents[5].
-_REPO_SCHEMA_DIR = Path(__file__).resolve().parents[5] / "schemas" / "tables"
+
+
+def _schemas_beside() -> Path:
+    """schemas/tables in the nearest folder above this file that has one: the repository root
+    (layers/shared/python/witan/validation/schema.py) or, in Lambda, the shared layer's /opt."""
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        if (folder / "schemas" / "tables").is_dir():
+            return folder / "schemas" / "tables"
+    return here.parents[len(here.parents) - 1] / "schemas" / "tables"
+
+
+_REPO_SCHEMA_DIR = _schemas_beside()
 
 _CONSTRAINTS: dict[str, Any] = {
     "type": "object",
