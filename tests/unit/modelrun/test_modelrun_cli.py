@@ -44,8 +44,8 @@ def test_an_input_failing_its_schema_reports_rows_and_columns(
     shutil.copytree(synthetic_dir, inputs)
     costs = inputs / "costs.csv"
     lines = costs.read_text().splitlines()
-    lines[2] = ",".join(lines[2].split(",")[:2] + ["lots"])  # a cost that is not a number
-    lines[4] = ",".join(lines[4].split(",")[:2] + ["-5"])  # below the schema's minimum
+    lines[2] = ",".join([*lines[2].split(",")[:2], "lots"])  # a cost that is not a number
+    lines[4] = ",".join([*lines[4].split(",")[:2], "-5"])  # below the schema's minimum
     costs.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     assert (
