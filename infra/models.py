@@ -47,7 +47,7 @@ class Models(Construct):
             config=config,
             folder="model_run",
             layers=layers,
-            description="SEND demand model: plan, simulate one chunk, aggregate, or record a failure",
+            description="Every registered model: plan, run one chunk, aggregate, or record a failure",
             memory_mb=2048,
             timeout=Duration.minutes(15),
             ephemeral_storage_mb=2048,
