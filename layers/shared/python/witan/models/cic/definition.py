@@ -1,0 +1,303 @@
+"""Children looked after (children's social care) demand model, registered with the platform.
+
+Method: shared docs cic-model.md (Social Finance's children's services demand model, reproduced, with
+its uncertainty fixed). Imports nothing heavy at module level (see witan.modelrun.definition).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from witan.modelrun.definition import ChainAdapter, InputFiles, InputRole, Measure, OutputTable, Planned
+from witan.modelrun.errors import ModelInputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from witan.modelrun.storage import RunStorage
+
+# Literal copies of witan.models.cic.states' names (that module needs numpy); a test keeps them equal.
+AGE_BANDS = ["under-1", "1-4", "5-9", "10-15", "16+"]
+PLACEMENTS = ["fostering", "residential", "supported", "other"]
+COST_ITEMS = [
+    "fostering-friend-relative",
+    "fostering-in-house",
+    "fostering-ifa",
+    "residential-in-house",
+    "residential-external",
+    "supported-accommodation",
+    "secure-home",
+    "placed-with-family",
+    "other",
+]
+UNCERTAINTY = ["exact", "monte-carlo", "faithful"]
+
+_BAND = {"enum": AGE_BANDS}
+_PLACE = {"enum": PLACEMENTS}
+_ADJUST = {
+    "multiply": {"type": "number", "minimum": 0, "description": "factor (not with add)"},
+    "add": {
+        "type": "number",
+        "maximum": 1,
+        "description": "daily rate added, result floored at 0 (not with multiply)",
+    },
+}
+_WEEKLY = {
+    "type": "object",
+    "propertyNames": {"enum": COST_ITEMS},
+    "additionalProperties": {"type": "number", "minimum": 0},
+}
+_PROPORTIONS = {
+    "type": "object",
+    "description": "an item's share of its placement; the placement's other items are rescaled to make 1",
+    "propertyNames": {"enum": COST_ITEMS},
+    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+}
+_DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+SCENARIO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        "description": {"type": "string", "maxLength": 2000},
+        "rates": {
+            "type": "array",
+            "description": "transition rate changes, applied together; outgoing rates renormalised when they "
+            "pass 1. An age band left out: every band (to_age_band: the same band as from)",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["from_placement", "to_placement"],
+                "properties": {
+                    "from_age_band": _BAND,
+                    "from_placement": _PLACE,
+                    "to_age_band": _BAND,
+                    "to_placement": {"enum": [*PLACEMENTS, "not-in-care"]},
+                    **_ADJUST,
+                },
+            },
+        },
+        "entrants": {
+            "type": "array",
+            "description": "daily entrants per state multiplied or added to (floored at 0); "
+            "age band left out: every band",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["placement"],
+                "properties": {"age_band": _BAND, "placement": _PLACE, **_ADJUST},
+            },
+        },
+        "weekly_costs": _WEEKLY,
+        "proportions": _PROPORTIONS,
+        "inflation": {
+            "type": "number",
+            "minimum": -0.5,
+            "maximum": 1,
+            "description": "yearly, from each anniversary",
+        },
+    },
+}
+
+PARAMETERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "reference_start": {
+            **_DATE,
+            "description": "first day of the reference period (default: the data's start)",
+        },
+        "reference_end": {
+            **_DATE,
+            "description": "last day of the reference period (default: the data's end)",
+        },
+        "start": {
+            **_DATE,
+            "description": "projection start: its stock is the first state (default: the data's end)",
+        },
+        "end": {**_DATE, "description": "last projected day (default: start + 24 months)"},
+        "uncertainty": {
+            "enum": UNCERTAINTY,
+            "default": "exact",
+            "description": "exact: the process's covariance plus the rate estimates' error (deterministic); "
+            "monte-carlo: simulations with rates drawn from their posterior; faithful: Social Finance's "
+            "cumulative variance (for comparison)",
+        },
+        "rate_uncertainty": {
+            "type": "boolean",
+            "default": True,
+            "description": "include the error in the estimated rates (exact and monte-carlo)",
+        },
+        "weekly_costs": _WEEKLY,
+        "proportions": _PROPORTIONS,
+        "inflation": {"type": "number", "minimum": -0.5, "maximum": 1, "default": 0},
+        "filters": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "estimate from these children only",
+            "properties": {
+                "la": {"type": "string"},
+                "sex": {"type": "string"},
+                "ethnic": {"type": "string"},
+                "uasc": {"type": "boolean"},
+            },
+        },
+    },
+}
+
+
+class CicDefinition:
+    name = "cic"
+    title = "Children looked after: demand and cost"
+    version = "1.0.0"
+    description = (
+        "Children looked after by age band and placement, projected day by day from a council's SSDA903 "
+        "returns with Social Finance's method (rates from a reference period, entrants, multinomial moves), "
+        "with costs by quarter and scenarios. Uncertainty: 'exact' (default) gives the projection's exact "
+        "covariance (moves carried forward, covariance between states, group and quarter totals from it) "
+        "plus the error in the estimated rates to first order; it is deterministic and fast, its means are "
+        "Social Finance's to the last digit, and tests show Monte Carlo agrees with it. 'monte-carlo' "
+        "simulates (rates drawn from their Gamma posteriors, multinomial moves, Poisson entrants) for the "
+        "full distribution; 'faithful' is Social Finance's cumulative variance (interval +/- 2 sd), which "
+        "ignores how variation carries forward, covariances and rate error. Deterministic modes write "
+        "one simulation (0) with a variance: ask for --simulations 1."
+    )
+    stochastic = True
+    inputs = (
+        InputRole(
+            "episodes",
+            "episodes",
+            "SSDA903 episodes (DfE columns CHILD, DECOM, RNE, LS, CIN, PLACE, PLACE_PROVIDER, DEC, REC, "
+            "REASON_PLACE_CHANGE, HOME_POST, PL_POST, URN; plus LA and YEAR when several returns "
+            "are stacked)",
+            schema=None,
+            formats=(".csv", ".xlsx"),
+        ),
+        InputRole(
+            "header",
+            "header",
+            "SSDA903 header (CHILD, SEX, DOB, ETHNIC, UPN, MOTHER, MC_DOB; LA, YEAR)",
+            schema=None,
+            formats=(".csv", ".xlsx"),
+        ),
+        InputRole(
+            "uasc",
+            "uasc",
+            "SSDA903 UASC table (CHILD, SEX, DOB, DUC; LA, YEAR): a child listed in any year is UASC",
+            schema=None,
+            required=False,
+            formats=(".csv", ".xlsx"),
+        ),
+    )
+    parameters_schema: ClassVar[dict[str, Any]] = PARAMETERS_SCHEMA
+    scenario_schema: ClassVar[dict[str, Any]] = SCENARIO_SCHEMA
+    outputs = (
+        OutputTable("population", "children in care per projected day by age band and placement"),
+        OutputTable("in_care", "children in care per projected day by placement and in total"),
+        OutputTable("costs", "cost per calendar quarter by item and in total"),
+        OutputTable("rates", "daily transition rates (to_placement not-in-care: leaving care)"),
+        OutputTable("entrants", "daily entrants by age band and placement"),
+        OutputTable("stock", "children in care on each 31 March of the data, by state"),
+        OutputTable("proportions", "each cost item's share of its placement, and its weekly cost"),
+        OutputTable("cleaning", "episodes read, dropped, merged or split by cleaning, by reason"),
+    )
+    chains: ClassVar[dict[str, ChainAdapter]] = {}
+
+    def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
+        from witan.models.cic import scenarios as sc
+
+        sc.validate(scenarios)
+        for a, b in (("reference_start", "reference_end"), ("start", "end")):
+            if parameters.get(a) and parameters.get(b) and parameters[a] > parameters[b]:
+                raise ModelInputError("parameters", f"{a} is after {b}", column=a, code="bad-period")
+
+    def plan(
+        self,
+        inputs: InputFiles,
+        parameters: dict[str, Any],
+        scenarios: list[dict[str, Any]],
+        store: RunStorage,
+        *,
+        simulations: int,
+        seed: int,
+    ) -> Planned:
+        from witan.models.cic import run
+
+        return run.plan(run.read_inputs(inputs), parameters, scenarios, store)
+
+    def simulate(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
+    ) -> pa.Table:
+        from witan.models.cic import run
+
+        return run.simulate_chunk(store, plan, scenario, simulations, seed)
+
+    def measures(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
+    ) -> dict[str, Measure]:
+        from witan.models.cic import run
+
+        return run.measures(store, plan, scenario, results)
+
+    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
+        from witan.models.cic import charts
+
+        return charts.charts(plan, measures)
+
+    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
+        from witan.models.cic import run
+
+        fitted = run.fit(run.read_inputs(inputs), parameters)
+        return run.fixed_tables(fitted, run.setup(fitted, parameters, None))
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--reference-start", metavar="D", help="cic: reference period start (yyyy-mm-dd)")
+        parser.add_argument("--reference-end", metavar="D", help="cic: reference period end")
+        parser.add_argument("--start", metavar="D", help="cic: projection start (default: the data's end)")
+        parser.add_argument("--end", metavar="D", help="cic: projection end (default: start + 24 months)")
+        parser.add_argument(
+            "--uncertainty", choices=UNCERTAINTY, help="cic: exact (default), monte-carlo or faithful"
+        )
+        parser.add_argument("--costs", metavar="FILE", help="cic: CSV of item,weekly_cost")
+        parser.add_argument(
+            "--filter",
+            action="append",
+            metavar="KEY=VALUE",
+            help="cic: la=NAME, sex=1, ethnic=CODE or uasc=true|false (repeatable)",
+        )
+
+    def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for flag in ("reference_start", "reference_end", "start", "end", "uncertainty"):
+            value = getattr(args, flag, None)
+            if value is not None:
+                out[flag] = value
+        if getattr(args, "costs", None):
+            from witan.models.cic.costs import read_costs
+
+            path = Path(args.costs)
+            if not path.is_file():
+                raise ModelInputError(str(path), "no such costs file", column="costs", code="missing-input")
+            out["weekly_costs"] = read_costs(path.name, path.read_bytes())
+        filters: dict[str, Any] = {}
+        for item in getattr(args, "filter", None) or []:
+            key, sep, value = item.partition("=")
+            if not sep or key not in ("la", "sex", "ethnic", "uasc"):
+                raise ModelInputError(
+                    "arguments",
+                    f"--filter {item!r}: use la=NAME, sex=1, ethnic=CODE or uasc=true|false",
+                    column="filter",
+                    code="bad-filter",
+                )
+            filters[key] = value.lower() in ("true", "1", "yes") if key == "uasc" else value
+        if filters:
+            out["filters"] = filters
+        return out
+
+
+DEFINITION = CicDefinition()
