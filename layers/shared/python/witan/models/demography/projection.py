@@ -125,16 +125,18 @@ def _trend(inputs: DemographyInputs, role: str, needed: bool) -> Any:
     return table
 
 
-def project(fitted: Fitted) -> Projection:
-    """The cohort-component loop, every council at once."""
-    start = fitted.start
-    n_years = fitted.fertility_rates.shape[1]
+def project_arrays(
+    start: np.ndarray, fertility_rates: np.ndarray, mortality_rates: np.ndarray, net_migration: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cohort-component loop, every council at once: (population, births, deaths) of each
+    projected year from the start population [council, sex, age] and rates [council, year, sex, age]."""
+    n_years = fertility_rates.shape[1]
     population = np.empty((start.shape[0], n_years, 2, AGES))
     births = np.empty((start.shape[0], n_years, 2))
     deaths = np.empty_like(population)
     at_risk = start
     for i in range(n_years):
-        total = (fitted.fertility_rates[:, i] * at_risk).sum(axis=(1, 2))  # births to every mother
+        total = (fertility_rates[:, i] * at_risk).sum(axis=(1, 2))  # births to every mother
         births[:, i, 1] = MALE_SHARE * total
         births[:, i, 0] = (1 - MALE_SHARE) * total
         aged = np.empty_like(at_risk)
@@ -142,9 +144,16 @@ def project(fitted: Fitted) -> Projection:
         aged[:, :, 1:MAX_AGE] = at_risk[:, :, : MAX_AGE - 1]
         aged[:, :, MAX_AGE] = at_risk[:, :, MAX_AGE - 1] + at_risk[:, :, MAX_AGE]
         # Deaths use the unaged population at the same age label (the R reference's choice).
-        deaths[:, i] = fitted.mortality_rates[:, i] * at_risk
-        population[:, i] = (aged - deaths[:, i]) + fitted.net_migration[:, i]
+        deaths[:, i] = mortality_rates[:, i] * at_risk
+        population[:, i] = (aged - deaths[:, i]) + net_migration[:, i]
         at_risk = population[:, i]
+    return population, births, deaths
+
+
+def project(fitted: Fitted) -> Projection:
+    population, births, deaths = project_arrays(
+        fitted.start, fitted.fertility_rates, fitted.mortality_rates, fitted.net_migration
+    )
     return Projection(fitted, population, births, deaths)
 
 

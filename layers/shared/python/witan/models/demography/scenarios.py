@@ -35,6 +35,7 @@ MIGRATION_WINDOW_YEARS = 12  # default migration window: the last twelve years o
 _WINDOW = re.compile(r"^\s*(\d{4})\s*-\s*(\d{4})\s*$")
 SCENARIO_KEYS = (
     "name",
+    "description",
     "fertility_scenario",
     "mortality_scenario",
     "migration_years",

@@ -1,0 +1,281 @@
+"""Cohort-component population projection (demography), registered with the platform.
+
+Method: /work/shared/docs/demography-model.md (the note on Mastodon C's witan.models.demography, whose
+R reference this matches). Imports nothing heavy at module level (see witan.modelrun.definition).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from witan.modelrun.definition import ChainAdapter, InputFiles, InputRole, Measure, OutputTable, Planned
+from witan.models.demography.scenarios import (
+    DEFAULTS,
+    FERTILITY_SCENARIOS,
+    FERTILITY_VARIANTS,
+    MORTALITY_SCENARIOS,
+    MORTALITY_VARIANTS,
+    check_request,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from witan.modelrun.storage import RunStorage
+
+_KEYS = "gss_code, sex (F/M), age (0..90, 90 = 90 and over), year"
+_WINDOW = {"type": "string", "pattern": r"^\s*\d{4}\s*-\s*\d{4}\s*$"}
+_YEAR = {"type": "integer", "minimum": 1900, "maximum": 2200}
+
+PARAMETERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "first_year": {
+            **_YEAR,
+            "description": "first projected year; default: the year after the latest historic population "
+            "year in the inputs (2015 for data to 2014). Its year before must be in the population.",
+        },
+        "last_year": {
+            **_YEAR,
+            "default": DEFAULTS["last_year"],
+            "description": "last projected year; default 2040 (the R reference's acceptance configuration). "
+            "National-trend variants need it inside the trend files (mortality to 2050, fertility to 2114).",
+        },
+        "fertility_base_year": {
+            **_YEAR,
+            "description": "year whose actual births scale the historic fertility rates; default: the "
+            "latest year of births",
+        },
+        "fertility_variant": {"enum": list(FERTILITY_VARIANTS), "default": DEFAULTS["fertility_variant"]},
+        "fertility_scenario": {
+            "enum": list(FERTILITY_SCENARIOS),
+            "default": DEFAULTS["fertility_scenario"],
+            "description": "column of the national fertility trend (only its year-on-year ratios are used)",
+        },
+        "mortality_variant": {"enum": list(MORTALITY_VARIANTS), "default": DEFAULTS["mortality_variant"]},
+        "mortality_scenario": {"enum": list(MORTALITY_SCENARIOS), "default": DEFAULTS["mortality_scenario"]},
+        "mortality_years": {
+            **_WINDOW,
+            "description": "window A-B of historic mortality rates (mean or OLS trend); default: the last "
+            "five years of deaths (2010-2014)",
+        },
+        "migration_years": {
+            **_WINDOW,
+            "description": "window A-B averaged for every migration flow; default: the last twelve years of "
+            "the flows (2003-2014)",
+        },
+        "in_migrant_multiplier": {
+            "type": "number",
+            "minimum": 0,
+            "default": DEFAULTS["in_migrant_multiplier"],
+            "description": "factor on international in-migration (below 1 reduces it)",
+        },
+    },
+}
+
+SCENARIO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        "description": {"type": "string", "maxLength": 2000},
+        "fertility_scenario": {"enum": list(FERTILITY_SCENARIOS)},
+        "mortality_scenario": {"enum": list(MORTALITY_SCENARIOS)},
+        "migration_years": {**_WINDOW, "description": "another migration window A-B"},
+        "in_migrant_multiplier": {"type": "number", "minimum": 0},
+        "from_year": {
+            **_YEAR,
+            "description": "the multiplier applies from this projected year on; before it, the baseline's",
+        },
+    },
+}
+
+
+class DemographyDefinition:
+    name = "demography"
+    title = "Population projection (cohort-component)"
+    version = "1.0.0"
+    description = (
+        "Mid-year population by council, sex and single year of age, projected year by year by the "
+        "cohort-component method of Mastodon C's witan.models.demography (births from fertility rates "
+        "scaled to the base year, deaths from mortality rates, net migration from historic averages; "
+        "national trends optional). Every council in the inputs is projected independently in one run."
+    )
+    stochastic = False
+    inputs = (
+        InputRole(
+            "population",
+            "population",
+            f"historic mid-year population: {_KEYS}, population",
+            "population.json",
+        ),
+        InputRole(
+            "births", "births", f"historic births by sex of child (age 0): {_KEYS}, births", "births.json"
+        ),
+        InputRole(
+            "births_by_age_of_mother",
+            "births_by_age_of_mother",
+            f"births by mother's age (sex F) in one recent year: {_KEYS}, births",
+            "births_by_age_of_mother.json",
+        ),
+        InputRole("deaths", "deaths", f"historic deaths: {_KEYS}, deaths", "deaths.json"),
+        InputRole("domestic_in", "domestic_in", f"domestic in-migrants: {_KEYS}, count", "domestic_in.json"),
+        InputRole(
+            "domestic_out", "domestic_out", f"domestic out-migrants: {_KEYS}, count", "domestic_out.json"
+        ),
+        InputRole(
+            "international_in",
+            "international_in",
+            f"international in-migrants: {_KEYS}, count",
+            "international_in.json",
+        ),
+        InputRole(
+            "international_out",
+            "international_out",
+            f"international out-migrants: {_KEYS}, count",
+            "international_out.json",
+        ),
+        InputRole(
+            "fertility_trend",
+            "fertility_trend",
+            "national fertility rates per 1000 women: age, year, principal, low, high, principal_2012, "
+            "low_2012, high_2012 (needed by the applynationaltrend variant)",
+            "fertility_trend.json",
+            required=False,
+        ),
+        InputRole(
+            "mortality_trend",
+            "mortality_trend",
+            "national mortality (qx per 100,000): sex, age (-1..125), year, principal, low, high (needed by "
+            "the *-applynationaltrend variants)",
+            "mortality_trend.json",
+            required=False,
+        ),
+    )
+    parameters_schema: ClassVar[dict[str, Any]] = PARAMETERS_SCHEMA
+    scenario_schema: ClassVar[dict[str, Any]] = SCENARIO_SCHEMA
+    outputs = (
+        OutputTable("population", "population by gss_code, sex, age, year: historic years, then projected"),
+        OutputTable("births", "births by gss_code, sex (of child), year: historic, then projected"),
+        OutputTable("deaths", "projected deaths by gss_code, sex, age, year"),
+        OutputTable("net_migration", "projected net migration by gss_code, sex, age, year"),
+        OutputTable(
+            "fertility_rates", "projected fertility rates (births per woman) by gss_code, sex, age, year"
+        ),
+        OutputTable("mortality_rates", "projected mortality rates by gss_code, sex, age, year"),
+        OutputTable("total_population", "population by gss_code and year (compared with the baseline)"),
+        OutputTable(
+            "population_by_age_group",
+            "population by gss_code, year and age group 0-15, 16-64, 65+ (children, working age, older "
+            "people; compared with the baseline)",
+        ),
+        OutputTable(
+            "population_pyramid",
+            "population by sex and age in the first and last projected year, all councils summed",
+        ),
+    )
+    chains: ClassVar[dict[str, ChainAdapter]] = {}
+
+    def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
+        check_request(parameters, scenarios)
+
+    def plan(
+        self,
+        inputs: InputFiles,
+        parameters: dict[str, Any],
+        scenarios: list[dict[str, Any]],
+        store: RunStorage,
+        *,
+        simulations: int,
+        seed: int,
+    ) -> Planned:
+        from witan.models.demography import run
+
+        return run.plan(inputs, parameters, scenarios, store)
+
+    def simulate(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
+    ) -> pa.Table:
+        from witan.models.demography import run
+
+        return run.simulate_chunk(store, plan, scenario, simulations)
+
+    def measures(
+        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
+    ) -> dict[str, Measure]:
+        from witan.models.demography import run
+
+        return run.measures(plan, results)
+
+    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
+        from witan.models.demography import run
+
+        return run.charts(plan, measures)
+
+    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
+        from witan.models.demography import run
+
+        return run.fitted_parameter_tables(inputs, parameters)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        def year(text: str) -> int:
+            if not text.isdigit() or not 1900 <= int(text) <= 2200:
+                raise argparse.ArgumentTypeError("must be a year")
+            return int(text)
+
+        def multiplier(text: str) -> float:
+            try:
+                value = float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError("must be a number >= 0") from None
+            if not value >= 0:
+                raise argparse.ArgumentTypeError("must be a number >= 0")
+            return value
+
+        g = parser.add_argument_group("demography")
+        g.add_argument(
+            "--first-year",
+            type=year,
+            default=None,
+            metavar="Y",
+            help="default: after the latest population year",
+        )
+        g.add_argument("--last-year", type=year, default=None, metavar="Y", help="default: 2040")
+        g.add_argument(
+            "--fertility-base-year", type=year, default=None, metavar="Y", help="default: latest births year"
+        )
+        g.add_argument("--fertility-variant", choices=FERTILITY_VARIANTS, default=None)
+        g.add_argument("--fertility-scenario", choices=FERTILITY_SCENARIOS, default=None)
+        g.add_argument("--mortality-variant", choices=MORTALITY_VARIANTS, default=None)
+        g.add_argument("--mortality-scenario", choices=MORTALITY_SCENARIOS, default=None)
+        g.add_argument(
+            "--mortality-years", default=None, metavar="A-B", help="default: the last five years of deaths"
+        )
+        g.add_argument(
+            "--migration-years", default=None, metavar="A-B", help="default: the last twelve years of flows"
+        )
+        g.add_argument(
+            "--in-migrant-multiplier", type=multiplier, default=None, metavar="X", help="default: 1.0"
+        )
+
+    def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
+        names = (
+            "first_year",
+            "last_year",
+            "fertility_base_year",
+            "fertility_variant",
+            "fertility_scenario",
+            "mortality_variant",
+            "mortality_scenario",
+            "mortality_years",
+            "migration_years",
+            "in_migrant_multiplier",
+        )
+        return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+DEFINITION = DemographyDefinition()
