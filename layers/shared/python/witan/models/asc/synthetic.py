@@ -104,7 +104,8 @@ COLUMNS = (
 def release2(label: str) -> str:
     """Release 2 spelling: sentence case after each ':' part, '&' as 'and'."""
     parts = label.replace("&", "and").split(": ")
-    return ": ".join(p[:1].upper() + p[1:].lower() for p in parts).replace("Cassr", "CASSR")
+    text = ": ".join(p[:1].upper() + p[1:].lower() for p in parts)
+    return text.replace("Cassr", "CASSR").replace("cassr", "CASSR").replace("St-max", "ST-Max")
 
 
 @dataclass(frozen=True)
