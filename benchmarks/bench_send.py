@@ -47,21 +47,25 @@ def _inputs_dir(tmp: Path) -> tuple[Path, str]:
 
 
 def main() -> int:
+    from witan.modelrun.inputs import read_role_files
     from witan.modelrun.local import run_chunks
     from witan.modelrun.pipeline import RunRequest, plan
+    from witan.modelrun.registry import get_model
     from witan.modelrun.storage import LocalStorage
-    from witan.models.send.inputs import read_inputs_dir
 
     rows: list[tuple[str, str, str, bool]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         source, label = _inputs_dir(tmp)
         print(f"inputs: {label}")
-        inputs = read_inputs_dir(source)
+        inputs = read_role_files(get_model("send"), source)
+
+        def request(run_id: str, chunk: int) -> RunRequest:
+            return RunRequest.build(run_id, "send", simulations=SIMULATIONS, seed=50, chunk_size=chunk)
 
         # 1. 1000 simulations, one process, one chunk.
         storage = LocalStorage(tmp / "one")
-        items = plan(storage, inputs, RunRequest("bench", SIMULATIONS, 50, SIMULATIONS))
+        items = plan(storage, inputs, request("bench", SIMULATIONS))
         wall, cpu = time.perf_counter(), time.process_time()
         run_chunks(tmp / "one", items, 1)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -76,7 +80,7 @@ def main() -> int:
 
         # 2. Fan-out: the same simulations in 2 chunks, 1 worker vs 2 workers (wall time).
         storage = LocalStorage(tmp / "fan")
-        items = plan(storage, inputs, RunRequest("fan", FANOUT_SIMULATIONS, 50, FANOUT_SIMULATIONS // 2))
+        items = plan(storage, inputs, request("fan", FANOUT_SIMULATIONS // 2))
         times: dict[int, float] = {}
         cpu_used: dict[int, float] = {}
         for _ in range(3):  # best of 3, interleaved: other work on a shared machine only ever adds time
