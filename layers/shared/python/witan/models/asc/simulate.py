@@ -135,6 +135,18 @@ def year_moves(p: np.ndarray, scenario: Prepared, years: int) -> list[np.ndarray
     return out
 
 
+def step(
+    rng: np.random.Generator, stock: np.ndarray, p: np.ndarray, entries: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One year: every occupied cell's people go to a destination (multinomial), then entrants
+    arrive. Returns (occupied cells, their [cell, destination] counts, the next stock)."""
+    nz = np.flatnonzero(stock)
+    out = rng.multinomial(stock[nz].astype(np.int64), p[nz])
+    dest = DEST[nz]
+    landed = dest >= 0
+    return nz, out, np.bincount(dest[landed], weights=out[landed], minlength=NC) + entries
+
+
 def simulate_one(
     rng: np.random.Generator, fitted: Fitted, scenario: Prepared, years: int, uncertainty: bool = True
 ) -> np.ndarray:
@@ -154,11 +166,7 @@ def simulate_one(
     stock[0] = fitted.start
     by_to = np.zeros((years, 2 * NS, ND))  # [year, (age group, from setting), destination]
     for y in range(years):  # the projected years
-        nz = np.flatnonzero(stock[y])
-        out = rng.multinomial(stock[y, nz].astype(np.int64), moves[y][nz])
-        dest = DEST[nz]
-        landed = dest >= 0
-        stock[y + 1] = np.bincount(dest[landed], weights=out[landed], minlength=NC) + entries[y]
+        nz, out, stock[y + 1] = step(rng, stock[y], moves[y], entries[y])
         by_to[y] = GROUP_SETTING[nz].T @ out
     return np.concatenate(
         [stock.ravel(), *_flows_and_cost(fitted, scenario, stock, by_to, entries, transients)]
