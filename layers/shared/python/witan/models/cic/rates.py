@@ -109,6 +109,15 @@ class Rates:
     items_present: np.ndarray  # bool [item]
 
 
+def mean_daily_rate(transitions: np.ndarray, previous_stock: np.ndarray) -> np.ndarray:
+    """Mean over days of transitions[d] / previous_stock[d] per column; 0/0 days left out, a column with
+    no usable day is 0. [days, pairs] -> [pairs]."""
+    usable = previous_stock > 0
+    ratio = np.divide(transitions, previous_stock, out=np.zeros(transitions.shape), where=usable)
+    days_used = usable.sum(axis=0)
+    return np.divide(ratio.sum(axis=0), days_used, out=np.zeros(transitions.shape[1]), where=days_used > 0)
+
+
 def estimate(h: History, ep: Episodes, ref_start: int, ref_end: int) -> Rates:
     check_period(h, ref_start, ref_end)
     lo = max(ref_start, h.data_start + 1, h.first_end) - h.data_start
@@ -131,10 +140,7 @@ def estimate(h: History, ep: Episodes, ref_start: int, ref_end: int) -> Rates:
                 "holding no child the day before",
                 code="transition-from-empty-state",
             )
-        usable = prev > 0
-        ratio = np.divide(trans, prev, out=np.zeros_like(trans), where=usable)
-        days_used = usable.sum(axis=0)
-        rate = np.divide(ratio.sum(axis=0), days_used, out=np.zeros(len(pairs)), where=days_used > 0)
+        rate = mean_daily_rate(trans, prev)
         count = trans.sum(axis=0)
 
     period = ref_end - ref_start + 1
