@@ -3,11 +3,55 @@ document from them. Strict: unknown fields are refused, no type coercion ("1" is
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from witan.catalog.model import DATASET_ID_PATTERN, FILE_NAME_PATTERN
+
+# Limits on free JSON (`structure`): deep enough for a Table Schema with constraints, far below
+# DynamoDB's 32 levels and the parsers' recursion limits; keys counted over the whole value. The whole
+# metadata, as stored, stays well inside a DynamoDB item (400 KB) whatever the text escapes to.
+MAX_FREE_JSON_DEPTH = 12
+MAX_FREE_JSON_KEYS = 2_000
+MAX_FREE_JSON_BYTES = 64 * 1024
+MAX_METADATA_BYTES = 300 * 1024
+FREE_JSON_CODES = ("json-too-deep", "json-too-many-keys", "json-too-large")
+
+
+def free_json_problem(
+    value: Any,
+    where: str,
+    max_bytes: int = MAX_FREE_JSON_BYTES,
+    *,
+    max_depth: int = MAX_FREE_JSON_DEPTH,
+    max_keys: int = MAX_FREE_JSON_KEYS,
+) -> tuple[str, str] | None:
+    """(code, message) when `value` is deeper, has more keys or is larger than the limits; else None.
+
+    Walked without recursion, stopping at the first limit passed, so a hostile value costs little."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    keys = 0
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+            keys += len(item)
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            return "json-too-deep", f"{where}: nested deeper than {max_depth} levels"
+        if keys > max_keys:
+            return "json-too-many-keys", f"{where}: more than {max_keys} keys in all"
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > max_bytes:
+        return "json-too-large", f"{where}: {size} bytes as JSON, more than {max_bytes}"
+    return None
+
 
 # Schemas are built on first use, not at import: a cold start builds only what its request needs.
 LAZY = ConfigDict(defer_build=True)

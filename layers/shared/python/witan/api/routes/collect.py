@@ -71,6 +71,9 @@ class CollectWiring:
     put_schema: Callable[[str, Mapping[str, Any], str], bool] | None = None  # name, descriptor, owner
     list_stored_schemas: Callable[[], list[dict[str, Any]]] | None = None
     builtin_schema_names: Callable[[], list[str]] = list
+    # Daily per-user quota on emails sent for requests: `take(sub, count, limit, now) -> bool`
+    # (witan.aws.email_quota.DynamoEmailQuota); None: one on the request store's table, if it has one.
+    email_quota: Any = None
 
 
 @dataclass

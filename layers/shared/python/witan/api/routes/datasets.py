@@ -5,6 +5,7 @@ Each route's `operation_id` is also its audit action.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -17,6 +18,9 @@ from witan.api.current import Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
 from witan.api.errors import ApiError
 from witan.api.models import (
+    MAX_FREE_JSON_DEPTH,
+    MAX_FREE_JSON_KEYS,
+    MAX_METADATA_BYTES,
     CreateDatasetRequest,
     DatasetCreated,
     DatasetId,
@@ -35,6 +39,7 @@ from witan.api.models import (
     Upload,
     VersionCreated,
     error_responses,
+    free_json_problem,
     with_success,
 )
 from witan.catalog import model as catalog
@@ -49,7 +54,9 @@ ERRORS: dict[int, Any] = error_responses(
         401: "no identity (code: unauthenticated)",
         403: "refused by the sharing policy (code: forbidden)",
         404: "no such dataset, or not visible to you (code: not-found)",
-        422: "body fails validation (code: unknown-field, missing-field, invalid-value, ...)",
+        422: "body fails validation (code: unknown-field, missing-field, invalid-value, ...; free JSON "
+        "such as `structure` too deep, with too many keys or too large: json-too-deep, json-too-many-keys, "
+        "json-too-large)",
         503: "the audit trail is unavailable (code: audit-unavailable)",
     }
 )
@@ -94,6 +101,29 @@ def _upload_limit(cur: Current, size_bytes: int | None) -> int:
     return size_bytes or limit
 
 
+def _check_free_json(cur: Current, structure: Any, metadata: dict[str, Any] | None = None) -> None:
+    """Refuse (422, a code per limit) free JSON past the limits, before anything is written: stored, it
+    would make every page of the dataset fail."""
+    problem = None if structure is None else free_json_problem(structure, "structure")
+    if problem is None and metadata is not None:
+        # The metadata holds `structure` one level down, beside a few fixed fields (under 50 keys).
+        problem = free_json_problem(
+            metadata,
+            "metadata",
+            MAX_METADATA_BYTES,
+            max_depth=MAX_FREE_JSON_DEPTH + 1,
+            max_keys=MAX_FREE_JSON_KEYS + 50,
+        )
+    if problem is not None:
+        cur.record.deny(problem[0])
+        raise ApiError(422, *problem)
+
+
+def _title_only(dataset: Dataset) -> Dataset:
+    """The dataset as a meta-visible caller knows it: a filter on it cannot see more."""
+    return replace(dataset, metadata={"title": dataset.title})
+
+
 def _presign(cur: Current, file: FileVersion) -> Upload:
     post = cur.services.files.presign_post(file.key, file.content_type, file.max_bytes, UPLOAD_EXPIRY_SECONDS)
     return Upload(
@@ -131,6 +161,7 @@ def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     metadata = body.model_dump(
         exclude_none=True, exclude={"organisation", "file_name", "content_type", "size_bytes"}
     )
+    _check_free_json(cur, metadata.get("structure"), metadata)
     dataset_id = cur.services.new_id()
     dataset, meta, file = catalog.create(
         dataset_id, org, cur.sub, metadata, body.file_name, body.content_type, max_bytes, cur.now
@@ -138,8 +169,8 @@ def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     cur.record.resource = f"dataset/{dataset_id}"
     cur.record.allow(f"admin:{org}" if org not in organisations else f"member:{org}")
     cur.record.detail.update({"file_version": 1, "key": file.key})
-    cur.write_ahead(201)
-    cur.services.catalog.create(dataset, meta)
+    with cur.changing(201):
+        cur.services.catalog.create(dataset, meta)
     upload = _presign(cur, file)
     return DatasetCreated(dataset=_view(dataset, cur.held(dataset, [])), upload=upload)
 
@@ -164,23 +195,34 @@ def list_datasets(
 ) -> Response[Any]:
     cur = _cur()
     principal = cur.principal
-    wanted = catalog.ListFilter(tag=tag, organisation=organisation, owner=owner, text=text)
-    candidates = [d for d in cur.services.catalog.list_all() if wanted.matches(d)]
+    wanted = catalog.ListFilter(tag=tag, organisation=organisation, owner=owner, text=text or None)
+    # Filters read only what the caller may read: on a dataset they may only see listed (meta-visible:
+    # id, title, owner organisation) `text` matches the title alone and `tag`/`owner` match nothing;
+    # otherwise whether it is listed for `text=...` would tell them its description, tags or creator.
+    visible_only = catalog.ListFilter(organisation=organisation, text=text or None)
+    blind = tag is not None or owner is not None
+    candidates = [d for d in cur.services.catalog.list_all() if not d.deleted]
     granted: dict[str, list] = {}
     if not principal.is_admin:
         grantees = [(GranteeType.USER, cur.sub)] + [(GranteeType.GROUP, g) for g in principal.groups]
         granted = cur.services.grants.datasets_granted_to(grantees)
     own = set(principal.organisations)
-    visible = [
-        d
-        for d in candidates
-        if principal.is_admin
-        or d.owner_org in own
-        or (
-            d.id in granted
-            and decide(principal, Activity.META_VISIBLE, d.owner_org, granted[d.id], cur.now).allowed
+
+    def may(d: Dataset, activity: Activity) -> bool:
+        return (
+            principal.is_admin
+            or d.owner_org in own
+            or (d.id in granted and decide(principal, activity, d.owner_org, granted[d.id], cur.now).allowed)
         )
-    ]
+
+    def listed(d: Dataset) -> bool:
+        if not may(d, Activity.META_VISIBLE):
+            return False
+        if may(d, Activity.META_READ):
+            return wanted.matches(d)
+        return not blind and visible_only.matches(_title_only(d))
+
+    visible = [d for d in candidates if listed(d)]
     page, token = catalog.paginate(visible, limit, next_token)
     items = []
     for d in page:
@@ -236,10 +278,12 @@ def patch_dataset(dataset_id: PathId, body: MetadataPatch) -> DatasetView:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise ApiError(422, "no-change", "the patch names no field")
+    _check_free_json(cur, changes.get("structure"))
     updated, meta = catalog.apply_patch(dataset, changes, cur.sub, cur.now)
+    _check_free_json(cur, None, updated.metadata)
     cur.record.detail.update({"metadata_version": meta.version, "changed": list(meta.changed)})
-    cur.write_ahead(200)
-    cur.services.catalog.save_metadata(updated, meta)
+    with cur.changing(200):
+        cur.services.catalog.save_metadata(updated, meta)
     return _view(updated, cur.held(updated, grants))
 
 
@@ -282,8 +326,8 @@ def new_version(dataset_id: PathId, body: NewVersionRequest) -> VersionCreated:
         dataset, body.file_name, body.content_type, max_bytes, cur.sub, cur.now
     )
     cur.record.detail.update({"file_version": file.version, "key": file.key})
-    cur.write_ahead(201)
-    cur.services.catalog.save_file_version(updated, file)
+    with cur.changing(201):
+        cur.services.catalog.save_file_version(updated, file)
     return VersionCreated(dataset_id=dataset_id, upload=_presign(cur, file))
 
 
@@ -328,6 +372,6 @@ def delete_dataset(dataset_id: PathId) -> Deleted:
         cur.record.deny("owner-only")
         raise ApiError(403, "forbidden", "only the owning organisation may delete a dataset")
     deleted = catalog.soft_delete(dataset, cur.sub, cur.now)
-    cur.write_ahead(200)
-    cur.services.catalog.save_deleted(deleted)
+    with cur.changing(200):
+        cur.services.catalog.save_deleted(deleted)
     return Deleted(id=dataset_id, deleted_at=iso(deleted.deleted_at) or "")

@@ -34,6 +34,8 @@ ERRORS: dict[int, Any] = error_responses(
         404: "no such request, or not yours (code: not-found)",
         409: "the request is no longer open (code: request-not-open), or the schema name is taken",
         422: "body fails validation (code: invalid-request with errors[], invalid-schema, ...)",
+        429: "you have had as many emails sent today as a day allows: invitations and reissued links "
+        "count one per recipient (code: email-quota-exceeded)",
         503: "the audit trail is unavailable (code: audit-unavailable)",
     }
 )
@@ -41,6 +43,9 @@ _ID = r"^[A-Za-z0-9_-]{1,64}$"
 RequestId = Annotated[str, Path(pattern=_ID, description="request id")]
 SubmissionId = Annotated[str, Path(pattern=_ID, description="submission (recipient) id")]
 MAX_SCHEMA_FIELDS = 500
+# Emails (one per recipient invited or link reissued) a requester may have Witan send per UTC day:
+# a stolen or careless account cannot make the council's sender spam partners.
+RECIPIENTS_PER_DAY = 200
 
 
 def _cur(resource: str | None = None) -> tuple[Current, Any]:
@@ -51,8 +56,28 @@ def _cur(resource: str | None = None) -> tuple[Current, Any]:
     return cur, w.service(link_base(cur, w.link_base_url))
 
 
+def _take_email_quota(cur: Current, store: Any, count: int) -> None:
+    """Count `count` emails against the caller's day, or refuse (429) before anything is stored or sent."""
+    quota = wiring(cur).email_quota
+    if quota is None and isinstance(getattr(store, "table_name", None), str) and hasattr(store, "client"):
+        from witan.aws.email_quota import DynamoEmailQuota
+
+        quota = DynamoEmailQuota(store.table_name, store.client)
+    if quota is None or quota.take(cur.sub, count, RECIPIENTS_PER_DAY, cur.now):
+        return
+    cur.record.deny("email-quota-exceeded")
+    cur.record.detail["email_quota"] = RECIPIENTS_PER_DAY
+    raise ApiError(
+        429,
+        "email-quota-exceeded",
+        f"at most {RECIPIENTS_PER_DAY} emails a day may be sent for your requests (recipients invited "
+        "and links reissued); try again tomorrow or ask an admin",
+    )
+
+
 class _WriteAheadStore:
-    """The request store, but `create` records the audit event (naming the new request) first."""
+    """The request store, but `create` takes the email quota, then records the audit event (naming the
+    new request), then stores it."""
 
     def __init__(self, inner: Any, cur: Current) -> None:
         self.inner, self.cur = inner, cur
@@ -61,8 +86,9 @@ class _WriteAheadStore:
         record = self.cur.record
         record.resource, extra = creation_audit(new.request_id, new.meta)
         record.detail.update(extra)
-        self.cur.write_ahead(201)
-        self.inner.create(new)
+        _take_email_quota(self.cur, self.inner, len(new.submissions))
+        with self.cur.changing(201):
+            self.inner.create(new)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -174,14 +200,19 @@ def read_request(request_id: RequestId) -> Response[Any]:
     return _json(200, _owned(cur, lambda: service.tracking(request_id, cur.sub, is_admin=admin)))
 
 
-def _owner_action(resource: str, request_id: str, action: Callable[[Current, Any, bool], Any]) -> Any:
+def _owner_action(
+    resource: str, request_id: str, action: Callable[[Current, Any, bool], Any], *, emails: int = 0
+) -> Any:
     """Run a requester's change to their own request: ownership checked before the audit write
-    (someone else's request is NotFound and leaves a deny), then the write-ahead, then the change."""
+    (someone else's request is NotFound and leaves a deny), the email quota taken for `emails`, then
+    the write-ahead, then the change (a refused change is recorded as the outcome too)."""
     cur, service = _cur(resource)
     admin = cur.principal.is_admin
     _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
-    cur.write_ahead(200)
-    return _owned(cur, lambda: action(cur, service, admin))
+    if emails:
+        _take_email_quota(cur, service.store, emails)
+    with cur.changing(200):
+        return _owned(cur, lambda: action(cur, service, admin))
 
 
 def _finish(request_id: str, action: str) -> Response[Any]:
@@ -242,6 +273,7 @@ def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Res
         f"collect-request/{request_id}/submission/{submission_id}",
         request_id,
         lambda cur, service, admin: service.reissue_link(request_id, submission_id, cur.sub, is_admin=admin),
+        emails=1,
     )
     return _json(200, {"emailed": sent})
 
@@ -284,9 +316,11 @@ def create_schema(
         raise ApiError(503, "collect-unavailable", "stored schemas are not configured")
     cur.record.resource = f"collect-schema/{name}"
     cur.record.allow("signed-in")
-    cur.write_ahead(201)
-    if not w.put_schema(name, descriptor, cur.sub):
-        raise ApiError(409, "schema-exists", f"a schema named {name} exists; stored schemas cannot change")
+    with cur.changing(201):
+        if not w.put_schema(name, descriptor, cur.sub):
+            raise ApiError(
+                409, "schema-exists", f"a schema named {name} exists; stored schemas cannot change"
+            )
     return _json(201, {"name": f"{STORED_PREFIX}{name}", "fields": parsed.field_names})
 
 
