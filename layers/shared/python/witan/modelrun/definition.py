@@ -129,6 +129,7 @@ class ModelDefinition(Protocol):
     parameters_schema: dict[str, Any]  # JSON Schema of the `parameters` object, with defaults
     scenario_schema: dict[str, Any]  # JSON Schema of one scenario (an object with a `name`)
     outputs: tuple[OutputTable, ...]
+    headline: str  # the output `witan model run` prints when it finishes (a short one)
     chains: Mapping[str, ChainAdapter]  # input role -> another model's output it can take
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:

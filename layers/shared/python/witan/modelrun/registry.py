@@ -13,6 +13,7 @@ from witan.modelrun.definition import ModelDefinition
 from witan.modelrun.errors import ModelInputError
 
 MODULES: dict[str, str] = {
+    "demography": "witan.models.demography.definition",
     "send": "witan.models.send.definition",
 }
 

@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         f"{d.name}: {runs}{len(meta['scenarios'])} scenario(s) with the baseline, seed {meta['seed']}"
         f"{about}: {len(meta['outputs'])} files in {args.out}"
     )
-    for line in _summary_lines(Path(args.out), d.outputs[0].name):
+    for line in _summary_lines(Path(args.out), d.headline):
         print(line)
     return 0
 

@@ -197,6 +197,7 @@ class SendDefinition:
         OutputTable("by_state", "children by academic year and need-setting state (occupied cells)"),
         OutputTable("cost", "cost per year (count x cost per need-setting)"),
     )
+    headline = "count"
     chains: ClassVar[dict[str, ChainAdapter]] = {
         "population": ChainAdapter(
             model="demography",
