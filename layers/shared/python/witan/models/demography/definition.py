@@ -178,6 +178,7 @@ class DemographyDefinition:
             "population by sex and age in the first and last projected year, all councils summed",
         ),
     )
+    headline = "total_population"
     chains: ClassVar[dict[str, ChainAdapter]] = {}
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
