@@ -170,6 +170,13 @@ def parse_dates(arr: pa.Array, file: str, column: str) -> np.ndarray:
     dmy = pc.strptime(arr, format="%d/%m/%Y", unit="s", error_is_null=True)
     iso = pc.strptime(arr, format="%Y-%m-%d", unit="s", error_is_null=True)
     parsed = pc.coalesce(dmy, iso)
+    # strptime rolls 31/02 over into March: a date is good only if its day is the one written.
+    parts = pc.extract_regex(arr, r"^(?:(?P<a>\d{1,2})/\d{1,2}/\d{4}|\d{4}-\d{1,2}-(?P<b>\d{1,2}))$")
+    first, second = pc.struct_field(parts, "a"), pc.struct_field(parts, "b")
+    written = pc.if_else(pc.equal(first, ""), second, first)
+    written = pc.if_else(pc.equal(written, ""), pa.scalar(None, pa.string()), written)
+    same_day = pc.equal(pc.cast(pc.day(parsed), pa.int64()), pc.cast(written, pa.int64()))
+    parsed = pc.if_else(pc.fill_null(same_day, False), parsed, pa.scalar(None, parsed.type))
     bad = pc.and_(pc.is_valid(arr), pc.is_null(parsed))
     if pc.any(bad).as_py():
         row = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
