@@ -109,11 +109,16 @@ class DemographyInputs:
     tables: dict[str, CouncilTable]
     fertility_trend: TrendTable | None
     mortality_trend: TrendTable | None
-    hashes: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     files: dict[str, str] = field(default_factory=dict)  # role -> file name
+    sources: dict[str, bytes] = field(default_factory=dict, repr=False)  # file name -> bytes
 
     def file(self, role: str) -> str:
         return self.files.get(role, role)
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """file name -> sha256 (computed when asked: a run's plan records them)."""
+        return {name: hashlib.sha256(data).hexdigest() for name, data in self.sources.items()}
 
 
 # ---------------------------------------------------------------- reading one file into an Arrow table
@@ -496,7 +501,6 @@ def read_inputs(files: Mapping[str, tuple[str, bytes]]) -> DemographyInputs:
     for role in COUNCIL_ROLES:
         if role not in files:
             raise ModelInputError(f"{role}.csv", f"the {role} input is missing", code="missing-input")
-    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in files.values()}
     names = {role: name for role, (name, _) in files.items()}
     parsed = {role: parse_council_file(role, *files[role]) for role in COUNCIL_ROLES}
     every = sorted({c for p in parsed.values() for c in p.labels})
@@ -516,7 +520,12 @@ def read_inputs(files: Mapping[str, tuple[str, bytes]]) -> DemographyInputs:
     tables = {role: _dense(p, councils) for role, p in parsed.items()}
     trends = {role: parse_trend_file(role, *files[role]) for role in TREND_COLUMNS if role in files}
     return DemographyInputs(
-        councils, tables, trends.get("fertility_trend"), trends.get("mortality_trend"), hashes, names
+        councils,
+        tables,
+        trends.get("fertility_trend"),
+        trends.get("mortality_trend"),
+        names,
+        {name: data for name, data in files.values()},
     )
 
 
