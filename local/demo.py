@@ -29,6 +29,7 @@ from local.gateway import LocalGateway
 from local.story import Demo, StepFailed, api_call, require_handler
 from local.story_collect import COLLECT_STEPS
 from local.story_datastore import DATASTORE_STEPS
+from local.story_models import MODEL_STEPS
 
 MODEL_RUN_TIMEOUT_S = 150.0
 _deserializer = TypeDeserializer()
@@ -315,6 +316,7 @@ STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     ("Upload checked (S3 -> SQS -> upload_validator)", step_upload),
     ("API calls authorised, refused and audited (gateway -> access_api)", step_api),
     ("Model run fans out and gathers (Step Functions -> model_run)", step_model_run),
+    *MODEL_STEPS,
     *DATASTORE_STEPS,
     *COLLECT_STEPS,
 ]

@@ -184,7 +184,7 @@ class RunRequest:
             seed=whole("seed", 0, 0, 2**63 - 1),
             chunk_size=whole("chunk_size", DEFAULT_CHUNK_SIZE, 1, MAX_SIMULATIONS),
             email=email if isinstance(email, str) and "@" in email else None,
-            inputs=event.get("input_sources") if isinstance(event.get("input_sources"), dict) else None,
+            inputs=event.get("inputs") if isinstance(event.get("inputs"), dict) else None,
         )
 
     def to_json(self) -> str:
