@@ -1,2 +1,2 @@
 """SEND demand model after Mastodon C's witan.send: Beta/Dirichlet transition parameters fitted from
-historic January-to-January transitions, projected by Monte Carlo simulation (docs: send-model.md)."""
+historic January-to-January transitions, projected by Monte Carlo simulation (method: docs/models/send.md)."""

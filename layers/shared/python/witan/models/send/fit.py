@@ -1,4 +1,4 @@
-"""Fitting the SEND model's Beta and Dirichlet parameters (method: docs/send-model.md).
+"""Fitting the SEND model's Beta and Dirichlet parameters (method: docs/models/send.md).
 
 Parameters are dense numpy arrays over (academic year, NEED-SETTING) so that simulation is
 array arithmetic; tables (pyarrow) are only for writing them out.

@@ -1,4 +1,4 @@
-"""Simulating SEND populations forward, one year at a time (method: docs/send-model.md).
+"""Simulating SEND populations forward, one year at a time (method: docs/models/send.md).
 
 Each simulation draws from its own `numpy.random.Generator`, seeded from (run seed, scenario,
 simulation index) with `SeedSequence` spawn keys: a simulation's result is the same whichever chunk
