@@ -3,9 +3,10 @@
 Cells are (age band, reason, setting), 7 x 7 x 4 = 196, index (band * 7 + reason) * 4 + setting.
 A cell's people go to one of 12 destinations: (aged into the next band or not) x (4 settings, ended,
 died). Moves out of a cell ~ Dirichlet(prior + counts); the prior is the pooled proportions of the
-to-states over all bands of that reason and setting (falling back to the setting, then uniform), split
+to-states over all bands of that reason and setting (shrunk toward the setting's, then uniform), split
 by each band's observed share ageing into the next band, times `concentration` (so it weighs as that
-many people). Entry rates ~ Gamma(a0 + entries, b0 + population-years) with a0 = concentration x the
+many people; each pooled level is shrunk toward the next by one person's weight, so no destination is
+impossible). Entry rates ~ Gamma(a0 + entries, b0 + population-years) with a0 = concentration x the
 cell's share of its sex's entries pooled over bands and b0 = a0 / the pooled rate over bands.
 """
 
@@ -102,13 +103,10 @@ def move_prior(counts: np.ndarray, concentration: float) -> np.ndarray:
     """[band, reason, setting, aged, to_state] prior alphas from counts of the same shape."""
     by_state = counts.sum(axis=(0, 3))  # [reason, setting, to_state]
     by_setting = by_state.sum(axis=0)  # [setting, to_state]
-    q = by_state / np.maximum(by_state.sum(axis=2, keepdims=True), 1e-300)
-    fallback = np.where(
-        by_setting.sum(axis=1, keepdims=True) > 0,
-        by_setting / np.maximum(by_setting.sum(axis=1, keepdims=True), 1e-300),
-        1.0 / (NS + 2),
-    )
-    q = np.where(by_state.sum(axis=2, keepdims=True) > 0, q, fallback[None])
+    # Each level is shrunk toward the next by one person's weight (setting toward uniform, reason and
+    # setting toward the setting): a destination seen anywhere for the setting is never impossible.
+    q_setting = (by_setting + 1.0 / (NS + 2)) / (by_setting.sum(axis=1, keepdims=True) + 1.0)
+    q = (by_state + q_setting[None]) / (by_state.sum(axis=2, keepdims=True) + 1.0)
     by_band = counts.sum(axis=(1, 2, 4))  # [band, aged]
     nominal = np.where(np.arange(NB) < NB - 1, 1.0 / BAND_WIDTH, 0.0)
     share_aged = (by_band[:, 1] + nominal) / (by_band.sum(axis=1) + 1.0)
