@@ -47,12 +47,11 @@ def main() -> int:
     _, sim_cpu, sim_wall = _timed(simulate, fitted, prep, YEARS, 0, range(SIMULATIONS))
     ok_fit, ok_sim = fit_cpu < FIT_TARGET, sim_cpu < SIMULATE_TARGET
     print(
-        f"CLD: {len(files)} quarterly files, {size / 1e6:.1f} MB, {rows:,} service rows kept, {people:,} people"
+        f"CLD: {len(files)} quarterly files, {size / 1e6:.1f} MB, {rows:,} services kept, {people:,} people"
     )
     print(f"{'step':<44}{'cpu s':>8}{'wall s':>8}{'target':>8}  ok")
-    print(
-        f"{'fit (read, states, flows, parameters)':<44}{fit_cpu:>8.2f}{fit_wall:>8.2f}{FIT_TARGET:>8.1f}  {ok_fit}"
-    )
+    label = "fit (read, states, flows, parameters)"
+    print(f"{label:<44}{fit_cpu:>8.2f}{fit_wall:>8.2f}{FIT_TARGET:>8.1f}  {ok_fit}")
     label = f"{SIMULATIONS} simulations x {YEARS} years"
     print(f"{label:<44}{sim_cpu:>8.2f}{sim_wall:>8.2f}{SIMULATE_TARGET:>8.1f}  {ok_sim}")
     return 0 if ok_fit and ok_sim else 1
