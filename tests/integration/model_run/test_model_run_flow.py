@@ -222,3 +222,30 @@ def test_fail_step_records_why(aws: dict[str, Any], capsys: pytest.CaptureFixtur
 def test_unknown_step_is_refused(aws: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="unknown step 'launch'"):
         aws["handler"].lambda_handler({"step": "launch", "run_id": "x"}, Context())
+
+
+def test_an_input_failing_its_table_schema_fails_the_run_with_the_checkers_report(
+    aws: dict[str, Any],
+) -> None:
+    handler, s3 = aws["handler"], aws["s3"]
+    costs = (
+        s3.get_object(Bucket=BUCKET, Key="models/inputs/demo/costs.csv")["Body"].read().decode().splitlines()
+    )
+    costs[1] = ",".join([*costs[1].split(",")[:2], "a lot"])
+    s3.put_object(Bucket=BUCKET, Key="models/inputs/schema/costs.csv", Body="\n".join(costs).encode())
+    inputs = {t: f"models/inputs/demo/{t}.csv" for t in ("transitions", "population", "valid-states")}
+    inputs["costs"] = "models/inputs/schema/costs.csv"
+    with pytest.raises(Exception, match=r"costs\.csv, row 1, column 'cost'"):
+        handler.lambda_handler(
+            {"step": "plan", "run_id": "run-4", "inputs": inputs, "simulations": 2}, Context()
+        )
+    error = record(aws, "run-4")["error"]["M"]
+    assert (error["code"]["S"], error["file"]["S"], error["column"]["S"]) == (
+        "type-error",
+        "costs.csv",
+        "cost",
+    )
+    (first,) = error["errors"]["L"]
+    assert first["M"]["row"]["N"] == "2" and first["M"]["column"]["S"] == "C"  # as the upload report says
+    # Nothing of the run was written: the plan never started.
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="models/run-4/")
