@@ -163,3 +163,26 @@ def test_successful_change_has_one_event(api: Api) -> None:
     assert got == 200
     (event,) = _events(api)
     assert event["detail"]["recorded"] == "before-change"
+
+
+def test_outcome_that_cannot_be_recorded_answers_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from witan.aws.audit_table import DynamoAuditTrail
+
+    dataset_id = api.seed_dataset(with_grants=False)
+    real_record = DynamoAuditTrail.record
+    calls: list[str] = []
+
+    def record_once(self: Any, event: Any) -> str:
+        calls.append(event.detail.get("recorded", ""))
+        if len(calls) > 1:
+            raise RuntimeError("audit table down")
+        return real_record(self, event)
+
+    def fail(self: Any, *args: Any) -> None:
+        raise RuntimeError("catalog down")
+
+    monkeypatch.setattr(DynamoAuditTrail, "record", record_once)
+    monkeypatch.setattr(DynamoCatalogStore, "save_metadata", fail)
+    got, body, _ = api.call("PATCH", f"/datasets/{dataset_id}", OWNER, body={"description": "new"})
+    assert (got, body["code"]) == (503, "audit-unavailable")
+    assert calls == ["before-change", "outcome"]

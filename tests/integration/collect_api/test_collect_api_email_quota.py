@@ -80,3 +80,20 @@ def test_failed_change_after_write_ahead_records_its_outcome(api: Api) -> None:
     assert (outcome["decision"], int(outcome["status"])) == ("deny", 409)
     ahead = recorded["before-change"]
     assert outcome["detail"]["write_ahead"] == f"{ahead['chain']}/{ahead['seq']}"
+
+
+@pytest.mark.parametrize("verified", [None, "false"])
+def test_requester_email_must_be_verified(api: Api, verified: str | None) -> None:
+    """Check reports (partners' data) go to the requester's address: only one the token vouches for."""
+    from ca_harness import Persona
+
+    class Unverified(Persona):
+        @property
+        def claims(self) -> dict[str, str] | None:
+            claims = {"sub": "una", "email": "una@council.example", "cognito:groups": "[org-camden]"}
+            return claims if verified is None else {**claims, "email_verified": verified}
+
+    status, body, _ = api.call("POST", "/requests", Unverified("una", "[org-camden]"), request_body())
+    assert (status, body["code"]) == (422, "requester-email-required"), body
+    assert api.sent() == [] or all("una@" not in str(m.destinations) for m in api.sent())
+    assert api.the_event()["decision"] == "deny"

@@ -29,6 +29,7 @@ class Current:
     record: RequestRecord
     now: datetime
     audit_failed: bool = False
+    outcome_recorded: bool = False  # a failed change's outcome followed its write-ahead event
 
     @property
     def principal(self) -> Principal:
@@ -71,12 +72,18 @@ class Current:
 
     def _record_outcome(self, exc: Exception) -> None:
         if isinstance(exc, ApiError):
-            status, code = exc.status, exc.code
+            self.record_outcome(exc.status, exc.code)
         elif isinstance(exc, CatalogError):
-            status, code = CATALOG_STATUS.get(exc.code, 422), exc.code
+            self.record_outcome(CATALOG_STATUS.get(exc.code, 422), exc.code)
         else:
-            status, code = 500, "internal-error"
+            self.record_outcome(500, "internal-error")
+
+    def record_outcome(self, status: int, code: str | None) -> None:
+        """Record that the change announced by the write-ahead event ended with `status` (once)."""
         record = self.record
+        if record.recorded_id is None or self.outcome_recorded:
+            return
+        self.outcome_recorded = True
         intended = dict(record.detail)
         record.detail = {**intended, "recorded": "outcome", "write_ahead": record.recorded_id}
         try:

@@ -33,7 +33,8 @@ ERRORS: dict[int, Any] = error_responses(
         401: "no identity (code: unauthenticated)",
         404: "no such request, or not yours (code: not-found)",
         409: "the request is no longer open (code: request-not-open), or the schema name is taken",
-        422: "body fails validation (code: invalid-request with errors[], invalid-schema, ...)",
+        422: "body fails validation (code: invalid-request with errors[], invalid-schema, ...), or "
+        "your token has no verified email (code: requester-email-required)",
         429: "you have had as many emails sent today as a day allows: invitations and reissued links "
         "count one per recipient (code: email-quota-exceeded)",
         503: "the audit trail is unavailable (code: audit-unavailable)",
@@ -149,11 +150,15 @@ def create_request(
 ) -> Response[Any]:
     cur, service = _cur()
     principal = cur.principal
-    if not principal.email:
-        cur.record.deny("no-email-claim")
-        raise ApiError(422, "requester-email-required", "your account has no email address for replies")
+    # Check reports (partners' data) are emailed here: only an address the token vouches for.
+    email = principal.verified_email
+    if not email:
+        cur.record.deny("no-verified-email-claim")
+        raise ApiError(
+            422, "requester-email-required", "your account has no verified email address for replies"
+        )
     # Groups decide whether a destination dataset may be used (owner organisation, admin, grants).
-    requester = Requester(sub=cur.sub, email=principal.email, name="", groups=principal.groups)
+    requester = Requester(sub=cur.sub, email=email, name="", groups=principal.groups)
     cur.record.allow("signed-in")
     cur.record.detail["recipients"] = len(body.get("recipients") or [])
     # The domain validates the body first (a refusal is recorded with its 422); the audit event is
