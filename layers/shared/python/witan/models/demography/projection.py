@@ -239,12 +239,13 @@ def _grouped_sum(population: pa.Table, group: np.ndarray, n_groups: int) -> tupl
     y0 = int(year.min()) if year.size else 0
     ny = int(year.max()) - y0 + 1 if year.size else 1
     flat = (codes.astype(np.int64) * ny + (year - y0)) * n_groups + group
-    cells, inverse = np.unique(flat, return_inverse=True)
-    sums = np.bincount(inverse, weights=value, minlength=cells.size)
+    size = len(labels) * ny * n_groups  # dense over (code, year, group): small, no sort needed
+    sums = np.bincount(flat, weights=value, minlength=size)
+    cells = np.flatnonzero(np.bincount(flat, minlength=size))
     code, rest = np.divmod(cells, ny * n_groups)
     years, groups = np.divmod(rest, n_groups)
-    order = np.lexsort((groups, years + y0, np.asarray(labels.to_pylist(), dtype=object)[code].astype(str)))
-    return code[order], labels, (years + y0)[order], groups[order], sums[order]
+    order = np.lexsort((groups, years, np.argsort(np.argsort(labels.to_pylist()))[code]))
+    return code[order], labels, (years + y0)[order], groups[order], sums[cells][order]
 
 
 def total_population(population: pa.Table) -> pa.Table:

@@ -169,19 +169,26 @@ def _plain(column: pa.ChunkedArray) -> pa.Array:
     return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
 
 
+def _rows_of(results: pa.Table, codes: np.ndarray, code: int) -> pa.Table:
+    """The rows of one output: a zero-copy slice when they are one block (as simulate writes them)."""
+    at = np.flatnonzero(codes == code)
+    if at.size and at[-1] - at[0] + 1 == at.size:
+        return results.slice(int(at[0]), int(at.size))
+    return results.take(pa.array(at))
+
+
 def measures(model_plan: dict[str, Any], results: pa.Table) -> dict[str, Measure]:
     """Every output table (one 'simulation'), total population by year and by age group (compared
     with the baseline), and the population pyramid of the first and last projected years."""
-    results = results.filter(pc.equal(results.column("simulation"), 0))
+    if results.num_rows and pc.max(results.column("simulation")).as_py() != 0:
+        results = results.filter(pc.equal(results.column("simulation"), 0))  # deterministic: one path
     output = results.column("output").combine_chunks()
     codes = np.asarray(output.indices)
     labels = output.dictionary.to_pylist()
     out: dict[str, Measure] = {}
     population: pa.Table | None = None
     for name, value_name in OUTPUTS.items():
-        rows = (
-            results.filter(pa.array(codes == labels.index(name))) if name in labels else results.slice(0, 0)
-        )
+        rows = _rows_of(results, codes, labels.index(name)) if name in labels else results.slice(0, 0)
         keys = {k: _plain(rows.column(k)) for k in ("gss_code", "sex", "age", "year")}
         if name == "births":
             keys.pop("age")  # newborns: age 0
