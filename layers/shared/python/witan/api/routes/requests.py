@@ -18,8 +18,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from witan.api.current import Current, current
+from witan.api.deps import MAX_BODY_BYTES
 from witan.api.errors import ApiError
-from witan.api.models import error_responses
+from witan.api.models import error_responses, free_json_problem
 from witan.api.routes.collect import collect_error, link_base, plain, wiring
 from witan.collect.requests import CollectError, Requester
 from witan.collect.schemas import STORED_NAME, STORED_PREFIX
@@ -33,7 +34,8 @@ ERRORS: dict[int, Any] = error_responses(
         401: "no identity (code: unauthenticated)",
         404: "no such request, or not yours (code: not-found)",
         409: "the request is no longer open (code: request-not-open), or the schema name is taken",
-        422: "body fails validation (code: invalid-request with errors[], invalid-schema, ...), or "
+        422: "body fails validation (code: invalid-request with errors[], invalid-schema, json-too-deep, "
+        "...), or "
         "your token has no verified email (code: requester-email-required)",
         429: "you have had as many emails sent today as a day allows: invitations and reissued links "
         "count one per recipient (code: email-quota-exceeded)",
@@ -310,6 +312,11 @@ def create_schema(
         raise ApiError(422, "bad-schema-name", "name: lowercase letters, digits and -, at most 63")
     if not isinstance(descriptor, dict):
         raise ApiError(422, "missing-field", "schema: a Table Schema object is required")
+    # Stored for good and read by every request naming it: no deeper than other free JSON. Keys and
+    # size are bounded by the body limit and the field count.
+    problem = free_json_problem(descriptor, "schema", MAX_BODY_BYTES, max_keys=MAX_BODY_BYTES)
+    if problem is not None:
+        raise ApiError(422, *problem)
     fields = descriptor.get("fields")
     if isinstance(fields, list) and len(fields) > MAX_SCHEMA_FIELDS:
         raise ApiError(422, "invalid-schema", f"at most {MAX_SCHEMA_FIELDS} fields")
