@@ -231,7 +231,9 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return np.asarray(array.indices), array.dictionary
 
 
-def _grouped_sum(population: pa.Table, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, ...]:
+def _grouped_sum(
+    population: pa.Table, group: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
     """Population summed by (gss_code, year, group): codes, labels, years, groups, sums, sorted."""
     codes, labels = _codes(population.column("gss_code"))
     year = np.asarray(population.column("year"), dtype=np.int64)

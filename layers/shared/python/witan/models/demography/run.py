@@ -115,6 +115,7 @@ def plan(
             "gss_codes": len(councils),
             "steps": len(base.years),
             "step_unit": "years",
+            "summary": f"{len(councils)} council(s), {base.first_year}-{base.last_year}",
         },
     )
 
