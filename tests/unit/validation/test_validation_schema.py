@@ -31,8 +31,6 @@ BUILT_INS = {
     ],
     "ssda903-episodes": [
         "CHILD",
-        "SEX",
-        "DOB",
         "DECOM",
         "RNE",
         "LS",
@@ -67,7 +65,7 @@ def test_every_built_in_loads_and_explains_itself() -> None:
 def test_ssda903_uses_real_code_lists_and_uk_dates() -> None:
     schema = load_schema("ssda903-episodes")
     by_name = {f.name: f for f in schema.fields}
-    assert by_name["DOB"].format == "%d/%m/%Y"
+    assert by_name["DECOM"].format == "%d/%m/%Y"
     assert set(by_name["CIN"].constraints["enum"]) == {f"N{i}" for i in range(1, 9)}
     assert "V2" in by_name["LS"].constraints["enum"]
     assert schema.primary_key == ("CHILD", "DECOM")

@@ -124,9 +124,8 @@ def test_leading_cells_left_of_the_header(tmp_path: Path, monkeypatch: pytest.Mo
     wb.save(path)
     variant, report = both_ways(path, tmp_path, monkeypatch)
     assert variant == "fastexcel"
-    # Column A is part of the table (blank heading), so every heading sits one column late.
-    assert codes(report)[0] == (2, "A", "blank-label")
-    assert codes(report)[-2:] == [(2, "G", "extra-label"), (4, "A", "type-error")]
+    # Column A is part of the table (blank heading); the headings, one column late, are matched by name.
+    assert codes(report) == [(2, "A", "blank-label"), (4, None, "blank-row")]
 
 
 @pytest.mark.parametrize(

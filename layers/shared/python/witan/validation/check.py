@@ -195,7 +195,19 @@ class _Checker:
     def check_header(self) -> None:
         labels = self.header.labels
         fields = self.schema.fields
-        if self.schema.fields_match == "exact":
+        mode = self.schema.fields_match
+        first_label = {}
+        for i, label in enumerate(labels):
+            first_label.setdefault(label, i)
+        if (
+            mode == "exact"
+            and any(first_label.get(f.name, i) != i for i, f in enumerate(fields))
+            and all(f.name in first_label for f in fields if f.constraints.get("required"))
+        ):
+            # Columns out of the schema's order but every required one there by name: match by name,
+            # so the report names the missing and unexpected columns instead of every column shifted.
+            mode = "equal"
+        if mode == "exact":
             for i in range(max(len(labels), len(fields))):
                 label = labels[i] if i < len(labels) else None
                 f = fields[i] if i < len(fields) else None
@@ -260,7 +272,7 @@ class _Checker:
                     )
                 else:
                     first_at[label] = i
-                    if label not in names and self.schema.fields_match in ("equal", "superset"):
+                    if label not in names and mode in ("equal", "superset"):
                         self._label_error(
                             "extra-label",
                             i,
@@ -271,11 +283,11 @@ class _Checker:
             for f in fields:
                 if f.name in first_at:
                     self.positions[f.name] = first_at[f.name]
-                elif self.schema.fields_match in ("equal", "subset"):
+                elif mode in ("equal", "subset"):
                     self._label_error(
                         "missing-label", None, f.name, None, f"The column {f.name!r} is missing."
                     )
-            if self.schema.fields_match == "partial" and not self.positions:
+            if mode == "partial" and not self.positions:
                 self._label_error(
                     "missing-label",
                     None,

@@ -19,7 +19,8 @@ import pyarrow.csv as pacsv
 
 from witan.modelrun.errors import ModelInputError
 
-# Codes the DfE's SSDA903 guidance lists for PLACE (placement type); anything else is an error.
+# PLACE codes of the DfE's SSDA903 guidance, current (Z11-Z14, K3) and earlier (H5, P2, Z1) so stacked
+# returns read; anything else is an error.
 PLACE_CODES: frozenset[str] = frozenset(
     [
         "A3",
@@ -50,6 +51,10 @@ PLACE_CODES: frozenset[str] = frozenset(
         "U5",
         "U6",
         "Z1",
+        "Z11",
+        "Z12",
+        "Z13",
+        "Z14",
     ]
 )
 
