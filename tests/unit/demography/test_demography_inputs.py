@@ -172,3 +172,10 @@ def test_parquet_types_checked(tmp_path: Path, files: Files) -> None:
     pq.write_table(table, buf)
     error = refused({**files, "deaths": ("deaths.parquet", buf.getvalue())})
     assert (error.code, error.file, error.row, error.column) == ("type-error", "deaths.parquet", 1, "age")
+
+
+@pytest.mark.parametrize("text", ["", "GSS.Code,Sex,Age,Year,Value\n", "just words\n"])
+def test_empty_or_headerless_file(files: Files, text: str) -> None:
+    with pytest.raises(ModelInputError) as info:
+        read_inputs(replace(files, "deaths", text))
+    assert info.value.file == "deaths.csv"

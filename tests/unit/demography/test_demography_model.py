@@ -132,3 +132,12 @@ def test_defaults_follow_the_data(files: dict) -> None:
     assert s.mortality_years == (2010, 2014) and s.migration_years == (2003, 2014)
     assert (s.fertility_variant, s.fertility_scenario) == ("applynationaltrend", "principal-2012")
     assert (s.mortality_variant, s.mortality_scenario) == ("average-applynationaltrend", "principal")
+
+
+def test_defaults_use_only_years_before_the_first_projected(files: dict) -> None:
+    s = settings_for(read_inputs(files), {"first_year": 2011, "last_year": 2014})
+    assert (s.fertility_base_year, s.mortality_years, s.migration_years) == (2010, (2006, 2010), (2001, 2010))
+    out = run(read_inputs(files), {"first_year": 2011, "last_year": 2014})
+    tables = output_tables(read_inputs(files), out)
+    years = sorted(set(tables["population"].column("year").to_pylist()))
+    assert years == list(range(2001, 2015))  # 2001-2010 historic, 2011-2014 projected

@@ -226,23 +226,23 @@ def resolve(
             column="last_year",
             code="invalid-parameter",
         )
+    # Data-dependent defaults use only years before the first projected one (a back-test projecting
+    # from 2010 fits on data to 2009).
     if p.get("mortality_years"):
         mortality = parse_window(p["mortality_years"], "parameters", "mortality_years")
     else:
-        mortality = (
-            max(earliest_mortality_year, latest_deaths_year - MORTALITY_WINDOW_YEARS + 1),
-            latest_deaths_year,
-        )
+        end = min(latest_deaths_year, first - 1)
+        mortality = (max(earliest_mortality_year, end - MORTALITY_WINDOW_YEARS + 1), end)
     if p.get("migration_years"):
         migration = parse_window(p["migration_years"], "parameters", "migration_years")
     else:
-        start, end = migration_span
+        start, end = migration_span[0], min(migration_span[1], first - 1)
         migration = (max(start, end - MIGRATION_WINDOW_YEARS + 1), end)
     multiplier = float(p["in_migrant_multiplier"])
     return Settings(
         first_year=first,
         last_year=last,
-        fertility_base_year=int(p.get("fertility_base_year") or latest_births_year),
+        fertility_base_year=int(p.get("fertility_base_year") or min(latest_births_year, first - 1)),
         fertility_variant=p["fertility_variant"],
         fertility_scenario=p["fertility_scenario"],
         mortality_variant=p["mortality_variant"],
