@@ -4,7 +4,9 @@ Weekly cost of a service = |Unit Cost| x units a week (from the cost frequency, 
 week| for hourly, daily and per-session costs; see inputs.FREQUENCIES); rows with no or zero cost or
 units are left out, and a one-off cost is not a weekly one. A setting's weekly cost for an age group is
 the median over its services in force at the last snapshot (all snapshots where none is, then national
-figures), unless unit_costs.csv gives it.
+figures), unless unit_costs.csv gives it. One-off costs count once: their total in the last year
+(between the last two snapshots) per client of the setting that year is added to each projected
+client's cost.
 """
 
 from __future__ import annotations
@@ -56,3 +58,21 @@ def weekly_costs(
                     )
                 )
     return cost, count, warnings
+
+
+def one_off_per_client(states: States, weeks: np.ndarray | None = None) -> np.ndarray:
+    """[setting]: one-off costs starting in the last year per client with weeks of care in the setting."""
+    from witan.models.asc.flows import weeks_in_year
+
+    out = np.zeros(len(SETTINGS))
+    if len(states.days) < 2:
+        return out
+    d0, d1 = int(states.days[-2]), int(states.days[-1])
+    rows = states.rows
+    setting = RANK_SETTING[rows.rank]
+    once = np.isfinite(rows.one_off) & (setting >= 0) & (rows.start > d0) & (rows.start <= d1)
+    total = np.bincount(setting[once], weights=rows.one_off[once], minlength=len(SETTINGS))
+    w = weeks_in_year(states, d0, d1) if weeks is None else weeks
+    clients = (w > 0).sum(axis=0)
+    np.divide(total, clients, out=out, where=clients > 0)
+    return out

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from witan.modelrun.errors import InputWarning
-from witan.models.asc.costs import weekly_costs
+from witan.models.asc.costs import one_off_per_client, weekly_costs
 from witan.models.asc.flows import KINDS, NB, NR, NS, NX, Flows, derive_flows
 from witan.models.asc.inputs import (
     AGE_BANDS,
@@ -66,6 +66,7 @@ class Fitted:
     trans_rate: np.ndarray
     weeks: dict[str, np.ndarray]  # kind -> mean weeks of care (see flows.Flows.weeks)
     weekly_cost: np.ndarray  # [setting, age group]
+    one_off: np.ndarray  # [setting] one-off costs a year per client
     population: np.ndarray  # [year, band, sex F/M/U] from population_first_year
     population_first_year: int
     warnings: list[InputWarning] = field(default_factory=list)
@@ -159,6 +160,7 @@ def fit(
         trans_rate=trans_rate,
         weeks=flows.weeks(),
         weekly_cost=cost,
+        one_off=one_off_per_client(states),
         population=pop,
         population_first_year=population.first_year,
         warnings=warnings,

@@ -209,7 +209,7 @@ class CldRows:
     end: np.ndarray  # days, NO_DATE when open
     period: np.ndarray  # reporting period end, days
     weekly_cost: np.ndarray  # pounds a week, NaN when unusable
-    one_off: np.ndarray  # bool: a one-off cost
+    one_off: np.ndarray  # pounds of a one-off cost (counted once), NaN for other rows
 
     def select(self, mask: np.ndarray) -> CldRows:
         return CldRows(**{k: v[mask] for k, v in self.__dict__.items()})
@@ -581,7 +581,7 @@ def _clean(
         end=end[m],
         period=period[m],
         weekly_cost=weekly[m],
-        one_off=once[m],
+        one_off=np.where(once & (cost > 0), cost, np.nan)[m],
     )
     if len(rows) == 0:
         why = max(excluded.rows, key=lambda w: excluded.rows[w]) if excluded.rows else "no rows"

@@ -198,12 +198,14 @@ def _flows_and_cost(
         + np.einsum("ygs,sk->ygk", died, w["death"])
         + np.einsum("ygs,sk->ygk", transients, w["transient"])
     )  # [year, age group, setting of the weeks]
-    cost = np.einsum("ygk,kg->yk", weeks, fitted.weekly_cost) * scenario.cost_factor
     flows = np.stack(
         [ent.sum(axis=1), movers.sum(axis=(1, 3)), ended.sum(axis=1), died.sum(axis=1)], axis=1
     )  # [year, kind, setting]
     start_by_setting = stock[:-1].reshape(years, NB * NR, NS).sum(axis=1)
     clients = start_by_setting + ent.sum(axis=1) + movers.sum(axis=(1, 2)) + transients.sum(axis=1)
+    cost = (
+        np.einsum("ygk,kg->yk", weeks, fitted.weekly_cost) + clients * fitted.one_off
+    ) * scenario.cost_factor
     return [flows.ravel(), clients.ravel(), cost.ravel()]
 
 
