@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -453,3 +454,30 @@ def _files(
         y = (DAY0 + dt.timedelta(days=qe)).year
         files[f"cld_{qi + 1:02d}_{y}.csv"] = buf.getvalue()
     return files
+
+
+# The demo's scenario: fewer residential entries (prevention), a quarter of the rest sent to community
+# support commissioned by the council instead.
+PREVENTION_SCENARIO = {
+    "name": "prevention",
+    "description": "10% fewer residential entries from the first projected year, and a quarter of the "
+    "rest supported in the community instead",
+    "entry_multipliers": [{"setting": "residential", "factor": 0.9}],
+    "entry_redirects": [
+        {"from_setting": "residential", "to_setting": "community-commissioned", "share": 0.25}
+    ],
+}
+
+
+def write_synthetic(folder: str | Path, spec: SyntheticSpec = SyntheticSpec()) -> Path:
+    """A demo inputs folder: the quarterly cld_*.csv files, population.csv and prevention.json."""
+    import json
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    syn = generate(spec)
+    for name, data in syn.files.items():
+        (out / name).write_bytes(data)
+    (out / "population.csv").write_bytes(syn.population_csv)
+    (out / "prevention.json").write_text(json.dumps(PREVENTION_SCENARIO, indent=1) + "\n")
+    return out
