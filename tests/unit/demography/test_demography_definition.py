@@ -58,6 +58,14 @@ def test_whole_run_on_the_platform(tmp_path: Path, registered: None) -> None:
         "total_population",
     ):
         assert (tmp_path / f"{name}.csv").is_file()
+    for name, value in (("births", "births"), ("deaths", "deaths"), ("net_migration", "net_migration")):
+        assert pq.read_table(tmp_path / f"{name}.parquet").column_names == [
+            "gss_code",
+            "sex",
+            "age",
+            "year",
+            value,
+        ]
     rates = pq.read_table(tmp_path / "fertility_rates.parquet")
     assert rates.column_names == ["gss_code", "sex", "age", "year", "rate"]
     comparison = pq.read_table(tmp_path / "scenarios/fewer-arrivals/comparison.parquet").to_pylist()

@@ -47,7 +47,7 @@ PARAMETERS_SCHEMA: dict[str, Any] = {
         "fertility_base_year": {
             **_YEAR,
             "description": "year whose actual births scale the historic fertility rates; default: the "
-            "latest year of births",
+            "latest year of births before the first projected year",
         },
         "fertility_variant": {"enum": list(FERTILITY_VARIANTS), "default": DEFAULTS["fertility_variant"]},
         "fertility_scenario": {
@@ -60,12 +60,12 @@ PARAMETERS_SCHEMA: dict[str, Any] = {
         "mortality_years": {
             **_WINDOW,
             "description": "window A-B of historic mortality rates (mean or OLS trend); default: the last "
-            "five years of deaths (2010-2014)",
+            "five years of deaths before the first projected year (2010-2014)",
         },
         "migration_years": {
             **_WINDOW,
             "description": "window A-B averaged for every migration flow; default: the last twelve years of "
-            "the flows (2003-2014)",
+            "the flows before the first projected year (2003-2014)",
         },
         "in_migrant_multiplier": {
             "type": "number",
@@ -160,7 +160,7 @@ class DemographyDefinition:
     scenario_schema: ClassVar[dict[str, Any]] = SCENARIO_SCHEMA
     outputs = (
         OutputTable("population", "population by gss_code, sex, age, year: historic years, then projected"),
-        OutputTable("births", "births by gss_code, sex (of child), year: historic, then projected"),
+        OutputTable("births", "births by gss_code, sex (of child), age (0), year: historic, then projected"),
         OutputTable("deaths", "projected deaths by gss_code, sex, age, year"),
         OutputTable("net_migration", "projected net migration by gss_code, sex, age, year"),
         OutputTable(

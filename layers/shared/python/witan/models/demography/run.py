@@ -191,8 +191,6 @@ def measures(model_plan: dict[str, Any], results: pa.Table) -> dict[str, Measure
     for name, value_name in OUTPUTS.items():
         rows = _rows_of(results, codes, labels.index(name)) if name in labels else results.slice(0, 0)
         keys = {k: _plain(rows.column(k)) for k in ("gss_code", "sex", "age", "year")}
-        if name == "births":
-            keys.pop("age")  # newborns: age 0
         values = np.asarray(rows.column("value"), dtype=np.float64)
         out[name] = Measure(
             keys=keys,
