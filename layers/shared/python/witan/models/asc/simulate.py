@@ -1,8 +1,10 @@
 """Projecting long-term support by simulation (method: docs asc-model.md section 4).
 
-Each simulation has its own generator, seeded from (run seed, scenario, simulation index), so its
-result does not depend on the chunk that runs it. It draws its parameters once (Dirichlet moves,
-Gamma entry and in-and-out rates; their means when parameter uncertainty is off), then each year:
+Each simulation has its own generators, so its result does not depend on the chunk that runs it: one
+seeded from (run seed, PARAMETERS, simulation index) draws its parameters once (Dirichlet moves, Gamma
+entry and in-and-out rates; their means when parameter uncertainty is off), the same draw in every
+scenario, so that a comparison with the baseline is paired on the parameters; one seeded from (run
+seed, scenario, simulation index) draws what happens to people. Then each year:
 multinomial moves of every occupied cell, Poisson entries from the rates and that year's population,
 Poisson in-and-out clients; weeks of care and costs follow from the flows, for all years at once.
 
@@ -24,6 +26,7 @@ from witan.models.asc.inputs import BAND_GROUP
 from witan.models.asc.scenarios import Prepared, renormalise, stay_mask
 
 FLOW_KINDS = ("entries", "moves", "endings", "deaths")
+PARAMETERS = " parameters"  # the parameter draws' stream: no scenario can have this name (a space)
 DEST = destination_cells()
 STAY = stay_mask()
 CELL_SETTING = np.arange(NC) % NS
@@ -148,10 +151,15 @@ def step(
 
 
 def simulate_one(
-    rng: np.random.Generator, fitted: Fitted, scenario: Prepared, years: int, uncertainty: bool = True
+    rng: np.random.Generator,
+    fitted: Fitted,
+    scenario: Prepared,
+    years: int,
+    uncertainty: bool = True,
+    parameter_rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """One simulation as a flat vector (see `Layout`)."""
-    p, entry_rates, trans_rates = draw_parameters(rng, fitted, uncertainty)
+    """One simulation as a flat vector (see `Layout`); parameters from `parameter_rng` (default `rng`)."""
+    p, entry_rates, trans_rates = draw_parameters(parameter_rng or rng, fitted, uncertainty)
     lam = expected_entries(fitted, entry_rates, scenario, years)
     entries = rng.poisson(lam)  # [year, cell]
     group_pop = np.stack(
@@ -221,7 +229,12 @@ def simulate(
     out = np.zeros((len(simulations), Layout(years).length))
     for i, sim in enumerate(simulations):
         out[i] = simulate_one(
-            simulation_rng(seed, scenario.name, int(sim)), fitted, scenario, years, uncertainty
+            simulation_rng(seed, scenario.name, int(sim)),
+            fitted,
+            scenario,
+            years,
+            uncertainty,
+            simulation_rng(seed, PARAMETERS, int(sim)),
         )
     return out
 
