@@ -17,7 +17,6 @@ def historic_asmr(
     population the year before and births are in the inputs. The population at risk of age a in year
     t is the cohort aged on: P(t-1, a-1), with 90+ gathering 89 and 90+; at age 0 the year's births."""
     years = deaths.years
-    c = deaths.values.shape[0]
     at_risk = np.zeros_like(deaths.values)
     valid = deaths.present.copy()
     for i, year in enumerate(years):
@@ -33,7 +32,6 @@ def historic_asmr(
             population.present[:, population.year_index(year - 1)]
             & births.present[:, births.year_index(year)]
         )
-    del c
     return years, divide(deaths.values, at_risk), valid
 
 
