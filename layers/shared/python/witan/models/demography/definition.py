@@ -179,7 +179,6 @@ class DemographyDefinition:
         ),
     )
     headline = "total_population"
-    headline = "total_population"
     chains: ClassVar[dict[str, ChainAdapter]] = {}
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
