@@ -12,7 +12,7 @@ import time
 
 FIT_TARGET = 5.0
 SIMULATE_TARGET = 5.0
-ADULTS = 400_000  # a council of about 10,000 people in long-term support over two years
+ADULTS = 450_000  # a council of about 10,000 people in long-term support over two years
 SIMULATIONS, YEARS = 1000, 10
 
 
