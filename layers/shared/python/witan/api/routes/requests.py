@@ -35,13 +35,20 @@ ERRORS: dict[int, Any] = error_responses(
         404: "no such request, or not yours (code: not-found)",
         409: "the request is no longer open (code: request-not-open), or the schema name is taken",
         422: "body fails validation (code: invalid-request with errors[], invalid-schema, json-too-deep, "
-        "...), or "
-        "your token has no verified email (code: requester-email-required)",
-        429: "you have had as many emails sent today as a day allows: invitations and reissued links "
-        "count one per recipient (code: email-quota-exceeded)",
+        "...), or your token has no verified email (code: requester-email-required)",
         503: "the audit trail is unavailable (code: audit-unavailable)",
     }
 )
+# Routes that send email (invitations, reissued links) also answer 429.
+EMAIL_ERRORS: dict[int, Any] = {
+    **ERRORS,
+    **error_responses(
+        {
+            429: "you have had as many emails sent today as a day allows: invitations and reissued "
+            "links count one per recipient (code: email-quota-exceeded)"
+        }
+    ),
+}
 _ID = r"^[A-Za-z0-9_-]{1,64}$"
 RequestId = Annotated[str, Path(pattern=_ID, description="request id")]
 SubmissionId = Annotated[str, Path(pattern=_ID, description="submission (recipient) id")]
@@ -138,7 +145,10 @@ def _owned(cur: Current, call: Any) -> Any:
     tags=TAGS,
     status_code=201,
     summary="Ask partners for data: each recipient is emailed a capability link to an upload page",
-    responses={201: {"description": "Created; recipients say whether their invitation was sent"}, **ERRORS},
+    responses={
+        201: {"description": "Created; recipients say whether their invitation was sent"},
+        **EMAIL_ERRORS,
+    },
 )
 def create_request(
     body: Annotated[
@@ -273,7 +283,7 @@ def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Resp
     operation_id="collect.recipient.reissue",
     tags=TAGS,
     summary="Revoke one recipient's links and email a new one",
-    responses={200: {"description": "whether the email was accepted"}, **ERRORS},
+    responses={200: {"description": "whether the email was accepted"}, **EMAIL_ERRORS},
 )
 def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
     sent = _owner_action(
