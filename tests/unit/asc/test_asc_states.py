@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from asc_fixtures import COMMUNITY, NURSING, RESIDENTIAL, cld_file, population_csv
 from witan.modelrun.definition import InputFile
-from witan.models.asc.fit import derive, fitted_tables
+from witan.models.asc.fit import derive, fit, fitted_tables
 from witan.models.asc.flows import weeks_in_year
 from witan.models.asc.inputs import SETTINGS, read_cld, read_population
 from witan.models.asc.states import DIED, NONE, OUT, States, derive_states, snapshot_day
@@ -260,6 +260,9 @@ def test_fitted_tables_count_the_hand_made_moves_and_entries() -> None:
         read_population(InputFile("population.csv", population_csv())),
     )
     t = fitted_tables(derived)
+    short = read_population(InputFile("population.csv", population_csv(range(2024, 2030))))
+    warned = fit(derived.states, derived.flows, short).warnings
+    assert any(w.code == "population-years" and "2023" in w.message for w in warned)
     moves = sorted(
         zip(*(t["moves"][c].to_pylist() for c in ("from_setting", "to_state", "people")), strict=True)
     )

@@ -145,6 +145,16 @@ def fit(
         group_pop[:, g] = py[:, g == BAND_GROUP, 2].sum(axis=1) if len(years) else 0
     trans_rate = np.repeat(group_pop.sum(axis=0)[:, None], NS, axis=1)
     cost, _, warnings = weekly_costs(states, unit_costs)
+    outside = sorted({y - 1 for y in years} - set(population.years))
+    if outside:
+        warnings.append(
+            InputWarning(
+                "population-years",
+                population.file,
+                f"no population for {', '.join(map(str, outside))} (the mid-years of the fitted years): "
+                "the nearest year's population is used for their entry rates",
+            )
+        )
     last = states.state[:, -1]
     in_setting = last >= 0
     start = np.bincount(
