@@ -140,14 +140,12 @@ def _population(spec: SyntheticSpec) -> tuple[bytes, np.ndarray]:
     years = np.arange(spec.first_year - 1, spec.first_year + spec.years + spec.population_years + 1)
     ages = np.arange(0, 91)
     band = np.searchsorted(BAND_LOWER, ages, side="right") - 1
-    width = np.where(ages < 18, 1, 0).astype(float)
     per_age = np.zeros(len(ages))
     for b in range(NB - 1):  # spread each band's adults over its single years; 90 holds 90-94 and 95+
         in_band = (band == b) & (ages >= 18)
         per_age[in_band] = spec.adults * ADULT_SHARE[b] / max(in_band.sum() + (b == NB - 2) * 4, 1)
     per_age[90] = per_age[89] * 5 + spec.adults * ADULT_SHARE[NB - 1]
     per_age[ages < 18] = spec.adults * 0.27 / 18
-    del width
     rows = ["year,sex,age,population"]
     out = np.zeros((len(years), NB, 2))
     for i, y in enumerate(years):  # a handful of years
