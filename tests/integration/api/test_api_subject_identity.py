@@ -121,3 +121,17 @@ def test_admin_export_by_sub_and_given_email(api: Api) -> None:
     assert status == 200
     assert VICTIM.sub in _subs(export)
     assert _notes(export) == {"partner", "invited"}
+
+
+def test_trail_records_only_a_verified_email(api: Api) -> None:
+    """An unverified claim is not written as the actor's email, so no report or export by that address
+    (an admin's `?email=`, the usage report) attributes the caller's actions to its real owner."""
+    status, _, _ = api.call("GET", "/datasets", UNVERIFIED)
+    assert status == 200
+    assert api.the_event().get("actor_email") is None
+    status, _, _ = api.call("GET", "/datasets", VICTIM)
+    assert status == 200
+    assert api.the_event()["actor_email"] == EMAIL
+    status, export, _ = api.call("GET", f"/audit/subjects/{VICTIM.sub}", ADMIN, query={"email": EMAIL})
+    assert status == 200
+    assert UNVERIFIED.sub not in _subs(export)

@@ -64,7 +64,8 @@ class RequestRecord:
             reason=reason,
             status=status,
             actor_sub=self.principal.sub,
-            actor_email=self.principal.email,
+            # Only an address the token vouches for: reports and exports find people by it.
+            actor_email=self.principal.verified_email,
             actor_groups=self.principal.groups,
             resource=self.resource,
             purpose=self.purpose,
