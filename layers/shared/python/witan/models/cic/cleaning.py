@@ -118,13 +118,13 @@ def clean(returns: Returns903, filters: dict[str, str] | None = None) -> Episode
     n = ep.rows
     report.append(("episodes read", n))
 
-    place = ep.strings("PLACE")
-    unknown = ~np.isin(place, list(PLACE_CODES)) & (place != "")
+    place_code, place_values = ep.encoded("PLACE")  # a few dozen distinct codes
+    unknown = (~np.isin(place_values, list(PLACE_CODES)) & (place_values != ""))[place_code]
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
         raise ModelInputError(
             ep.name,
-            f"unknown placement type {place[row]!r}",
+            f"unknown placement type {place_values[place_code[row]]!r}",
             row=row + 1,
             column="PLACE",
             code="unknown-code",
@@ -231,12 +231,13 @@ def clean(returns: Returns903, filters: dict[str, str] | None = None) -> Episode
 
     # Episodes that only change legal or placement status, contiguous with the one before, are merged
     # into it: the earlier keeps DECOM, RNE and PLACE and takes the last merged one's DEC.
-    rne = ep.strings("RNE")[idx]
+    rne_code, rne_values = ep.encoded("RNE")
+    status_only = np.isin(rne_values, ["L", "T", "U"])[rne_code[idx]]
     prev_dec = np.full(m, BIG, np.int64)  # BIG never equals a DECOM
     prev_dec[1:] = dec[:-1]
     same_prev = np.zeros(m, bool)
     same_prev[1:] = child[1:] == child[:-1]
-    skip = np.isin(rne, ["L", "T", "U"]) & same_prev & (decom == prev_dec)
+    skip = status_only & same_prev & (decom == prev_dec)
     if skip.any():
         anchor = np.maximum.accumulate(np.where(~skip, np.arange(m), 0))
         run_last = skip.copy()
@@ -275,10 +276,17 @@ def clean(returns: Returns903, filters: dict[str, str] | None = None) -> Episode
     report.append(("dropped: age outside -1 to 30 years", int(out_of_range.sum())))
 
     p_child = child[src]
-    p_place = place[idx][src]
-    placement = st.placement_of(p_place)
-    provider = ep.strings("PLACE_PROVIDER")[idx][src]
-    item = st.cost_item_of(p_place, provider)
+    p_place = place_code[idx][src]
+    placement = st.placement_of(place_values)[p_place]
+    provider_code, provider_values = ep.encoded("PLACE_PROVIDER")
+    p_provider = provider_code[idx][src]
+    # cost item per distinct (PLACE, PLACE_PROVIDER) pair, then spread to the pieces
+    pair = p_place * len(provider_values) + p_provider
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    item_of_pair = st.cost_item_of(
+        place_values[distinct // len(provider_values)], provider_values[distinct % len(provider_values)]
+    )
+    item = item_of_pair[inverse.reshape(-1)]
     p_dec = np.where(p_open, BIG, p_dec)
 
     k = len(src)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,9 +80,15 @@ class Table:
     def rows(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
+    def encoded(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, values) with values[codes] the column, trimmed; blank cells have code -1 and
+        values[-1] is ''. Work on the few distinct values instead of every row."""
+        return encode(self.columns[column])
+
     def strings(self, column: str) -> np.ndarray:
         """The column as a numpy object array of str ('' for blank)."""
-        return np.asarray(pc.fill_null(self.columns[column], "").to_numpy(zero_copy_only=False), dtype=object)
+        codes, values = self.encoded(column)
+        return values[codes]
 
     def dates(self, column: str) -> np.ndarray:
         """Days since 1970-01-01 (int64; NO_DATE where blank); an unparseable date is an error."""
@@ -137,24 +144,28 @@ def read_table(name: str, data: bytes, required: tuple[str, ...], optional: tupl
     if name.lower().endswith(".xlsx") or data[:2] == b"PK":
         columns = _read_xlsx(data, name)
     else:
+        header = _csv_header(data)
+        wanted = {*required, *optional}
         try:
             table = pacsv.read_csv(
                 io.BytesIO(data),
                 read_options=pacsv.ReadOptions(block_size=1 << 24),
                 parse_options=pacsv.ParseOptions(newlines_in_values=False),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(_csv_header(data), pa.string()), strings_can_be_null=True
+                    # read as dictionaries: the reader hashes in parallel, later steps use the codes
+                    column_types=dict.fromkeys(header, pa.dictionary(pa.int32(), pa.string())),
+                    strings_can_be_null=True,
+                    include_columns=[h for h in header if h.strip() in wanted],
                 ),
             )
         except pa.ArrowInvalid as exc:
             raise ModelInputError(name, f"not a readable CSV file ({exc})", code="unreadable-file") from exc
         columns = {}
         for col_name, col in zip(table.column_names, table.columns, strict=True):
-            arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-            if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-                arr = pc.cast(arr, pa.string())
-            arr = pc.utf8_trim_whitespace(arr)
-            columns[col_name.strip()] = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+            arr = col.unify_dictionaries().combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+            columns[col_name.strip()] = arr  # blank cells are null; values are trimmed once encoded
+        for h in header:
+            columns.setdefault(h.strip(), pa.nulls(table.num_rows, pa.string()))  # names for the message
     missing = [c for c in required if c not in columns]
     if missing:
         raise ModelInputError(
@@ -167,9 +178,38 @@ def read_table(name: str, data: bytes, required: tuple[str, ...], optional: tupl
     return Table(name, keep)
 
 
+def encode(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Dictionary-encode a string column: (codes, distinct values trimmed, then '' for code -1)."""
+    encoded = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(pc.cast(arr, pa.string()))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = np.array([*(v.strip() for v in encoded.dictionary.to_pylist()), ""], dtype=object)
+    codes = np.where(codes >= 0, codes, len(values) - 1)
+    return codes, values
+
+
+def _first_row(codes: np.ndarray, bad_values: np.ndarray) -> int:
+    return int(np.flatnonzero(bad_values[codes])[0])
+
+
 def parse_dates(arr: pa.Array, file: str, column: str) -> np.ndarray:
-    """dd/mm/yyyy or yyyy-mm-dd strings -> days since 1970-01-01 (NO_DATE where blank)."""
-    arr = pc.cast(arr, pa.string())
+    """dd/mm/yyyy or yyyy-mm-dd strings -> days since 1970-01-01 (NO_DATE where blank). Each distinct
+    string is parsed once (a few thousand dates among hundreds of thousands of rows)."""
+    codes, values = encode(arr)
+    days, bad = _parse_distinct_dates(values)
+    if bad.any():
+        row = _first_row(codes, bad)
+        raise ModelInputError(
+            file,
+            f"{values[codes[row]]!r} is not a date (dd/mm/yyyy or yyyy-mm-dd)",
+            row=row + 1,
+            column=column,
+            code="bad-date",
+        )
+    return days[codes]
+
+
+def _parse_distinct_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    arr = pa.array([v if v else None for v in values], pa.string())
     # A time part (Excel exports "2017-04-09 00:00:00") is ignored.
     arr = pc.utf8_slice_codeunits(arr, 0, 10)
     dmy = pc.strptime(arr, format="%d/%m/%Y", unit="s", error_is_null=True)
@@ -182,38 +222,30 @@ def parse_dates(arr: pa.Array, file: str, column: str) -> np.ndarray:
     written = pc.if_else(pc.equal(written, ""), pa.scalar(None, pa.string()), written)
     same_day = pc.equal(pc.cast(pc.day(parsed), pa.int64()), pc.cast(written, pa.int64()))
     parsed = pc.if_else(pc.fill_null(same_day, False), parsed, pa.scalar(None, parsed.type))
-    bad = pc.and_(pc.is_valid(arr), pc.is_null(parsed))
-    if pc.any(bad).as_py():
-        row = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
-        raise ModelInputError(
-            file,
-            f"{arr[row].as_py()!r} is not a date (dd/mm/yyyy or yyyy-mm-dd)",
-            row=row + 1,
-            column=column,
-            code="bad-date",
-        )
-    seconds = pc.cast(parsed, pa.int64()).to_numpy(zero_copy_only=False)
-    days = np.where(np.isnan(seconds.astype(float)), NO_DATE, 0).astype(np.int64)
+    bad = pc.and_(pc.is_valid(arr), pc.is_null(parsed)).to_numpy(zero_copy_only=False)
+    seconds = pc.fill_null(pc.cast(parsed, pa.int64()), 0).to_numpy(zero_copy_only=False)
     valid = pc.is_valid(parsed).to_numpy(zero_copy_only=False)
-    days[valid] = seconds[valid].astype(np.int64) // 86400
-    return days
+    days = np.where(valid, seconds // 86400, NO_DATE).astype(np.int64)
+    return days, np.asarray(bad, dtype=bool)
 
 
 def integers(arr: pa.Array, file: str, column: str) -> np.ndarray:
-    """Whole numbers (blank is an error)."""
-    values = pc.cast(pc.utf8_trim_whitespace(pc.cast(arr, pa.string())), pa.string())
-    ok = pc.match_substring_regex(values, r"^-?\d+(\.0+)?$")
-    bad = pc.invert(pc.fill_null(ok, False))
-    if pc.any(bad).as_py():
-        row = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+    """Whole numbers (blank is an error); each distinct value checked once."""
+    codes, values = encode(arr)
+    good = np.array([bool(re.fullmatch(r"-?\d+(\.0+)?", v)) for v in values])
+    if not good[codes].all():
+        row = _first_row(codes, ~good)
         raise ModelInputError(
             file,
-            f"{values[row].as_py()!r} is not a whole number",
+            f"{values[codes[row]]!r} is not a whole number",
             row=row + 1,
             column=column,
             code="bad-integer",
         )
-    return pc.cast(pc.cast(values, pa.float64()), pa.int64()).to_numpy(zero_copy_only=False)
+    numbers = np.array(
+        [int(float(v)) if ok else 0 for v, ok in zip(values, good, strict=True)], dtype=np.int64
+    )
+    return numbers[codes]
 
 
 @dataclass
