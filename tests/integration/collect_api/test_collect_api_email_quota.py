@@ -97,3 +97,22 @@ def test_requester_email_must_be_verified(api: Api, verified: str | None) -> Non
     assert (status, body["code"]) == (422, "requester-email-required"), body
     assert api.sent() == [] or all("una@" not in str(m.destinations) for m in api.sent())
     assert api.the_event()["decision"] == "deny"
+
+
+def test_quota_counter_per_day_and_never_past_the_limit(api: Api) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from witan.aws.email_quota import DynamoEmailQuota
+
+    quota = DynamoEmailQuota(api.tables["REQUESTS_TABLE"], api.ddb)
+    day = datetime(2026, 12, 7, 23, 59, tzinfo=UTC)
+    assert quota.take("u", 4, 5, day)
+    assert not quota.take("u", 2, 5, day)  # 6 > 5: refused, nothing counted
+    assert quota.take("u", 1, 5, day)
+    assert not quota.take("u", 1, 5, day)
+    assert not quota.take("v", 6, 5, day)  # more than a whole day's worth at once
+    assert quota.take("u", 5, 5, day + timedelta(minutes=2))  # a new UTC day
+    item = api.ddb.get_item(
+        TableName=api.tables["REQUESTS_TABLE"], Key={"pk": {"S": "QUOTA#u"}, "sk": {"S": "EMAILS#2026-12-07"}}
+    )["Item"]
+    assert item["count"]["N"] == "5" and int(item["expires_at"]["N"]) > day.timestamp()
