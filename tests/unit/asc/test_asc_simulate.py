@@ -54,6 +54,12 @@ def test_stock_flow_identity_every_simulation() -> None:
     flows = parts["flows"].sum(axis=3)  # [sim, year, kind]
     change = flows[:, :, 0] - flows[:, :, 2] - flows[:, :, 3]  # entries - endings - deaths
     np.testing.assert_array_equal(total[:, 1:] - total[:, :-1], change)
+    # Clients by cell (no in-and-out people) add up to at most the clients by setting; every person in a
+    # setting at the start of a year is a client of it in that year.
+    by_cell = parts["clients_by_cell"].reshape(40, years, -1, NS).sum(axis=2)
+    in_out = parts["clients"] - by_cell
+    assert (in_out >= 0).all() and (in_out == np.round(in_out)).all()
+    assert (parts["clients_by_cell"] >= parts["stock"][:, :-1]).all()
     # Cell by cell: everyone in a cell goes somewhere, and a cell's next stock is what landed in it
     # plus its entrants.
     rng = simulation_rng(0, "baseline", 0)

@@ -130,6 +130,13 @@ def measures_of(parts: dict[str, np.ndarray], last_year: int) -> dict[str, Measu
             values=with_total(parts["clients"]).reshape(n, -1),
             decimals=3,
         ),
+        "clients_by_cell": Measure(
+            keys=_grid({"year": years, "age_band": AGE_BANDS, "reason": REASONS, "setting": SETTINGS}),
+            values=parts["clients_by_cell"].reshape(n, -1),
+            drop_all_zero=True,
+            workbook=False,
+            decimals=3,
+        ),
         "cost": Measure(
             keys=_grid({"year": years, "setting": settings_all}),
             values=with_total(parts["cost"]).reshape(n, -1),
@@ -260,6 +267,10 @@ class AscDefinition:
         OutputTable("flows", "entries, moves (out of the setting), endings and deaths in each year"),
         OutputTable(
             "clients", "clients during each year by setting (stock, entrants, movers in, in-and-out)"
+        ),
+        OutputTable(
+            "clients_by_cell",
+            "clients during each year by age band, reason and setting (in-and-out people not included)",
         ),
         OutputTable("cost", "gross cost of long-term support in each year (April to March) by setting"),
     )

@@ -9,7 +9,9 @@ multinomial moves of every occupied cell, Poisson entries from the rates and tha
 Poisson in-and-out clients; weeks of care and costs follow from the flows, for all years at once.
 
 One simulation's result is a flat vector (`Layout`): stock [year 0..Y, cell], flows [year, kind,
-setting], clients [year, setting], cost [year, setting].
+setting], clients [year, setting] (in-and-out people included), cost [year, setting], and clients by
+cell [year, cell] (people in a setting at the start, entrants and movers in; in-and-out people, who
+carry no band or reason in the projection, are only in the by-setting clients).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ FLOW_KINDS = ("entries", "moves", "endings", "deaths")
 PARAMETERS = " parameters"  # the parameter draws' stream: no scenario can have this name (a space)
 DEST = destination_cells()
 STAY = stay_mask()
+# [cell, destination]: a move into another setting (whose person is a client of that setting too)
+MOVED_IN = (DEST >= 0) & ((np.arange(NC) % NS)[:, None] != DEST % NS)
 CELL_SETTING = np.arange(NC) % NS
 CELL_GROUP = BAND_GROUP[np.arange(NC) // (NR * NS)]
 # [cell, (age group, setting)] one-hot: sums cells' flows to age group x setting by one product
@@ -54,7 +58,13 @@ class Layout:
     @property
     def sizes(self) -> dict[str, tuple[int, ...]]:
         y = self.years
-        return {"stock": (y + 1, NC), "flows": (y, len(FLOW_KINDS), NS), "clients": (y, NS), "cost": (y, NS)}
+        return {
+            "stock": (y + 1, NC),
+            "flows": (y, len(FLOW_KINDS), NS),
+            "clients": (y, NS),
+            "cost": (y, NS),
+            "clients_by_cell": (y, NC),
+        }
 
     @property
     def length(self) -> int:
@@ -173,11 +183,18 @@ def simulate_one(
     stock = np.zeros((years + 1, NC))
     stock[0] = fitted.start
     by_to = np.zeros((years, 2 * NS, ND))  # [year, (age group, from setting), destination]
+    clients = np.zeros((years, NC))  # people in a setting at the start, entrants, movers in
     for y in range(years):  # the projected years
         nz, out, stock[y + 1] = step(rng, stock[y], moves[y], entries[y])
         by_to[y] = GROUP_SETTING[nz].T @ out
+        moved = MOVED_IN[nz]
+        clients[y] = stock[y] + entries[y] + np.bincount(DEST[nz][moved], weights=out[moved], minlength=NC)
     return np.concatenate(
-        [stock.ravel(), *_flows_and_cost(fitted, scenario, stock, by_to, entries, transients)]
+        [
+            stock.ravel(),
+            *_flows_and_cost(fitted, scenario, stock, by_to, entries, transients),
+            clients.ravel(),
+        ]
     )
 
 
