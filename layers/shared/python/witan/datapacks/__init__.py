@@ -1,0 +1,1 @@
+"""Datapacks: sealed, reproducible bundles of data, scripts, model runs, charts and conclusions."""
