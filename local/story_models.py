@@ -91,7 +91,7 @@ def step_demography_feeds_send(demo: Demo) -> None:
     )
     links = {link["name"]: link for link in population_run.get("outputs", [])}
     totals = [r for r in _csv_rows(demo, links[f"scenarios/{scenario['name']}/comparison.csv"]["key"])]
-    last = [r for r in totals if r.get("measure") == "total_by_year" and r.get("year") == "2025"]
+    last = [r for r in totals if r.get("measure") == "total_population" and r.get("year") == "2025"]
     if last:
         demo.say(
             f"{scenario['name']} vs baseline, total population 2025: {float(last[0]['difference']):+,.0f}"

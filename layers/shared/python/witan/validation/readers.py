@@ -187,7 +187,8 @@ class CsvReader:
         if not sample.strip():
             raise InputError("empty-file", "The file has no content: no header row and no data.")
         self.delimiter = sniff_delimiter(sample)
-        header_cells = next(csv.reader(io.StringIO(sample), delimiter=self.delimiter), [])
+        # newline=None: CR-only line endings (old Mac exports, R on some systems) split into rows too.
+        header_cells = next(csv.reader(io.StringIO(sample, newline=None), delimiter=self.delimiter), [])
         n_guess = max(len(header_cells), 1)
 
         def on_invalid(row: Any) -> str:
