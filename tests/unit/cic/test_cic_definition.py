@@ -120,3 +120,10 @@ def test_exact_means_equal_faithful_means(synthetic_dir: Path, tmp_path: Path) -
     a = _run(synthetic_dir, tmp_path / "a", {"uncertainty": "exact"}, range(1))
     b = _run(synthetic_dir, tmp_path / "b", {"uncertainty": "faithful"}, range(1))
     assert np.array_equal(a[BASELINE]["population"].values, b[BASELINE]["population"].values)
+
+
+def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from witan.models.cic import demo
+
+    assert demo.main(simulations=10) == 0
+    assert "over the projection" in capsys.readouterr().out

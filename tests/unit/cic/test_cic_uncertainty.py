@@ -114,3 +114,11 @@ def test_quarter_cost_variance_matches_monte_carlo(
     sums = np.stack([paths[:, period == q, :].sum(axis=(1, 2)) for q in (0, 1)], axis=1)
     tol = 4 * variance_se(sums)
     assert np.all(np.abs(sums.var(axis=0, ddof=1) - var[:, 0]) <= tol)
+
+
+def test_scenarios_share_a_simulation_s_rate_draw(system: tuple[pj.System, np.ndarray]) -> None:
+    sys_, _ = system
+    a = mc.draw_system(mc.rates_rng(3, 9), sys_)
+    b = mc.draw_system(mc.rates_rng(3, 9), sys_)
+    c = mc.draw_system(mc.rates_rng(3, 10), sys_)
+    assert np.array_equal(a.param_rate, b.param_rate) and not np.array_equal(a.param_rate, c.param_rate)

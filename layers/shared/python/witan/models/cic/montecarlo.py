@@ -9,6 +9,11 @@ Rate posterior: each rate's transitions are Poisson counts over the stock-days a
 transitions seen its posterior is Gamma(shape k) (a flat prior on the log rate); centred on the point
 estimate the projection uses, a draw is rate x Gamma(k, 1/k). Entrants: Gamma(count, 1/days) exactly.
 Rates never observed (k = 0) stay as they are (0, or a scenario's added value).
+
+The rate draw of simulation i comes from its own stream, keyed by (run seed, "rates", i) and shared by
+every scenario: scenario i and baseline i then assume the same true rates, so their paired difference
+(the platform's comparison) is the policy's effect under the same uncertainty about the rates, not the
+spread of two unrelated draws. Moves and entrants use the scenario's own stream.
 """
 
 from __future__ import annotations
@@ -31,6 +36,14 @@ def simulation_rng(seed: int, scenario: str, simulation: int) -> np.random.Gener
     )
 
 
+RATES_STREAM = "rates"
+
+
+def rates_rng(seed: int, simulation: int) -> np.random.Generator:
+    """The stream of a simulation's rate draw, the same in every scenario."""
+    return simulation_rng(seed, RATES_STREAM, simulation)
+
+
 def draw_system(rng: np.random.Generator, system: System) -> System:
     """One draw of the rates and entrants from their posterior, centred on the system's values."""
     k = system.param_count
@@ -46,10 +59,16 @@ def draw_system(rng: np.random.Generator, system: System) -> System:
 
 
 def simulate(
-    rng: np.random.Generator, system: System, start: np.ndarray, days: int, draw_rates: bool = True
+    rng: np.random.Generator,
+    system: System,
+    start: np.ndarray,
+    days: int,
+    draw_rates: bool = True,
+    rate_rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """One simulated path: children per carried state for days 1..days, [days, n] (int64)."""
-    sys_ = draw_system(rng, system) if draw_rates else system
+    """One simulated path: children per carried state for days 1..days, [days, n] (int64). The rates are
+    drawn from `rate_rng` (default: `rng`)."""
+    sys_ = draw_system(rate_rng or rng, system) if draw_rates else system
     n = sys_.n
     probs = np.empty((n, n + 1))
     probs[:, :n] = np.clip(sys_.matrix.T, 0.0, 1.0)  # row j: where the children of state j go

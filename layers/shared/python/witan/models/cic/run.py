@@ -180,7 +180,14 @@ def simulated(
     """Monte Carlo paths [sims, days, n] and their quarterly costs [sims, quarters, items + 1]."""
     paths = np.stack(
         [
-            mc.simulate(mc.simulation_rng(seed, su.name, i), su.system, su.start, days, rate_uncertainty)
+            mc.simulate(
+                mc.simulation_rng(seed, su.name, i),
+                su.system,
+                su.start,
+                days,
+                rate_uncertainty,
+                rate_rng=mc.rates_rng(seed, i),
+            )
             for i in simulations
         ]
     )
@@ -517,6 +524,28 @@ def measures(
     return out
 
 
+def project_measures(
+    returns: Returns903,
+    parameters: dict[str, Any] | None = None,
+    scenarios: list[dict[str, Any]] | None = None,
+    *,
+    simulations: int = 200,
+    seed: int = 0,
+) -> dict[str, dict[str, Measure]]:
+    """Everything in memory, no platform: scenario name -> measure name -> Measure."""
+    params = {"uncertainty": "exact", "rate_uncertainty": True, **(parameters or {})}
+    scenarios = scenarios or []
+    sc.validate(scenarios)
+    store = MemoryStore()
+    planned = plan(returns, params, scenarios, store)
+    sims = range(simulations if params["uncertainty"] == "monte-carlo" else 1)
+    out: dict[str, dict[str, Measure]] = {}
+    for name in [BASELINE, *(s["name"] for s in scenarios)]:
+        results = simulate_chunk(store, planned.plan, name, sims, seed)
+        out[name] = measures(store, planned.plan, name, results)
+    return out
+
+
 def project(
     returns: Returns903,
     parameters: dict[str, Any] | None = None,
@@ -525,21 +554,15 @@ def project(
     simulations: int = 200,
     seed: int = 0,
 ) -> dict[str, dict[str, pa.Table]]:
-    """Everything in memory, no platform: scenario name -> output name -> table."""
+    """Everything in memory, no platform: scenario name -> output name -> table (fixed tables as
+    values, the projections as mean, variance and interval or as statistics across simulations)."""
     from witan.modelrun.summaries import measure_table
 
-    params = {"uncertainty": "exact", "rate_uncertainty": True, **(parameters or {})}
-    scenarios = scenarios or []
-    sc.validate(scenarios)
-    store = MemoryStore()
-    planned = plan(returns, params, scenarios, store)
-    sims = range(simulations if params["uncertainty"] == "monte-carlo" else 1)
-    out: dict[str, dict[str, pa.Table]] = {}
-    for name in [BASELINE, *(s["name"] for s in scenarios)]:
-        results = simulate_chunk(store, planned.plan, name, sims, seed)
-        ms = measures(store, planned.plan, name, results)
-        out[name] = {k: measure_table(m, stochastic=True) for k, m in ms.items()}
-    return out
+    out = project_measures(returns, parameters, scenarios, simulations=simulations, seed=seed)
+    return {
+        name: {k: measure_table(m, stochastic=k not in FIXED_VALUES) for k, m in ms.items()}
+        for name, ms in out.items()
+    }
 
 
 class MemoryStore:
