@@ -20,7 +20,7 @@ from witan.modelrun.definition import (
     Planned,
 )
 from witan.modelrun.errors import ModelInputError
-from witan.models.asc.scenarios import SCENARIO_SCHEMA
+from witan.models.asc.scenario_schema import SCENARIO_SCHEMA
 
 if TYPE_CHECKING:
     import numpy as np
@@ -274,6 +274,7 @@ class AscDefinition:
         ),
         OutputTable("cost", "gross cost of long-term support in each year (April to March) by setting"),
     )
+    headline = "stock_by_setting"
     chains: ClassVar[dict[str, ChainAdapter]] = {
         "population": ChainAdapter(
             model="demography",
@@ -287,7 +288,7 @@ class AscDefinition:
     }
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
-        from witan.models.asc.scenarios import check_scenarios
+        from witan.models.asc.scenario_schema import check_scenarios
 
         check_scenarios(scenarios, "scenarios")
 
@@ -316,7 +317,7 @@ class AscDefinition:
     ) -> Planned:
         import hashlib
 
-        from witan.models.asc.scenarios import check_scenarios
+        from witan.models.asc.scenario_schema import check_scenarios
 
         check_scenarios(scenarios, "scenarios")
         derived, fitted = self.fit(inputs, parameters)

@@ -25,15 +25,11 @@ import pyarrow.parquet as pq
 
 from witan.modelrun.definition import InputFile
 from witan.modelrun.errors import InputWarning, ModelInputError
+from witan.models.asc.vocabulary import AGE_BANDS, AGE_GROUPS, REASONS, SETTINGS, STATES  # noqa: F401 (re-exported)
 
-SETTINGS = ("nursing", "residential", "community-direct-payment", "community-commissioned")
-STATES = (*SETTINGS, "ended", "died")
-REASONS = ("physical", "sensory", "memory", "learning-disability", "mental-health", "social", "unknown")
 UNKNOWN_REASON = REASONS.index("unknown")
-AGE_BANDS = ("18-24", "25-44", "45-64", "65-74", "75-84", "85-94", "95+")
 BAND_LOWER = np.array([18, 25, 45, 65, 75, 85, 95])
 BAND_WIDTH = np.array([7, 20, 20, 10, 10, 10, 10])  # 95+: nominal, used only for the ageing prior
-AGE_GROUPS = ("18-64", "65+")
 BAND_GROUP = np.array([0, 0, 0, 1, 1, 1, 1])
 SEXES = ("F", "M", "U")  # U: gender neither male nor female; its rates use both sexes' population
 # ONS mid-2022 (England): about 23% of people aged 90+ are 95+; splits a 90+ population row.

@@ -17,116 +17,17 @@ model's renormalising rule (`renormalise`). A cost uplift compounds yearly from 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from witan.modelrun.errors import ModelInputError
 from witan.models.asc.fit import NC, ND, cell_index
 from witan.models.asc.flows import NB, NR, NS
 from witan.models.asc.inputs import AGE_BANDS, REASONS, SETTINGS, STATES
+from witan.models.asc.scenario_schema import BASELINE, SCENARIO_SCHEMA, check_scenarios
 
-BASELINE = "baseline"
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-_FILTERS = {
-    "age_band": {"enum": list(AGE_BANDS)},
-    "reason": {"enum": list(REASONS)},
-    "from_year": {"type": "integer", "minimum": 1900, "maximum": 2200},
-}
-SCENARIO_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["name"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "pattern": _NAME.pattern, "not": {"const": BASELINE}},
-        "description": {"type": "string"},
-        "entry_multipliers": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["factor"],
-                "additionalProperties": False,
-                "properties": {
-                    "setting": {"enum": list(SETTINGS)},
-                    **_FILTERS,
-                    "factor": {"type": "number", "minimum": 0},
-                },
-            },
-        },
-        "entry_redirects": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["from_setting", "to_setting", "share"],
-                "additionalProperties": False,
-                "properties": {
-                    "from_setting": {"enum": list(SETTINGS)},
-                    "to_setting": {"enum": list(SETTINGS)},
-                    "share": {"type": "number", "minimum": 0, "maximum": 1},
-                    **_FILTERS,
-                },
-            },
-        },
-        "move_multipliers": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["to_state", "factor"],
-                "additionalProperties": False,
-                "properties": {
-                    "from_setting": {"enum": list(SETTINGS)},
-                    "to_state": {"enum": list(STATES)},
-                    "factor": {"type": "number", "minimum": 0},
-                    **_FILTERS,
-                },
-            },
-        },
-        "cost_uplifts": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["rate"],
-                "additionalProperties": False,
-                "properties": {
-                    "setting": {"enum": list(SETTINGS)},
-                    "rate": {"type": "number", "minimum": -0.5, "maximum": 1},
-                    "from_year": _FILTERS["from_year"],
-                },
-            },
-        },
-    },
-}
-
-
-def check_scenarios(scenarios: list[dict[str, Any]], file: str = "scenarios") -> None:
-    """JSON Schema and meaning: unique names, a redirect between two different settings."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(SCENARIO_SCHEMA)
-    names = []
-    for i, sc in enumerate(scenarios):
-        errors = sorted(validator.iter_errors(sc), key=lambda e: list(e.path))
-        if errors:
-            e = errors[0]
-            where = "/".join(str(p) for p in e.path) or "scenario"
-            raise ModelInputError(
-                file, f"scenario {i + 1}: {where}: {e.message}", column=where, code="invalid-scenario"
-            )
-        for j, r in enumerate(sc.get("entry_redirects") or []):
-            if r["from_setting"] == r["to_setting"]:
-                raise ModelInputError(
-                    file,
-                    f"scenario {sc['name']}: entry_redirects[{j}] sends {r['from_setting']} to itself",
-                    column="to_setting",
-                    code="invalid-scenario",
-                )
-        names.append(sc["name"])
-    if len(set(names)) != len(names):
-        raise ModelInputError(file, "scenario names must be unique", column="name", code="invalid-scenario")
+__all__ = ["BASELINE", "SCENARIO_SCHEMA", "check_scenarios"]
 
 
 def _mask(values: tuple[str, ...], chosen: str | None) -> np.ndarray:
