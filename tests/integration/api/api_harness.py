@@ -30,7 +30,12 @@ class Persona:
     def claims(self) -> dict[str, str] | None:
         if self.sub is None:
             return None
-        return {"sub": self.sub, "email": f"{self.sub}@example.org", "cognito:groups": self.groups}
+        return {
+            "sub": self.sub,
+            "email": f"{self.sub}@example.org",
+            "email_verified": "true",
+            "cognito:groups": self.groups,
+        }
 
 
 OWNER = Persona("owner", "owner-1", "[org-camden]")

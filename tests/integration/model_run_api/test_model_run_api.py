@@ -262,8 +262,20 @@ def test_a_failed_start_is_recorded_and_answered_503(world: World, monkeypatch: 
     monkeypatch.setenv("STATE_MACHINE_ARN", world.state_machine_arn + "-gone")  # no such state machine
     status, out, _ = world.api.call("POST", "/model-runs", OWNER, body(ids))
     assert (status, out["code"]) == (503, "model-runs-unavailable")
-    audit = event(world)  # the write-ahead event: the run was about to start
-    run_id = str(audit["resource"]).removeprefix("model-run/")
+    # The write-ahead event (the run was about to start), then its outcome: the start failed.
+    ahead, outcome = sorted(
+        (
+            {k: next(iter(v.values())) for k, v in e.items()}
+            for e in world.api.events_for(world.api.last_request_id)
+        ),
+        key=lambda e: str(e["time"]),
+    )
+    details = [
+        json.loads(e["detail"]) if isinstance(e["detail"], str) else e["detail"] for e in (ahead, outcome)
+    ]
+    assert [d["recorded"] for d in details] == ["before-change", "outcome"]
+    assert int(outcome["status"]) == 503 and details[1]["write_ahead"]
+    run_id = str(ahead["resource"]).removeprefix("model-run/")
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(run_id)
     assert record is not None and record["status"] == "FAILED"
     assert record["error"]["code"] == "start-failed"

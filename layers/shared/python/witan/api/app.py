@@ -50,6 +50,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "collect": ("collect",),  # Collect+Share, partners by capability token
     "models": ("model_runs",),  # the registered models
     "model-runs": ("model_runs",),  # runs of any model
+    "datapacks": ("datapacks",),  # sealed, reproducible bundles
 }
 AREAS["openapi.json"] = ("docs", *dict.fromkeys(m for ms in AREAS.values() for m in ms))
 # Actions answered without claims: each route module lists its own in PUBLIC_ACTIONS (the documentation;
@@ -266,6 +267,10 @@ def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[s
             record.detail["error"] = "internal-error"
             response = _json(500, {"code": "internal-error", "message": "something went wrong on our side"})
 
+    # A change announced by a write-ahead event that then failed (in a route not using `changing`):
+    # its outcome follows, so the trail never says it succeeded. Recorded at most once.
+    if record.recorded_id is not None and int(response["statusCode"]) >= 400:
+        current.record_outcome(int(response["statusCode"]), record.detail.get("error"))
     if current.audit_failed:
         return _json(503, AUDIT_UNAVAILABLE)
     if record.recorded_id is None:

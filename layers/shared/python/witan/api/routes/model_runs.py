@@ -537,7 +537,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
         "chunk_size": chunk_size,
         "seed": body.seed,
     }
-    email = cur.principal.email if body.notify else None
+    email = cur.principal.verified_email if body.notify else None
     if email:
         run_input["email"] = email
     cur.record.resource = f"model-run/{run_id}"
@@ -555,30 +555,30 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
         }
     )
     p = ports(cur)
-    cur.write_ahead(202)
-    p.requested(
-        p.runs,
-        run_id,
-        model=model.name,
-        simulations=simulations,
-        seed=body.seed,
-        scenarios=scenario_names,
-        requested_by=cur.sub,
-        organisation=organisation,
-        email=email,
-        inputs=state_inputs,
-        projection_years=parameters.get("projection_years"),
-    )
-    try:
-        execution_arn = p.start(run_id, run_input)
-    except Exception as exc:
-        # The record says why, so GET /model-runs/{id} explains the failed start.
-        logger.error("could not start model run %s: %s", run_id, type(exc).__name__)
-        p.runs.failed(run_id, {"code": "start-failed", "message": type(exc).__name__})
-        raise ApiError(
-            503, "model-runs-unavailable", "the run could not be started; try again later"
-        ) from exc
-    p.set_execution(p.runs, run_id, execution_arn)
+    with cur.changing(202):  # a start that fails is recorded as failed, not only as allowed
+        p.requested(
+            p.runs,
+            run_id,
+            model=model.name,
+            simulations=simulations,
+            seed=body.seed,
+            scenarios=scenario_names,
+            requested_by=cur.sub,
+            organisation=organisation,
+            email=email,
+            inputs=state_inputs,
+            projection_years=parameters.get("projection_years"),
+        )
+        try:
+            execution_arn = p.start(run_id, run_input)
+        except Exception as exc:
+            # The record says why, so GET /model-runs/{id} explains the failed start.
+            logger.error("could not start model run %s: %s", run_id, type(exc).__name__)
+            p.runs.failed(run_id, {"code": "start-failed", "message": type(exc).__name__})
+            raise ApiError(
+                503, "model-runs-unavailable", "the run could not be started; try again later"
+            ) from exc
+        p.set_execution(p.runs, run_id, execution_arn)
     return ModelRunStarted(id=run_id, status="RUNNING", location=f"/model-runs/{run_id}")
 
 
