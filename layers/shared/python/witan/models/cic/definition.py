@@ -158,14 +158,16 @@ class CicDefinition:
     description = (
         "Children looked after by age band and placement, projected day by day from a council's SSDA903 "
         "returns with Social Finance's method (rates from a reference period, entrants, multinomial moves), "
-        "with costs by quarter and scenarios. Uncertainty: 'exact' (default) gives the projection's exact "
-        "covariance (moves carried forward, covariance between states, group and quarter totals from it) "
-        "plus the error in the estimated rates to first order; it is deterministic and fast, its means are "
-        "Social Finance's to the last digit, and tests show Monte Carlo agrees with it. 'monte-carlo' "
-        "simulates (rates drawn from their Gamma posteriors, multinomial moves, Poisson entrants) for the "
-        "full distribution; 'faithful' is Social Finance's cumulative variance (interval +/- 2 sd), which "
-        "ignores how variation carries forward, covariances and rate error. Deterministic modes write "
-        "one simulation (0) with a variance: ask for --simulations 1."
+        "with costs by quarter and scenarios. Uncertainty: 'exact' is the default because it is the "
+        "credible one that is also deterministic: the exact covariance of the projected process (variation "
+        "carried forward, covariance between states, so totals by placement and by quarter come from it) "
+        "plus the error in the estimated rates to first order (Gamma posteriors of the rates and entrants); "
+        "its means are Social Finance's to rounding, it costs a fraction of a second, and tests show Monte "
+        "Carlo agrees with it. 'monte-carlo' simulates (rates drawn from their posterior per simulation, "
+        "shared by every scenario; multinomial moves, Poisson entrants) when the full distribution is "
+        "wanted. 'faithful' is Social Finance's cumulative variance (interval +/- 2 sd), kept for "
+        "comparison: it ignores how variation carries forward, the covariances and the rate error. "
+        "Deterministic modes write one simulation (0) with a variance: ask for --simulations 1."
     )
     stochastic = True
     inputs = (
@@ -199,6 +201,7 @@ class CicDefinition:
     outputs = (
         OutputTable("population", "children in care per projected day by age band and placement"),
         OutputTable("in_care", "children in care per projected day by placement and in total"),
+        OutputTable("in_care_summary", "children in care on each anniversary of the start and the last day"),
         OutputTable("costs", "cost per calendar quarter by item and in total"),
         OutputTable("rates", "daily transition rates (to_placement not-in-care: leaving care)"),
         OutputTable("entrants", "daily entrants by age band and placement"),
@@ -206,6 +209,7 @@ class CicDefinition:
         OutputTable("proportions", "each cost item's share of its placement, and its weekly cost"),
         OutputTable("cleaning", "episodes read, dropped, merged or split by cleaning, by reason"),
     )
+    headline = "in_care_summary"
     chains: ClassVar[dict[str, ChainAdapter]] = {}
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:

@@ -505,6 +505,22 @@ def measures(
         workbook=False,
         decimals=6,
     )
+    # the headline: in care on each anniversary of the start and on the last day, by placement
+    starts = int(plan_doc["start"])
+    marks = sorted({add_months(starts, 12 * k) for k in range(1, days // 365 + 1)} | {starts + days})
+    marks = [m for m in marks if starts < m <= starts + days]
+    rows = np.concatenate([(m - starts - 1) * len(GROUPS) + np.arange(len(GROUPS)) for m in marks])
+    summary_var = None if out["in_care"].variance is None else out["in_care"].variance[rows]
+    out["in_care_summary"] = Measure(
+        keys={
+            "date": np.repeat([iso(m) for m in marks], len(GROUPS)),
+            "placement": np.tile(GROUPS, len(marks)),
+        },
+        values=out["in_care"].values[:, rows],
+        variance=summary_var,
+        interval_z=z,
+        decimals=1,
+    )
     labels = plan_doc["quarters"]
     out["costs"] = Measure(
         keys={"quarter": np.repeat(labels, len(COST_COLUMNS)), "item": np.tile(COST_COLUMNS, len(labels))},
