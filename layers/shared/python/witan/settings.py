@@ -21,6 +21,9 @@ SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
 AUDIT_RETENTION_DAYS = "AUDIT_RETENTION_DAYS"
 MAX_UPLOAD_BYTES = "MAX_UPLOAD_BYTES"
+DATAPACKS_BUCKET = "DATAPACKS_BUCKET"  # sealed packs (S3 Object Lock), drafts' own files, exports
+DATAPACK_RETENTION_YEARS = "DATAPACK_RETENTION_YEARS"  # Object Lock retention of sealed files
+DATAPACK_LOCK_MODE = "DATAPACK_LOCK_MODE"  # COMPLIANCE (AWS) or GOVERNANCE
 
 # S3 key prefixes inside the data bucket.
 UPLOADS_PREFIX = "uploads/"  # uploads/{request_id}/{submission_id}/{file_name}
@@ -32,6 +35,7 @@ MODELS_PREFIX = "models/"  # models/{run_id}/...
 ADMIN_GROUP = "platform-admin"
 DEFAULT_AUDIT_RETENTION_DAYS = 2557  # 7 years
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+DEFAULT_DATAPACK_RETENTION_YEARS = 7
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1033 @@
+"""Datapacks: draft, fill, seal, share, export, verify.
+
+Access to a pack uses the datastore's activities, grants, purposes and expiry (witan.access.policy) on
+the pack itself: meta-visible (listed), meta-read (description, members, verify), meta-update (edit the
+draft, add and remove members, seal), file-read (export), share (grants). Members are checked against
+their own sources: only what the author may read can be added (a dataset's file: file-read; its
+metadata only: meta-read; a model run: may see the run and file-read every dataset it read), and a
+personal-data member's bytes go into an export only for a caller holding file-read on its dataset.
+Each route's `operation_id` is its audit action; changes are recorded before they are made, and the
+seal's event carries the manifest's SHA-256, so the audit chain vouches for the seal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, Field
+
+from witan.access.model import Activity, Grant, GranteeType, Purpose
+from witan.access.policy import access_summary, decide, decide_revoke, decide_share, held_activities
+from witan.api.current import EVERYTHING, Current, current, iso
+from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
+from witan.api.errors import ApiError
+from witan.api.models import (
+    STRICT,
+    AccessEntryView,
+    Body,
+    ContentType,
+    DatasetId,
+    FileName,
+    GrantRequest,
+    OrgGroup,
+    RevokeRequest,
+    Tag,
+    error_responses,
+    with_success,
+)
+from witan.api.timeparse import parse_time
+from witan.catalog.model import CatalogError, Dataset
+from witan.datapacks import model as packs
+from witan.datapacks.gather import draft_key, run_sources
+from witan.datapacks.model import DatapackError, Member, MemberKind, Pack, Role
+from witan.settings import (
+    DATAPACK_LOCK_MODE,
+    DATAPACK_RETENTION_YEARS,
+    DATAPACKS_BUCKET,
+    DATASETS_PREFIX,
+    DEFAULT_DATAPACK_RETENTION_YEARS,
+    Settings,
+)
+
+router = Router()
+TAGS = ["datapacks"]
+ERRORS: dict[int, Any] = error_responses(
+    {
+        400: "bad input (code: invalid-json, malformed-id, invalid-query)",
+        401: "no identity (code: unauthenticated)",
+        403: "refused by the sharing policy, on the pack or on a member's source (code: forbidden)",
+        404: "no such pack, member, dataset or run, or not visible to you (code: not-found, "
+        "member-not-found)",
+        409: "the pack is sealed (or not yet), changed meanwhile, or a member's bytes are missing (code: "
+        "pack-sealed, pack-not-sealed, conflict, duplicate-member, member-file-missing, no-file, "
+        "run-not-finished, run-inputs-unknown)",
+        410: "a member's dataset was deleted (code: dataset-deleted)",
+        422: "body fails validation (code: unknown-field, missing-field, invalid-value, empty-pack, ...)",
+        503: "the audit trail or the packs bucket is unavailable (code: audit-unavailable, "
+        "datapacks-unavailable)",
+    }
+)
+PACK_ID_PATTERN = packs.PACK_ID_PATTERN
+PackId = Annotated[str, Field(pattern=PACK_ID_PATTERN)]
+PathPackId = Annotated[PackId, Path(description="pack id (32 hex characters)")]
+MemberId = Annotated[str, Path(pattern=packs.MEMBER_ID_PATTERN, description="member id, e.g. m3")]
+RunId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+SEAL_ACTION = "datapack.seal"
+
+
+# --- bodies -------------------------------------------------------------------------------------------
+
+
+class CreatePackRequest(BaseModel):
+    model_config = STRICT
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    summary: Annotated[str, Field(max_length=10_000)] = ""
+    conclusions: Annotated[str, Field(max_length=50_000, description="Markdown")] = ""
+    licence: Annotated[str, Field(max_length=200)] = ""
+    tags: Annotated[list[Tag], Field(max_length=20)] = Field(default_factory=list)
+    organisation: OrgGroup | None = Field(None, description="owner; needed if you are in several")
+    supersedes: PackId | None = Field(None, description="the sealed pack this edition replaces")
+
+
+class PackPatch(BaseModel):
+    model_config = STRICT
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    summary: Annotated[str, Field(max_length=10_000)] | None = None
+    conclusions: Annotated[str, Field(max_length=50_000)] | None = None
+    licence: Annotated[str, Field(max_length=200)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+
+
+class AddMemberRequest(BaseModel):
+    """One member: a dataset's file version (`dataset`, `version`), its metadata only (`dataset`), a
+    model run (`model_run`), or a file of the pack's own (`file_name`: you get a presigned POST)."""
+
+    model_config = STRICT
+    kind: Literal["dataset-file", "dataset-metadata", "model-run", "pack-file"]
+    role: Literal["input", "output", "script", "chart", "report", "other"]
+    caption: Annotated[str, Field(max_length=2000)] = ""
+    dataset: DatasetId | None = None
+    version: Annotated[int, Field(ge=1, le=999_999)] | None = Field(None, description="default: the latest")
+    model_run: RunId | None = None
+    file_name: FileName | None = None
+    content_type: ContentType | None = None
+    size_bytes: Annotated[int, Field(ge=1)] | None = None
+
+
+class MemberView(Body):
+    id: str
+    kind: str
+    role: str
+    caption: str
+    added_by: str
+    added_at: str
+    personal: bool
+    dataset_id: str | None = None
+    version: int | None = None
+    s3_version_id: str | None = None
+    run_id: str | None = None
+    file_name: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class PackView(Body):
+    id: str
+    owner_org: str
+    title: str
+    summary: str
+    conclusions: str
+    licence: str
+    tags: list[str]
+    status: str = Field(description="draft or sealed")
+    supersedes: str | None = None
+    created_by: str
+    created_at: str
+    updated_at: str
+    sealed_at: str | None = None
+    sealed_by: str | None = None
+    manifest_sha256: str | None = None
+    seal_event_id: str | None = None
+    members: list[MemberView] = Field(default_factory=list)
+    access: list[str] = Field(default_factory=list)
+
+
+class PackSummary(Body):
+    id: str
+    owner_org: str
+    title: str
+    status: str
+    access: list[str]
+    sealed_at: str | None = None
+
+
+class PackList(Body):
+    items: list[PackSummary]
+
+
+class UploadView(Body):
+    url: str
+    fields: dict[str, str]
+    key: str
+    expires_at: str
+    max_bytes: int
+
+
+class MemberAdded(Body):
+    pack: PackView
+    member: MemberView
+    upload: UploadView | None = Field(None, description="pack files: POST the file here (15 minutes)")
+
+
+class MemberRemoved(Body):
+    pack_id: str
+    member_id: str
+    removed: bool
+
+
+class Sealed(Body):
+    pack: PackView
+    manifest_sha256: str
+    files: int
+    withheld: int = Field(description="personal-data files kept in their datasets (pinned by hash)")
+    retain_until: str
+
+
+class ExportLink(Body):
+    url: str = Field(description="presigned GET of the zip, valid at most 5 minutes")
+    key: str
+    expires_at: str
+    bytes: int
+    withheld: list[str] = Field(description="personal-data files exported as references, without bytes")
+
+
+class VerifyResult(Body):
+    ok: bool
+    manifest_sha256: str | None = None
+    recorded_sha256: str | None = Field(None, description="the hash the seal's audit event holds")
+    audit_event_id: str | None = None
+    checked: int
+    changed: list[str]
+    missing: list[str]
+    added: list[str]
+    withheld: list[str]
+    problems: list[str]
+
+
+class PackGrantView(Body):
+    pack_id: str
+    grantee_type: str
+    grantee: str
+    activities: list[str]
+    granted_by: str
+    granted_at: str
+    purpose: dict[str, str] | None = None
+    expires_at: str | None = None
+
+
+class PackRevoked(Body):
+    pack_id: str
+    grantee_type: str
+    grantee: str
+    revoked: bool
+
+
+class PackAccessList(Body):
+    pack_id: str
+    entries: list[AccessEntryView]
+
+
+# --- ports --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DatapackPorts:
+    """What these routes need besides `Services`: pack records, S3 objects and run records."""
+
+    packs: Any  # witan.aws.datapacks_table.DynamoPackStore
+    objects: Any  # witan.aws.datapacks_table.S3PackObjects
+    get_run: Any  # run_id -> run record dict | None
+
+
+_ports: dict[tuple[Settings, str, str, str], DatapackPorts] = {}
+
+
+def ports(cur: Current) -> DatapackPorts:
+    """Injected through `Services.datapacks` when present; otherwise wired once per configuration."""
+    injected = getattr(cur.services, "datapacks", None)
+    if isinstance(injected, DatapackPorts):
+        return injected
+    settings = Settings.from_env()
+    bucket = os.environ.get(DATAPACKS_BUCKET, "")
+    years = os.environ.get(DATAPACK_RETENTION_YEARS, str(DEFAULT_DATAPACK_RETENTION_YEARS))
+    mode = os.environ.get(DATAPACK_LOCK_MODE, "COMPLIANCE")
+    key = (settings, bucket, years, mode)
+    if key not in _ports:
+        if not bucket or not settings.catalog_table:
+            raise ApiError(503, "datapacks-unavailable", "datapacks are not configured on this stack")
+        from witan.aws.datapacks_table import DynamoPackStore, S3PackObjects
+
+        runs = None
+        if settings.model_runs_table:
+            from witan.aws.model_runs import ModelRunsTable
+
+            runs = ModelRunsTable(settings.model_runs_table)
+        _ports[key] = DatapackPorts(
+            packs=DynamoPackStore(settings.catalog_table),
+            objects=S3PackObjects(settings.data_bucket, bucket, retention_years=int(years), lock_mode=mode),
+            get_run=(runs.get if runs is not None else (lambda run_id: None)),
+        )
+    return _ports[key]
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _cur() -> Current:
+    return current(router.context)
+
+
+def _domain(exc: DatapackError) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message)
+
+
+def _member_view(member: Member) -> MemberView:
+    return MemberView(
+        id=member.id,
+        kind=member.kind.value,
+        role=member.role.value,
+        caption=member.caption,
+        added_by=member.added_by,
+        added_at=member.added_at.isoformat(),
+        personal=member.personal,
+        dataset_id=member.dataset_id,
+        version=member.version,
+        s3_version_id=member.s3_version_id,
+        run_id=member.run_id,
+        file_name=member.file_name,
+        metadata=member.metadata,
+    )
+
+
+def _held(cur: Current, pack: Pack, grants: list[Grant]) -> list[str]:
+    if cur.principal.is_admin or pack.owner_org in cur.principal.organisations:
+        return list(EVERYTHING)
+    return sorted(a.value for a in held_activities(cur.principal, pack.owner_org, grants, cur.now))
+
+
+def _view(cur: Current, pack: Pack, grants: list[Grant]) -> PackView:
+    return PackView(
+        id=pack.id,
+        owner_org=pack.owner_org,
+        title=pack.title,
+        summary=pack.summary,
+        conclusions=pack.conclusions,
+        licence=pack.licence,
+        tags=list(pack.tags),
+        status=pack.status.value,
+        supersedes=pack.supersedes,
+        created_by=pack.created_by,
+        created_at=pack.created_at.isoformat(),
+        updated_at=pack.updated_at.isoformat(),
+        sealed_at=iso(pack.sealed_at),
+        sealed_by=pack.sealed_by,
+        manifest_sha256=pack.manifest_sha256,
+        seal_event_id=pack.seal_event_id,
+        members=[_member_view(m) for m in pack.members],
+        access=_held(cur, pack, grants),
+    )
+
+
+def _pack(cur: Current, pack_id: str, activity: Activity) -> tuple[Pack, int, list[Grant]]:
+    """Load the pack and apply the policy on it; refuse (and say why in the audit)."""
+    cur.record.resource = f"datapack/{pack_id}"
+    store = ports(cur).packs
+    found = store.get_with_rev(pack_id)
+    if found is None:
+        cur.record.deny("no-such-pack")
+        raise ApiError(404, "not-found", f"no pack {pack_id}")
+    pack, rev = found
+    grants = store.grants_for(pack_id)
+    decision = decide(cur.principal, activity, pack.owner_org, grants, cur.now)
+    cur.record.detail["activity"] = activity.value
+    if decision.grant is not None and decision.grant.purpose is not None:
+        cur.record.detail["grant_purpose"] = decision.grant.purpose.code
+    if not decision.allowed:
+        cur.record.deny(decision.reason)
+        if not decision.visible:
+            raise ApiError(404, "not-found", f"no pack {pack_id}")
+        raise ApiError(403, "forbidden", f"you may not {activity.value} this pack")
+    cur.record.allow(decision.reason)
+    return pack, rev, grants
+
+
+def _may_dataset(cur: Current, dataset_id: str, activity: Activity, why: str) -> Dataset:
+    """The caller's right on a member's dataset (the pack stays the audited resource)."""
+    dataset = cur.services.catalog.get(dataset_id)
+    grants = cur.services.grants.grants_for(dataset_id) if dataset is not None else []
+    decision = (
+        decide(cur.principal, activity, dataset.owner_org, grants, cur.now) if dataset is not None else None
+    )
+    checks = cur.record.detail.setdefault("member_checks", [])
+    checks.append({"dataset": dataset_id, "activity": activity.value, "reason": decision and decision.reason})
+    if dataset is None or decision is None or not decision.allowed:
+        cur.record.deny(f"{why}:{dataset_id}:{decision.reason if decision else 'no-such-dataset'}")
+        if dataset is None or decision is None or not decision.visible:
+            raise ApiError(404, "not-found", f"no dataset {dataset_id}")
+        raise ApiError(403, "forbidden", f"you may not {activity.value} dataset {dataset_id}")
+    if dataset.deleted:
+        raise ApiError(410, "dataset-deleted", f"dataset {dataset_id} was deleted")
+    return dataset
+
+
+def _personal(dataset: Dataset) -> bool:
+    return dataset.metadata.get("personal_data") is True
+
+
+def _visible_run(cur: Current, run_id: str) -> dict[str, Any]:
+    from witan.api.routes.model_runs import visibility
+
+    run = ports(cur).get_run(run_id)
+    reason = visibility(cur.principal, run) if run else None
+    if run is None or reason is None:
+        cur.record.deny(f"run-not-visible:{run_id}")
+        raise ApiError(404, "not-found", f"no model run {run_id}")
+    return run
+
+
+def _run_readable(cur: Current, run_id: str, depth: int = 0) -> tuple[dict[str, Any], set[str]]:
+    """The run, if the caller may see it and read every dataset it read (following runs it took
+    inputs from); and the ids of those datasets that hold personal data."""
+    run = _visible_run(cur, run_id)
+    if run.get("status") != "SUCCEEDED":
+        raise ApiError(409, "run-not-finished", f"run {run_id} is {run.get('status')}")
+    sources = run_sources(run.get("inputs"))
+    if not sources.datasets and not sources.runs:
+        raise ApiError(
+            409,
+            "run-inputs-unknown",
+            f"run {run_id} does not record its inputs: it cannot be re-run from a pack",
+        )
+    personal: set[str] = set()
+    for dataset_id, _ in sources.datasets:
+        if _personal(_may_dataset(cur, dataset_id, Activity.FILE_READ, "run-input-not-readable")):
+            personal.add(dataset_id)
+    for source_run in sources.runs:
+        if depth < 5:  # chains are short; a loop in records must not spin
+            _visible_run(cur, source_run)
+    return run, personal
+
+
+def _save(cur: Current, pack: Pack, rev: int) -> None:
+    try:
+        ports(cur).packs.save(pack, rev)
+    except CatalogError as exc:
+        raise ApiError(409, exc.code, exc.message) from None
+
+
+# --- packs --------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/datapacks",
+    operation_id="datapack.create",
+    tags=TAGS,
+    status_code=201,
+    summary="Start a draft pack (title, summary, conclusions in Markdown, licence, tags)",
+    responses=with_success(ERRORS, 201, "Created"),
+)
+def create_pack(body: CreatePackRequest) -> PackView:
+    cur = _cur()
+    principal = cur.principal
+    org = body.organisation
+    if org is None:
+        if len(principal.organisations) != 1:
+            cur.record.deny("organisation-required")
+            raise ApiError(422, "organisation-required", "say which of your organisations owns the pack")
+        org = principal.organisations[0]
+    if org not in principal.organisations and not principal.is_admin:
+        cur.record.deny(f"not-member:{org}")
+        raise ApiError(403, "forbidden", f"you are not a member of {org}")
+    if body.supersedes is not None:
+        old, _, _ = _pack(cur, body.supersedes, Activity.META_READ)
+        if not old.sealed:
+            raise ApiError(409, "pack-not-sealed", "a new edition supersedes a sealed pack")
+    pack_id = packs.new_pack_id()
+    try:
+        pack = packs.create(
+            pack_id,
+            org,
+            cur.sub,
+            cur.now,
+            title=body.title,
+            summary=body.summary,
+            conclusions=body.conclusions,
+            licence=body.licence,
+            tags=tuple(body.tags),
+            supersedes=body.supersedes,
+        )
+    except DatapackError as exc:
+        raise _domain(exc) from None
+    cur.record.resource = f"datapack/{pack_id}"
+    cur.record.allow(f"admin:{org}" if org not in principal.organisations else f"member:{org}")
+    cur.record.detail.update({"organisation": org, "supersedes": body.supersedes})
+    store = ports(cur).packs
+    with cur.changing(201):
+        store.create(pack)
+    return _view(cur, pack, [])
+
+
+@router.get(
+    "/datapacks",
+    operation_id="datapack.list",
+    tags=TAGS,
+    summary="Packs you may see",
+    responses=with_success(ERRORS),
+)
+def list_packs(
+    status: Annotated[Literal["draft", "sealed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> PackList:
+    cur = _cur()
+    items = []
+    for pack, grants in ports(cur).packs.list_with_grants():
+        if status is not None and pack.status.value != status:
+            continue
+        if not decide(cur.principal, Activity.META_VISIBLE, pack.owner_org, grants, cur.now).allowed:
+            continue
+        items.append(
+            PackSummary(
+                id=pack.id,
+                owner_org=pack.owner_org,
+                title=pack.title,
+                status=pack.status.value,
+                access=_held(cur, pack, grants),
+                sealed_at=iso(pack.sealed_at),
+            )
+        )
+    items = items[:limit]
+    cur.record.allow("admin:platform-admin" if cur.principal.is_admin else "policy-filtered")
+    cur.record.detail.update({"returned": len(items), "status": status})
+    return PackList(items=items)
+
+
+@router.get(
+    "/datapacks/<pack_id>",
+    operation_id="datapack.read",
+    tags=TAGS,
+    summary="A pack: description, members, seal",
+    responses=with_success(ERRORS),
+)
+def get_pack(pack_id: PathPackId) -> PackView:
+    cur = _cur()
+    pack, _, grants = _pack(cur, pack_id, Activity.META_READ)
+    return _view(cur, pack, grants)
+
+
+@router.patch(
+    "/datapacks/<pack_id>",
+    operation_id="datapack.update",
+    tags=TAGS,
+    summary="Edit a draft's description",
+    responses=with_success(ERRORS),
+)
+def patch_pack(pack_id: PathPackId, body: PackPatch) -> PackView:
+    cur = _cur()
+    pack, rev, grants = _pack(cur, pack_id, Activity.META_UPDATE)
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ApiError(422, "no-change", "the patch names no field")
+    try:
+        updated = packs.edit(pack, changes, cur.now)
+    except DatapackError as exc:
+        raise _domain(exc) from None
+    cur.record.detail["changed"] = sorted(changes)
+    with cur.changing(200):
+        _save(cur, updated, rev)
+    return _view(cur, updated, grants)
+
+
+# --- members ------------------------------------------------------------------------------------------
+
+
+def _dataset_member(cur: Current, body: AddMemberRequest) -> Member:
+    if body.dataset is None:
+        raise ApiError(422, "missing-field", "dataset is required for this kind")
+    base = Member(
+        id="",
+        kind=MemberKind(body.kind),
+        role=Role(body.role),
+        caption=body.caption,
+        added_by=cur.sub,
+        added_at=cur.now,
+        dataset_id=body.dataset,
+    )
+    if body.kind == MemberKind.DATASET_METADATA.value:
+        dataset = _may_dataset(cur, body.dataset, Activity.META_READ, "member-not-readable")
+        return replace(base, metadata=dict(dataset.metadata), personal=_personal(dataset))
+    dataset = _may_dataset(cur, body.dataset, Activity.FILE_READ, "member-not-readable")
+    if dataset.file is None or not dataset.file.key.startswith(DATASETS_PREFIX):
+        raise ApiError(409, "no-file", f"dataset {body.dataset} has no file yet")
+    version = body.version or dataset.file.version
+    objects = ports(cur).objects
+    if version == dataset.file.version:
+        key = dataset.file.key
+    elif version < dataset.file.version:
+        keys = objects.list_data(f"{DATASETS_PREFIX}{dataset.id}/{version}/")
+        if len(keys) != 1:
+            raise ApiError(409, "no-file", f"dataset {dataset.id} version {version} has no single file")
+        key = keys[0]
+    else:
+        raise ApiError(404, "not-found", f"dataset {dataset.id} has no version {version}")
+    version_id = objects.data_version_id(key)
+    if version_id is None:
+        raise ApiError(409, "no-file", f"dataset {dataset.id} version {version}: the file was never uploaded")
+    return replace(
+        base,
+        version=version,
+        key=key,
+        s3_version_id=version_id,
+        file_name=key.rsplit("/", 1)[-1],
+        personal=_personal(dataset),
+    )
+
+
+@router.post(
+    "/datapacks/<pack_id>/members",
+    operation_id="datapack.member.add",
+    tags=TAGS,
+    status_code=201,
+    summary="Add a member to a draft: a dataset file version, a dataset's metadata, a model run, or a "
+    "file of the pack's own (presigned POST)",
+    responses=with_success(ERRORS, 201, "Created"),
+)
+def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
+    cur = _cur()
+    pack, rev, grants = _pack(cur, pack_id, Activity.META_UPDATE)
+    if pack.sealed:
+        raise ApiError(409, "pack-sealed", "a sealed pack never changes: make a new pack that supersedes it")
+    upload: UploadView | None = None
+    if body.kind in (MemberKind.DATASET_FILE.value, MemberKind.DATASET_METADATA.value):
+        member = _dataset_member(cur, body)
+    elif body.kind == MemberKind.MODEL_RUN.value:
+        if body.model_run is None:
+            raise ApiError(422, "missing-field", "model_run is required for a model-run member")
+        _, personal = _run_readable(cur, body.model_run)
+        member = Member(
+            id="",
+            kind=MemberKind.MODEL_RUN,
+            role=Role(body.role),
+            caption=body.caption,
+            added_by=cur.sub,
+            added_at=cur.now,
+            run_id=body.model_run,
+            personal=bool(personal),
+        )
+    else:
+        if body.file_name is None:
+            raise ApiError(422, "missing-field", "file_name is required for a pack file")
+        member = Member(
+            id="",
+            kind=MemberKind.PACK_FILE,
+            role=Role(body.role),
+            caption=body.caption,
+            added_by=cur.sub,
+            added_at=cur.now,
+            file_name=packs.safe_name(body.file_name),
+            content_type=body.content_type or "application/octet-stream",
+        )
+    try:
+        updated = packs.add_member(pack, member, cur.now)
+    except DatapackError as exc:
+        raise _domain(exc) from None
+    added = updated.members[-1]
+    cur.record.detail.update({"member": added.id, "kind": added.kind.value, "personal": added.personal})
+    for name in ("dataset_id", "version", "s3_version_id", "run_id", "file_name"):
+        if getattr(added, name) is not None:
+            cur.record.detail[name] = getattr(added, name)
+    with cur.changing(201):
+        _save(cur, updated, rev)
+    if added.kind is MemberKind.PACK_FILE:
+        limit = cur.services.max_upload_bytes
+        if body.size_bytes is not None and body.size_bytes > limit:
+            raise ApiError(422, "file-too-large", f"size_bytes exceeds the limit of {limit} bytes")
+        post = ports(cur).objects.presign_post(
+            draft_key(pack.id, added),
+            added.content_type or "",
+            body.size_bytes or limit,
+            UPLOAD_EXPIRY_SECONDS,
+        )
+        upload = UploadView(
+            url=post.url,
+            fields=post.fields,
+            key=post.key,
+            expires_at=post.expires_at.isoformat(),
+            max_bytes=body.size_bytes or limit,
+        )
+    return MemberAdded(pack=_view(cur, updated, grants), member=_member_view(added), upload=upload)
+
+
+@router.delete(
+    "/datapacks/<pack_id>/members/<member_id>",
+    operation_id="datapack.member.remove",
+    tags=TAGS,
+    summary="Remove a member from a draft",
+    responses=with_success(ERRORS),
+)
+def remove_member(pack_id: PathPackId, member_id: MemberId) -> MemberRemoved:
+    cur = _cur()
+    pack, rev, _ = _pack(cur, pack_id, Activity.META_UPDATE)
+    try:
+        updated, member = packs.remove_member(pack, member_id, cur.now)
+    except DatapackError as exc:
+        raise _domain(exc) from None
+    cur.record.detail.update({"member": member.id, "kind": member.kind.value})
+    with cur.changing(200):
+        _save(cur, updated, rev)
+    return MemberRemoved(pack_id=pack_id, member_id=member_id, removed=True)
+
+
+# --- seal, export, verify -----------------------------------------------------------------------------
+
+
+def _member_personal(cur: Current, pack: Pack) -> set[str]:
+    """Re-check, at seal time, that the sealer may still read every member; the personal datasets."""
+    personal: set[str] = set()
+    for member in pack.members:
+        if member.kind is MemberKind.DATASET_FILE and member.dataset_id:
+            if _personal(_may_dataset(cur, member.dataset_id, Activity.FILE_READ, "member-not-readable")):
+                personal.add(member.dataset_id)
+        elif member.kind is MemberKind.MODEL_RUN and member.run_id:
+            personal |= _run_readable(cur, member.run_id)[1]
+    return personal
+
+
+@router.post(
+    "/datapacks/<pack_id>/seal",
+    operation_id=SEAL_ACTION,
+    tags=TAGS,
+    summary="Seal: hash every member's bytes, copy the non-personal ones under Object Lock, write the "
+    "manifest; its SHA-256 is recorded in the audit trail",
+    responses=with_success(ERRORS),
+)
+def seal_pack(pack_id: PathPackId) -> Sealed:
+    from witan.datapacks.gather import manifest_key, member_files, sealed_key
+    from witan.datapacks.manifest import build_manifest, manifest_bytes, media_type, sha256_hex
+
+    cur = _cur()
+    pack, rev, grants = _pack(cur, pack_id, Activity.META_UPDATE)
+    if pack.sealed:
+        raise ApiError(409, "pack-sealed", "the pack is sealed already")
+    if not pack.members:
+        raise ApiError(422, "empty-pack", "add at least one member before sealing")
+    p = ports(cur)
+    personal = _member_personal(cur, pack)
+    try:
+        files, runs = member_files(pack, p.objects, personal)
+        manifest = build_manifest(pack, files, runs, cur.sub, cur.now)
+        sealed = packs.mark_sealed(pack, "", cur.sub, cur.now)
+    except DatapackError as exc:
+        raise _domain(exc) from None
+    body = manifest_bytes(manifest)
+    digest = sha256_hex(body)
+    kept = [f for f in files if not f.personal]
+    cur.record.detail.update(
+        {
+            "manifest_sha256": digest,
+            "files": len(files),
+            "withheld": len(files) - len(kept),
+            "bytes": sum(len(f.data) for f in files),
+            "members": [m.id for m in pack.members],
+        }
+    )
+    with cur.changing(200):
+        for f in kept:
+            p.objects.put_sealed(sealed_key(pack.id, f.path), f.data, media_type(f.path), cur.now)
+        p.objects.put_sealed(manifest_key(pack.id), body, "application/json", cur.now)
+        sealed = replace(sealed, manifest_sha256=digest, seal_event_id=cur.record.recorded_id)
+        _save(cur, sealed, rev)
+    return Sealed(
+        pack=_view(cur, sealed, grants),
+        manifest_sha256=digest,
+        files=len(files),
+        withheld=len(files) - len(kept),
+        retain_until=p.objects.retain_until(cur.now).isoformat(),
+    )
+
+
+def _sealed_manifest(cur: Current, pack: Pack) -> tuple[bytes, dict[str, Any]]:
+    from witan.datapacks.gather import manifest_key
+
+    if not pack.sealed:
+        raise ApiError(409, "pack-not-sealed", "seal the pack first")
+    body = ports(cur).objects.pack_object(manifest_key(pack.id))
+    if body is None:
+        raise ApiError(409, "member-file-missing", "the sealed manifest is missing from the packs bucket")
+    return body, json.loads(body)
+
+
+def _personal_bytes(cur: Current, entry: dict[str, Any]) -> bytes | None:
+    """A personal file's bytes from its own dataset (pinned object version where there is one)."""
+    source = entry.get("source") or {}
+    key = source.get("key")
+    if not isinstance(key, str):
+        return None
+    return ports(cur).objects.data_object(key, source.get("s3_version_id"))
+
+
+def _may_read_personal(cur: Current, entry: dict[str, Any], cache: dict[str, bool]) -> bool:
+    dataset_id = str((entry.get("source") or {}).get("dataset_id") or "")
+    if dataset_id not in cache:
+        dataset = cur.services.catalog.get(dataset_id) if dataset_id else None
+        grants = cur.services.grants.grants_for(dataset_id) if dataset is not None else []
+        cache[dataset_id] = (
+            dataset is not None
+            and decide(cur.principal, Activity.FILE_READ, dataset.owner_org, grants, cur.now).allowed
+        )
+    return cache[dataset_id]
+
+
+@router.get(
+    "/datapacks/<pack_id>/export",
+    operation_id="datapack.export",
+    tags=TAGS,
+    summary="A zip of the sealed pack (datapackage.json, ro-crate-metadata.json, README.md, manifest, "
+    "files): presigned GET; personal-data files only for callers with their own grant",
+    responses=with_success(ERRORS),
+)
+def export_pack(
+    pack_id: PathPackId,
+    purpose: Annotated[str | None, Query(min_length=3, max_length=500, description="why (recorded)")] = None,
+) -> ExportLink:
+    from witan.datapacks.bundle import export_zip
+    from witan.datapacks.gather import EXPORTS_PREFIX, sealed_key
+
+    cur = _cur()
+    cur.record.purpose = purpose
+    pack, _, _ = _pack(cur, pack_id, Activity.FILE_READ)
+    _, manifest = _sealed_manifest(cur, pack)
+    objects = ports(cur).objects
+    contents: dict[str, bytes] = {}
+    cache: dict[str, bool] = {}
+    for entry in manifest["files"]:
+        if entry.get("personal"):
+            if not _may_read_personal(cur, entry, cache):
+                continue
+            data = _personal_bytes(cur, entry)
+        else:
+            data = objects.pack_object(sealed_key(pack.id, entry["path"]))
+        if data is None:
+            raise ApiError(409, "member-file-missing", f"{entry['path']} is missing from its store")
+        contents[entry["path"]] = data
+    zip_bytes, withheld = export_zip(manifest, pack.seal_event_id, contents)
+    key = f"{EXPORTS_PREFIX}{pack.id}/{uuid.uuid4().hex}.zip"
+    objects.put_export(key, zip_bytes)
+    signed = objects.presign_get(key, f"datapack-{pack.id}.zip", DOWNLOAD_EXPIRY_SECONDS)
+    cur.record.detail.update(
+        {
+            "key": key,
+            "bytes": len(zip_bytes),
+            "withheld": withheld,
+            "personal_included": sorted(
+                p for p in contents if any(e["path"] == p and e.get("personal") for e in manifest["files"])
+            ),
+        }
+    )
+    return ExportLink(
+        url=signed.url,
+        key=key,
+        expires_at=signed.expires_at.isoformat(),
+        bytes=len(zip_bytes),
+        withheld=withheld,
+    )
+
+
+def _recorded_hash(cur: Current, pack: Pack) -> tuple[str | None, str | None]:
+    """The manifest hash the seal's audit event holds, and that event's id."""
+    page = cur.services.audit_reader.query_index(
+        "by-resource",
+        f"datapack/{pack.id}",
+        since=None,
+        until=None,
+        filters={"action": SEAL_ACTION},
+        limit=100,
+        start_key=None,
+    )
+    for item in page.items:
+        detail = item.get("detail")
+        if isinstance(detail, str):
+            try:
+                detail = json.loads(detail)
+            except ValueError:
+                detail = {}
+        event_id = f"{item.get('chain')}/{item.get('seq')}"
+        if isinstance(detail, dict) and detail.get("manifest_sha256") and event_id == pack.seal_event_id:
+            return str(detail["manifest_sha256"]), event_id
+    return None, None
+
+
+@router.get(
+    "/datapacks/<pack_id>/verify",
+    operation_id="datapack.verify",
+    tags=TAGS,
+    summary="Recompute every sealed file's hash against the manifest, and the manifest's against the "
+    "audit trail's seal event",
+    responses=with_success(ERRORS),
+)
+def verify_pack(pack_id: PathPackId) -> VerifyResult:
+    from witan.datapacks.bundle import verify_files
+    from witan.datapacks.describe import generated_files
+    from witan.datapacks.gather import sealed_key
+    from witan.datapacks.manifest import SEAL_NAME, seal_document, sha256_hex
+
+    cur = _cur()
+    pack, _, _ = _pack(cur, pack_id, Activity.META_READ)
+    body, manifest = _sealed_manifest(cur, pack)
+    objects = ports(cur).objects
+    files: dict[str, bytes] = {}
+    for entry in manifest["files"]:
+        # Personal files are checked where they live (their dataset); their bytes stay in this function.
+        data = (
+            _personal_bytes(cur, entry)
+            if entry.get("personal")
+            else objects.pack_object(sealed_key(pack.id, entry["path"]))
+        )
+        if data is not None:
+            files[entry["path"]] = data
+    included = {e["path"] for e in manifest["files"]}
+    files.update(generated_files(manifest, included))
+    recorded, event_id = _recorded_hash(cur, pack)
+    seal = seal_document(manifest, pack.manifest_sha256 or "", pack.seal_event_id)
+    report = verify_files(body, seal, files, recorded_sha256=recorded, personal_may_be_withheld=False)
+    if recorded is None:
+        report.problems.append(f"no {SEAL_ACTION} audit event records this pack's manifest hash")
+    cur.record.detail.update({"ok": report.ok, "manifest_sha256": sha256_hex(body), "seal_event": event_id})
+    del files
+    result = report.as_dict()
+    result["problems"] = [p.replace(SEAL_NAME, "the pack record") for p in result["problems"]]
+    return VerifyResult(**result, recorded_sha256=recorded, audit_event_id=event_id)
+
+
+# --- sharing ------------------------------------------------------------------------------------------
+
+
+def _grant_view(pack_id: str, grant: Grant) -> PackGrantView:
+    return PackGrantView(
+        pack_id=pack_id,
+        grantee_type=grant.grantee_type.value,
+        grantee=grant.grantee,
+        activities=sorted(a.value for a in grant.activities),
+        granted_by=grant.granted_by,
+        granted_at=grant.granted_at.isoformat(),
+        purpose=None if grant.purpose is None else {"code": grant.purpose.code, "text": grant.purpose.text},
+        expires_at=iso(grant.expires_at),
+    )
+
+
+@router.put(
+    "/datapacks/<pack_id>/grants",
+    operation_id="datapack.grant.put",
+    tags=TAGS,
+    summary="Share the pack: add or replace one grantee's grant (members' personal data is never shared "
+    "by this)",
+    responses=with_success(ERRORS),
+)
+def put_pack_grant(pack_id: PathPackId, body: GrantRequest) -> PackGrantView:
+    cur = _cur()
+    pack, _, grants = _pack(cur, pack_id, Activity.SHARE)
+    expires_at = None
+    if body.expires_at is not None:
+        try:
+            expires_at = parse_time(body.expires_at)
+        except ValueError as exc:
+            raise ApiError(422, "invalid-value", f"expires_at: {exc}") from exc
+        if expires_at <= cur.now:
+            raise ApiError(422, "invalid-value", "expires_at is in the past")
+    requested = frozenset(Activity(a) for a in body.activities)
+    kind = GranteeType(body.grantee_type)
+    existing = next((g for g in grants if g.grantee_type is kind and g.grantee == body.grantee), None)
+    decision = decide_share(
+        cur.principal, requested, expires_at, pack.owner_org, grants, cur.now, replacing=existing
+    )
+    if not decision.allowed:
+        cur.record.deny(decision.reason)
+        raise ApiError(403, "forbidden", "you may not give this grant")
+    grant = Grant(
+        dataset_id=pack_id,
+        grantee_type=kind,
+        grantee=body.grantee,
+        activities=requested,
+        granted_by=cur.sub,
+        granted_at=cur.now,
+        purpose=None if body.purpose is None else Purpose(body.purpose.code, body.purpose.text),
+        expires_at=expires_at,
+    )
+    cur.record.purpose = grant.purpose.code if grant.purpose else None
+    cur.record.detail.update(
+        {"grantee": grant.label, "activities": sorted(body.activities), "expires_at": iso(expires_at)}
+    )
+    if kind is GranteeType.USER:
+        cur.record.detail["subject"] = grant.grantee
+    with cur.changing(200):
+        ports(cur).packs.put_grant(pack, grant)
+    return _grant_view(pack_id, grant)
+
+
+@router.delete(
+    "/datapacks/<pack_id>/grants",
+    operation_id="datapack.grant.revoke",
+    tags=TAGS,
+    summary="Revoke one grantee's grant on the pack",
+    responses=with_success(ERRORS),
+)
+def revoke_pack_grant(
+    pack_id: PathPackId,
+    grantee_type: Annotated[Literal["user", "group"], Query()],
+    grantee: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9:@._+-]+$")],
+) -> PackRevoked:
+    cur = _cur()
+    pack, _, grants = _pack(cur, pack_id, Activity.SHARE)
+    RevokeRequest(grantee_type=grantee_type, grantee=grantee)  # same rules as the datasets' revoke
+    kind = GranteeType(grantee_type)
+    target = next((g for g in grants if g.grantee_type is kind and g.grantee == grantee), None)
+    cur.record.detail["grantee"] = f"{kind.value}:{grantee}"
+    if target is None:
+        raise ApiError(404, "grant-not-found", f"no grant to {kind.value}:{grantee}")
+    decision = decide_revoke(cur.principal, target, pack.owner_org, grants, cur.now)
+    if not decision.allowed:
+        cur.record.deny(decision.reason)
+        raise ApiError(403, "forbidden", "you may not revoke this grant")
+    with cur.changing(200):
+        removed = ports(cur).packs.delete_grant(pack_id, kind, grantee)
+    return PackRevoked(pack_id=pack_id, grantee_type=kind.value, grantee=grantee, revoked=removed)
+
+
+@router.get(
+    "/datapacks/<pack_id>/access",
+    operation_id="datapack.access",
+    tags=TAGS,
+    summary="Who can do what on the pack, and through which grant",
+    responses=with_success(ERRORS),
+)
+def pack_access(pack_id: PathPackId) -> PackAccessList:
+    cur = _cur()
+    pack, _, grants = _pack(cur, pack_id, Activity.SHARE)
+    entries = [
+        AccessEntryView(
+            grantee_type=e.grantee_type,
+            grantee=e.grantee,
+            activities=list(e.activities),
+            via=e.via,
+            purpose=None if e.purpose is None else {"code": e.purpose.code, "text": e.purpose.text},
+            expires_at=iso(e.expires_at),
+            expired=e.expired,
+            notes=list(e.notes),
+        )
+        for e in access_summary(pack.owner_org, grants, cur.now)
+    ]
+    return PackAccessList(pack_id=pack_id, entries=entries)
