@@ -112,3 +112,11 @@ def test_xlsx_matches_csv(synthetic_dir: Path, tmp_path: Path) -> None:
     shutil.copy(synthetic_dir / "uasc.csv", tmp_path / "uasc.csv")
     a, b = clean(read_returns_dir(synthetic_dir)), clean(read_returns_dir(tmp_path))
     assert len(a) == len(b) and np.array_equal(a.decom, b.decom) and np.array_equal(a.placement, b.placement)
+
+
+def test_dropped_rows_are_warned_about() -> None:
+    from witan.models.cic.run import MemoryStore, plan
+
+    planned = plan(returns(header=HEADER.replace("01/05/2010", "")), {}, [], MemoryStore())  # type: ignore[arg-type]
+    assert [(w.code, w.file) for w in planned.warnings] == [("episodes-dropped", "episodes.csv")]
+    assert "2 episode row(s) dropped: no DOB" in planned.warnings[0].message

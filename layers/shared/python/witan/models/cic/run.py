@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from witan.modelrun.definition import BASELINE, InputFiles, Measure, Planned
-from witan.modelrun.errors import ModelInputError
+from witan.modelrun.errors import InputWarning, ModelInputError
 from witan.modelrun.storage import RunStorage
 from witan.models.cic import costs as ct
 from witan.models.cic import montecarlo as mc
@@ -370,7 +370,12 @@ def plan(
         "step_unit": "years",
         "cleaning": [{"reason": r, "rows": n} for r, n in fitted.episodes.report],
     }
-    return Planned(plan=doc, input_hashes={}, meta=meta)
+    warnings = [
+        InputWarning("episodes-dropped", returns.episodes.name, f"{n} episode row(s) {reason}")
+        for reason, n in fitted.episodes.report
+        if n and reason.startswith("dropped")
+    ]
+    return Planned(plan=doc, input_hashes={}, warnings=warnings, meta=meta)
 
 
 class _Stored:
