@@ -74,14 +74,20 @@ class Episodes:
 
 
 def _codes(*arrays: pa.Array) -> list[np.ndarray]:
-    """One integer code per distinct string across the arrays (-1 for blank)."""
-    joined = pa.concat_arrays([pc.cast(a, pa.string()) for a in arrays])
-    encoded = pc.dictionary_encode(joined)
-    idx = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    out, at = [], 0
+    """One integer code per distinct (trimmed) string across the arrays (-1 for blank). Works on each
+    column's dictionary of distinct values, then spreads to the rows by index."""
+    dictionaries, indices = [], []
     for a in arrays:
-        out.append(idx[at : at + len(a)])
-        at += len(a)
+        encoded = a if pa.types.is_dictionary(a.type) else pc.dictionary_encode(pc.cast(a, pa.string()))
+        dictionaries.append(pc.utf8_trim_whitespace(pc.cast(encoded.dictionary, pa.string())))
+        indices.append(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64))
+    distinct = pc.unique(pa.concat_arrays(dictionaries))
+    out = []
+    for dictionary, index in zip(dictionaries, indices, strict=True):
+        mapping = pc.index_in(dictionary, value_set=distinct).to_numpy(zero_copy_only=False).astype(np.int64)
+        blank = pc.equal(dictionary, "").to_numpy(zero_copy_only=False)
+        mapping = np.append(np.where(blank, -1, mapping), -1)  # position -1: a null cell
+        out.append(mapping[index])
     return out
 
 
