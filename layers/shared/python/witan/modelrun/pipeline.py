@@ -74,9 +74,7 @@ def table_csv(table: pa.Table) -> bytes:
     columns = {}
     for name in table.column_names:
         text = _csv_text(table[name].combine_chunks())
-        if text is None or (
-            text.null_count < len(text) and pc.any(pc.match_substring_regex(text, _QUOTED)).as_py()
-        ):
+        if text is None:
             return _rows_csv(table)
         columns[name] = text
     if any(pc.match_substring_regex(pa.array(table.column_names), _QUOTED).to_pylist()):
@@ -89,13 +87,19 @@ def table_csv(table: pa.Table) -> bytes:
 _QUOTED = r'[",\r\n]'
 
 
+def _needs_quotes(text: pa.Array) -> bool:
+    """Whether a value would be quoted; checked on the distinct values (keys repeat millions of times)."""
+    distinct = pc.unique(text.drop_null())
+    return len(distinct) > 0 and bool(pc.any(pc.match_substring_regex(distinct, _QUOTED)).as_py())
+
+
 def _csv_text(column: pa.Array) -> pa.Array | None:
     """A column as the text Python's str() gives each value (None: left to the row-by-row path)."""
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return column
+        return None if _needs_quotes(column) else column
     if pa.types.is_boolean(kind):
         return pc.if_else(column, "True", "False")
     if pa.types.is_integer(kind):
