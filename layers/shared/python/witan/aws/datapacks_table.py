@@ -219,8 +219,8 @@ class S3PackObjects:
         listed = self.client.list_objects_v2(Bucket=self.data_bucket, Prefix=prefix, MaxKeys=1000)
         return sorted(obj["Key"] for obj in listed.get("Contents", []))
 
-    def pack_object(self, key: str) -> bytes | None:
-        return self._get(self.packs_bucket, key)
+    def pack_object(self, key: str, version_id: str | None = None) -> bytes | None:
+        return self._get(self.packs_bucket, key, version_id)
 
     # -- the rest ---------------------------------------------------------------------------------------
     def data_version_id(self, key: str) -> str | None:
@@ -239,13 +239,14 @@ class S3PackObjects:
     def retain_until(self, now: datetime) -> datetime:
         return now.astimezone(UTC) + timedelta(days=round(365.25 * self.retention_years))
 
-    def put_sealed(self, key: str, data: bytes, content_type: str, now: datetime) -> None:
-        """Write a sealed file under Object Lock: nobody, root included in compliance mode, can
-        overwrite or delete that version until the retention date."""
+    def put_sealed(self, key: str, data: bytes, content_type: str, now: datetime) -> str | None:
+        """Write a sealed file under Object Lock: nobody, root included in compliance mode, can change
+        or delete that object version until the retention date. Returns the version id, which the pack
+        record pins (a later object written at the same key is a new version, never read)."""
         import base64
         import hashlib
 
-        self.client.put_object(
+        response = self.client.put_object(
             Bucket=self.packs_bucket,
             Key=key,
             Body=data,
@@ -254,15 +255,8 @@ class S3PackObjects:
             ObjectLockMode=self.lock_mode,
             ObjectLockRetainUntilDate=self.retain_until(now),
         )
-
-    def retention(self, key: str) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            found = self.client.get_object_retention(Bucket=self.packs_bucket, Key=key).get("Retention")
-        except ClientError:
-            return None
-        return dict(found) if found else None
+        version = response.get("VersionId")
+        return str(version) if version else None
 
     def put_export(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.packs_bucket, Key=key, Body=data, ContentType="application/zip")

@@ -717,7 +717,7 @@ def _member_personal(cur: Current, pack: Pack) -> set[str]:
 )
 def seal_pack(pack_id: PathPackId) -> Sealed:
     from witan.datapacks.gather import manifest_key, member_files, sealed_key
-    from witan.datapacks.manifest import build_manifest, manifest_bytes, media_type, sha256_hex
+    from witan.datapacks.manifest import MANIFEST_NAME, build_manifest, manifest_bytes, media_type, sha256_hex
 
     cur = _cur()
     pack, rev, grants = _pack(cur, pack_id, Activity.META_UPDATE)
@@ -746,10 +746,19 @@ def seal_pack(pack_id: PathPackId) -> Sealed:
         }
     )
     with cur.changing(200):
-        for f in kept:
-            p.objects.put_sealed(sealed_key(pack.id, f.path), f.data, media_type(f.path), cur.now)
-        p.objects.put_sealed(manifest_key(pack.id), body, "application/json", cur.now)
-        sealed = replace(sealed, manifest_sha256=digest, seal_event_id=cur.record.recorded_id)
+        versions = {
+            f.path: p.objects.put_sealed(sealed_key(pack.id, f.path), f.data, media_type(f.path), cur.now)
+            for f in kept
+        }
+        versions[MANIFEST_NAME] = p.objects.put_sealed(
+            manifest_key(pack.id), body, "application/json", cur.now
+        )
+        sealed = replace(
+            sealed,
+            manifest_sha256=digest,
+            seal_event_id=cur.record.recorded_id,
+            extra={**sealed.extra, "sealed_versions": versions},
+        )
         _save(cur, sealed, rev)
     return Sealed(
         pack=_view(cur, sealed, grants),
@@ -760,12 +769,24 @@ def seal_pack(pack_id: PathPackId) -> Sealed:
     )
 
 
+def _sealed_version(pack: Pack, path: str) -> str | None:
+    """The object version the seal wrote (later writes at the same key are never read)."""
+    versions = pack.extra.get("sealed_versions") or {}
+    return versions.get(path) if isinstance(versions, dict) else None
+
+
+def _sealed_file(cur: Current, pack: Pack, path: str) -> bytes | None:
+    from witan.datapacks.gather import sealed_key
+
+    return ports(cur).objects.pack_object(sealed_key(pack.id, path), _sealed_version(pack, path))
+
+
 def _sealed_manifest(cur: Current, pack: Pack) -> tuple[bytes, dict[str, Any]]:
     from witan.datapacks.gather import manifest_key
 
     if not pack.sealed:
         raise ApiError(409, "pack-not-sealed", "seal the pack first")
-    body = ports(cur).objects.pack_object(manifest_key(pack.id))
+    body = ports(cur).objects.pack_object(manifest_key(pack.id), _sealed_version(pack, "manifest.json"))
     if body is None:
         raise ApiError(409, "member-file-missing", "the sealed manifest is missing from the packs bucket")
     return body, json.loads(body)
@@ -805,7 +826,7 @@ def export_pack(
     purpose: Annotated[str | None, Query(min_length=3, max_length=500, description="why (recorded)")] = None,
 ) -> ExportLink:
     from witan.datapacks.bundle import export_zip
-    from witan.datapacks.gather import EXPORTS_PREFIX, sealed_key
+    from witan.datapacks.gather import EXPORTS_PREFIX
 
     cur = _cur()
     cur.record.purpose = purpose
@@ -820,7 +841,7 @@ def export_pack(
                 continue
             data = _personal_bytes(cur, entry)
         else:
-            data = objects.pack_object(sealed_key(pack.id, entry["path"]))
+            data = _sealed_file(cur, pack, entry["path"])
         if data is None:
             raise ApiError(409, "member-file-missing", f"{entry['path']} is missing from its store")
         contents[entry["path"]] = data
@@ -882,21 +903,16 @@ def _recorded_hash(cur: Current, pack: Pack) -> tuple[str | None, str | None]:
 def verify_pack(pack_id: PathPackId) -> VerifyResult:
     from witan.datapacks.bundle import verify_files
     from witan.datapacks.describe import generated_files
-    from witan.datapacks.gather import sealed_key
     from witan.datapacks.manifest import SEAL_NAME, seal_document, sha256_hex
 
     cur = _cur()
     pack, _, _ = _pack(cur, pack_id, Activity.META_READ)
     body, manifest = _sealed_manifest(cur, pack)
-    objects = ports(cur).objects
     files: dict[str, bytes] = {}
     for entry in manifest["files"]:
         # Personal files are checked where they live (their dataset); their bytes stay in this function.
-        data = (
-            _personal_bytes(cur, entry)
-            if entry.get("personal")
-            else objects.pack_object(sealed_key(pack.id, entry["path"]))
-        )
+        path = entry["path"]
+        data = _personal_bytes(cur, entry) if entry.get("personal") else _sealed_file(cur, pack, path)
         if data is not None:
             files[entry["path"]] = data
     included = {e["path"] for e in manifest["files"]}
