@@ -12,6 +12,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "witan.api.cli",
     "witan.audit.cli",
+    "witan.datapacks.cli",
     "witan.models.cli",
     "witan.validation.cli",
     "local.cli",
