@@ -6,12 +6,13 @@ absent, our steady-state generator at that scale (and says so). Both models run 
 (reference = all the data, start = the data's end, 24 months), each as a whole process in a
 subprocess (start-up, reading CSV, cleaning, rates, projection): wall time.
 
-Social Finance's model: PyPI's `cs-demand-model` (0.5.1, 2023) is the older national model (pandas < 2,
-numpy < 2, its own configuration) and `demand-model` (0.2.0) only its predictor, so neither reproduces
-the regional method. The comparison runs the regional repository's own `ssda903` package
-(SocialFinanceDigitalLabs/cs-demand-model-regional) when WITAN_SF_SOURCE names a folder holding it and
-WITAN_SF_PYTHON a Python with pandas, python-dateutil and django (its imports need them); otherwise it
-is skipped and said so.
+Social Finance's model: PyPI's `cs-demand-model` (0.5.1, 2023) is an earlier version (residential = K2
+and R1 only, supported = H5 and P2, no splitting of episodes at age-band birthdays, no merging of
+status-only episodes; pandas < 2 and numpy < 2, which this environment's numpy 2 excludes) and
+`demand-model` (0.2.0) only its predictor, so neither reproduces the regional method. The comparison
+runs the regional repository's own `ssda903` package (SocialFinanceDigitalLabs/cs-demand-model-regional)
+when WITAN_SF_SOURCE names a folder holding it and WITAN_SF_PYTHON a Python with pandas, python-dateutil
+and django (its imports need them); otherwise it is skipped and said so.
 
 Targets: ours at least 5x faster; the projected in-care totals equal to 1e-6 relative.
 """

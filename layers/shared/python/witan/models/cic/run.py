@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -603,7 +602,3 @@ class MemoryStore:
 
     def location(self, key: str) -> str:
         return f"memory://{key}"
-
-
-def plan_json(planned: Planned) -> str:
-    return json.dumps(planned.plan)
