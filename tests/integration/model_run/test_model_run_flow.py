@@ -249,3 +249,32 @@ def test_an_input_failing_its_table_schema_fails_the_run_with_the_checkers_repor
     assert first["M"]["row"]["N"] == "2" and first["M"]["column"]["S"] == "C"  # as the upload report says
     # Nothing of the run was written: the plan never started.
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="models/run-4/")
+
+
+def test_an_earlier_dataset_version_is_read_from_its_folder(aws: dict[str, Any]) -> None:
+    handler, s3 = aws["handler"], aws["s3"]
+    s3.copy_object(
+        Bucket=BUCKET,
+        Key="datasets/costs-id/1/costs-2019.csv",
+        CopySource={"Bucket": BUCKET, "Key": "models/inputs/demo/costs.csv"},
+    )
+    inputs: dict[str, Any] = {
+        t: f"models/inputs/demo/{t}.csv" for t in ("transitions", "population", "valid-states")
+    }
+    inputs["costs"] = {"folder": "datasets/costs-id/1/"}
+    planned = handler.lambda_handler(
+        {"step": "plan", "run_id": "run-5", "inputs": inputs, "simulations": 2, "chunk_size": 2}, Context()
+    )
+    assert planned["chunks"] == 1
+    plan = json.loads(s3.get_object(Bucket=BUCKET, Key="models/run-5/plan.json")["Body"].read())
+    assert (
+        plan["inputs"]["costs"] == {"folder": "datasets/costs-id/1/"}
+        and len(plan["input_hashes"]["costs"]) == 64
+    )
+    s3.put_object(Bucket=BUCKET, Key="datasets/costs-id/2/a.csv", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="datasets/costs-id/2/b.csv", Body=b"x")
+    inputs["costs"] = {"folder": "datasets/costs-id/2/"}
+    with pytest.raises(Exception, match="holds 2 files, not one"):
+        handler.lambda_handler(
+            {"step": "plan", "run_id": "run-6", "inputs": inputs, "simulations": 2}, Context()
+        )

@@ -166,3 +166,10 @@ def test_bad_parameters_and_scenarios_are_422_before_anything_starts(world: Worl
         assert (status, out["code"]) == (422, code), out
         assert event(world)["decision"] == "deny"
     assert executions(world) == []
+
+
+def test_several_datasets_only_for_roles_taking_several_files(world: World) -> None:
+    ids = seed(world)
+    body = roles_body(ids, costs=[{"dataset": ids["costs"]}, {"dataset": ids["costs"]}])
+    status, out, _ = world.api.call("POST", "/model-runs", OWNER, body)
+    assert (status, out["code"]) == (422, "invalid-value") and "takes one dataset" in out["message"]

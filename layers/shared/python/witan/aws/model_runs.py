@@ -114,6 +114,18 @@ def _from_run(
     return chain.convert(pq.read_table(io.BytesIO(data)), options)
 
 
+def _folder_file(client: Any, bucket: str, role: str, folder: str) -> str:
+    """The one file of a dataset version's folder (an earlier version than the catalog's latest)."""
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=folder, MaxKeys=2).get("Contents", [])
+    if len(listed) != 1:
+        raise ModelInputError(
+            folder,
+            f"the {role} input's dataset version holds {len(listed)} files, not one",
+            code="missing-input",
+        )
+    return str(listed[0]["Key"])
+
+
 def read_input_files(
     bucket: str, spec: Any, definition: ModelDefinition, client: Any = None
 ) -> dict[str, list[InputFile]]:
@@ -148,7 +160,9 @@ def read_input_files(
         )
     files: dict[str, list[InputFile]] = {}
     for role, where in keys.items():
-        if isinstance(where, dict):
+        if isinstance(where, dict) and "folder" in where:
+            where = _folder_file(client, bucket, role, str(where["folder"]))
+        elif isinstance(where, dict):
             files[role] = [_from_run(client, bucket, role, where, definition)]
             continue
         listed = where if isinstance(where, list) else [where]

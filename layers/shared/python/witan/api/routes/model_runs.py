@@ -122,9 +122,15 @@ class ModelRunInputs(BaseModel):
 class CreateModelRunRequest(BaseModel):
     model_config = STRICT
     model: ModelName = Field("send", description="a registered model (GET /models)")
-    inputs: ModelRunInputs | dict[Role, DatasetInput | RunOutputInput] = Field(
-        description="input role -> a dataset (and version) or another run's output; roles and their "
-        "Table Schemas: GET /models/{name}"
+    inputs: (
+        ModelRunInputs
+        | dict[
+            Role,
+            DatasetInput | RunOutputInput | Annotated[list[DatasetInput], Field(min_length=1, max_length=40)],
+        ]
+    ) = Field(
+        description="input role -> a dataset (and version), several datasets (roles taking several files, "
+        "such as quarterly CLD), or another run's output; roles and their Table Schemas: GET /models/{name}"
     )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="the model's parameters (JSON Schema: GET /models/{name})"
@@ -353,6 +359,17 @@ def _resolve_inputs(cur: Current, model: Any, inputs: Any) -> tuple[dict[str, An
         if isinstance(given, RunOutputInput):
             where[role], reason = _run_output(cur, role, given, model.chains.get(role))
             audit[role] = {**where[role], "reason": reason}
+        elif isinstance(given, list):
+            if not roles[role].many:
+                raise ApiError(422, "invalid-value", f"inputs.{role} takes one dataset", column=role)
+            found = [_dataset_file(cur, role, g.dataset, g.version) for g in given]
+            if any(not isinstance(key, str) for key, _ in found):
+                raise ApiError(422, "invalid-value", f"inputs.{role}: earlier versions only one at a time")
+            where[role] = [key for key, _ in found]
+            audit[role] = [
+                {"dataset": g.dataset, "version": g.version, "key": key, "reason": reason}
+                for g, (key, reason) in zip(given, found, strict=True)
+            ]
         else:
             where[role], reason = _dataset_file(cur, role, given.dataset, given.version)
             audit[role] = {

@@ -1,6 +1,6 @@
 """Adult social care model (long-term support demand and cost from CLD), registered with the platform.
 
-Method: docs asc-model.md. A thin adapter over witan.models.asc's pure functions; imports nothing
+Method: docs/models/asc.md. A thin adapter over witan.models.asc's pure functions; imports nothing
 heavy at module level.
 """
 

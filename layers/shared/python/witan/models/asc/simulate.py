@@ -1,4 +1,4 @@
-"""Projecting long-term support by simulation (method: docs asc-model.md section 4).
+"""Projecting long-term support by simulation (method: docs/models/asc.md, projection).
 
 Each simulation has its own generators, so its result does not depend on the chunk that runs it: one
 seeded from (run seed, PARAMETERS, simulation index) draws its parameters once (Dirichlet moves, Gamma

@@ -1,6 +1,6 @@
 """Cohort-component population projection (demography), registered with the platform.
 
-Method: /work/shared/docs/demography-model.md (the note on Mastodon C's witan.models.demography, whose
+Method: docs/models/demography.md (after Mastodon C's witan.models.demography, whose
 R reference this matches). Imports nothing heavy at module level (see witan.modelrun.definition).
 """
 
