@@ -120,3 +120,13 @@ def test_dropped_rows_are_warned_about() -> None:
     planned = plan(returns(header=HEADER.replace("01/05/2010", "")), {}, [], MemoryStore())  # type: ignore[arg-type]
     assert [(w.code, w.file) for w in planned.warnings] == [("episodes-dropped", "episodes.csv")]
     assert "2 episode row(s) dropped: no DOB" in planned.warnings[0].message
+
+
+def test_transition_out_of_an_empty_state_names_the_row() -> None:
+    # child 1 leaves fostering the day it starts: nobody was in that state the day before
+    err = error(
+        EPISODES.replace(
+            "01/06/2020,S,C2,N1,U4,PR1,01/09/2020,X1,CARPL", "01/06/2020,S,C2,N1,U4,PR1,01/06/2020,E4A,"
+        )
+    )
+    assert (err.row, err.column, err.code) == (1, "DEC", "transition-from-empty-state")

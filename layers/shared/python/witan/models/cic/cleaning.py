@@ -97,10 +97,10 @@ def fy_end(days: np.ndarray | int) -> np.ndarray:
     year = d.astype("datetime64[Y]").astype(np.int64) + 1970
     month = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
     end_year = np.where(month >= 4, year + 1, year)
-    return _ymd(end_year, 3, 31)
+    return ymd(end_year, 3, 31)
 
 
-def _ymd(year: np.ndarray | int, month: np.ndarray | int, day: np.ndarray | int) -> np.ndarray:
+def ymd(year: np.ndarray | int, month: np.ndarray | int, day: np.ndarray | int) -> np.ndarray:
     months = (np.asarray(year) - 1970) * 12 + np.asarray(month) - 1
     return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + np.asarray(day) - 1
 
@@ -114,7 +114,7 @@ def add_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
     day = (d - month_start.astype("datetime64[D]")).astype(np.int64) + 1
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     day = np.where((month == 2) & (day == 29) & ~leap, 28, day)
-    return _ymd(year, month, day)
+    return ymd(year, month, day)
 
 
 def clean(returns: Returns903, filters: dict[str, str] | None = None) -> Episodes:
@@ -231,9 +231,9 @@ def clean(returns: Returns903, filters: dict[str, str] | None = None) -> Episode
     last_date = int(max(decom.max(initial=0), dec[~is_open].max(initial=0)))
     data_end = int(fy_end(last_date))
     if years is not None:
-        data_start = int(_ymd(int(years[idx].min()) - 1, 4, 1))
+        data_start = int(ymd(int(years[idx].min()) - 1, 4, 1))
     else:  # one return: the financial year ending at data_end
-        data_start = int(_ymd(_year_of(data_end) - 1, 4, 1))
+        data_start = int(ymd(_year_of(data_end) - 1, 4, 1))
 
     # Episodes that only change legal or placement status, contiguous with the one before, are merged
     # into it: the earlier keeps DECOM, RNE and PLACE and takes the last merged one's DEC.

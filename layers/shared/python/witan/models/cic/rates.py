@@ -133,11 +133,16 @@ def estimate(h: History, ep: Episodes, ref_start: int, ref_end: int) -> Rates:
         if bad.any():
             d, p = np.argwhere(bad)[0]
             f, t = st.state_name(int(pairs[p] // S)), st.state_name(int(pairs[p] % S))
+            day = h.data_start + lo + d
+            closed = ~ep.open_
+            piece_pair = st.state_index(ep.band, ep.placement) * S + st.state_index(ep.end_band, ep.after)
+            rows = ep.row[closed & (ep.dec == day) & (piece_pair == pairs[p])]
             raise ModelInputError(
                 "episodes",
-                f"{int(trans[d, p])} transition(s) {f} -> {t} on {_iso(h.data_start + lo + d)} "
-                "out of a state "
-                "holding no child the day before",
+                f"{int(trans[d, p])} transition(s) {f} -> {t} on {_iso(day)} out of a state holding no "
+                "child the day before",
+                row=int(rows[0]) if len(rows) else None,
+                column="DEC",
                 code="transition-from-empty-state",
             )
         rate = mean_daily_rate(trans, prev)

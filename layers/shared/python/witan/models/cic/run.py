@@ -23,7 +23,7 @@ from witan.models.cic import projection as pj
 from witan.models.cic import rates as rt
 from witan.models.cic import scenarios as sc
 from witan.models.cic import states as st
-from witan.models.cic.cleaning import Episodes, _ymd, clean
+from witan.models.cic.cleaning import Episodes, clean, ymd
 from witan.models.cic.inputs import Returns903, read_returns
 
 S_ALL = st.N_STATES_ALL
@@ -227,7 +227,7 @@ def stock_table(fitted: Fitted) -> pa.Table:
     h = fitted.history
     first_year = int(np.datetime64(h.data_start, "D").astype("datetime64[Y]").astype(np.int64)) + 1970
     last_year = int(np.datetime64(h.data_end, "D").astype("datetime64[Y]").astype(np.int64)) + 1970
-    days = [int(_ymd(y, 3, 31)) for y in range(first_year, last_year + 1)]
+    days = [int(ymd(y, 3, 31)) for y in range(first_year, last_year + 1)]
     days = [d for d in days if h.data_start <= d <= h.data_end]
     states = np.flatnonzero(h.states_present & st.in_care(np.arange(S_ALL)))
     rows = [(d, s) for d in days for s in states]
