@@ -131,9 +131,59 @@ def step_demography_feeds_send(demo: Demo) -> None:
     demo.facts["chained_runs"] = (population_run["id"], send_run["id"])
 
 
+def _comparison(demo: Demo, run: dict[str, Any], scenario: str) -> list[dict[str, str]]:
+    links = {link["name"]: link for link in run.get("outputs", [])}
+    return _csv_rows(demo, links[f"scenarios/{scenario}/comparison.csv"]["key"])
+
+
+def step_asc_prevention(demo: Demo) -> None:
+    """Adult social care from a council's quarterly CLD files: baseline and a prevention scenario
+    (fewer residential entries, some supported in the community instead), cost difference with its
+    interval."""
+    require_handler("model_run")
+    from witan.models.asc.synthetic import PREVENTION_SCENARIO, SyntheticSpec, generate
+
+    synthetic = generate(SyntheticSpec(adults=60_000, years=2, seed=4))
+    cld = [
+        {"dataset": dataset_with_file(demo, "requester", f"CLD {name}", name, data, ["asc", "cld"])}
+        for name, data in sorted(synthetic.files.items())
+    ]
+    population = dataset_with_file(
+        demo, "requester", "Adult population", "population.csv", synthetic.population_csv, ["asc"]
+    )
+    demo.say(f"requester created {len(cld)} quarterly CLD datasets and a population dataset")
+    run = run_to_the_end(
+        demo,
+        "requester",
+        {
+            "model": "asc",
+            "inputs": {"cld": cld, "population": {"dataset": population}},
+            "parameters": {"years": 5},
+            "scenarios": [PREVENTION_SCENARIO],
+            "simulations": 200,
+            "seed": 11,
+            "notify": False,
+        },
+    )
+    rows = [r for r in _comparison(demo, run, PREVENTION_SCENARIO["name"]) if r.get("measure") == "cost"]
+    demo.say("prevention - baseline, gross cost (mean over simulations; 95% of simulations):")
+    for r in rows:
+        if r.get("setting") in ("all", "residential", "community-commissioned"):
+            demo.say(
+                f"  {r['year']} {r['setting']:<24} {float(r['mean']):>+14,.0f}  "
+                f"[{float(r['p2_5']):>+14,.0f}, {float(r['p97_5']):>+14,.0f}]"
+            )
+    if not rows:
+        raise StepFailed("the prevention run has no cost comparison")
+
+
 MODEL_STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     (
         "Runs that feed runs: a population projection feeds a SEND run (demography -> SEND)",
         step_demography_feeds_send,
+    ),
+    (
+        "Adult social care: a prevention scenario against the baseline, with its cost interval",
+        step_asc_prevention,
     ),
 ]

@@ -41,3 +41,15 @@ def test_a_demography_run_feeds_a_send_run(e2e_stack: Any, capsys: pytest.Captur
     # The plan records where each input came from (the link a datapack pins) and what it hashed to.
     assert plan["inputs"]["population"]["model_run"] == population_run
     assert len(plan["input_hashes"]["population"]) == 64
+
+
+def test_adult_social_care_from_quarterly_cld_with_a_prevention_scenario(
+    e2e_stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from local.story_models import step_asc_prevention
+
+    demo = Demo(e2e_stack.deployment, e2e_stack.gateway, e2e_stack.outbox_dir)
+    step_asc_prevention(demo)
+    printed = capsys.readouterr().out
+    assert "asc run" in printed and "SUCCEEDED" in printed
+    assert "residential" in printed and "all" in printed
