@@ -51,6 +51,8 @@ def test_cli_flags(tmp_path: Path) -> None:
             "la=Bromley",
             "--filter",
             "uasc=false",
+            "--filter",
+            "la=Southwark",
         ]
     )
     params = DEFINITION.parameters_from_args(args)
@@ -58,7 +60,7 @@ def test_cli_flags(tmp_path: Path) -> None:
         "reference_start": "2021-04-01",
         "uncertainty": "faithful",
         "weekly_costs": {"residential-external": 6100.0, "fostering-ifa": 850.0},
-        "filters": {"la": "Bromley", "uasc": False},
+        "filters": {"la": ["Bromley", "Southwark"], "uasc": False},
     }
     jsonschema.validate(params, DEFINITION.parameters_schema)
     with pytest.raises(ModelInputError):

@@ -130,3 +130,15 @@ def test_transition_out_of_an_empty_state_names_the_row() -> None:
         )
     )
     assert (err.row, err.column, err.code) == (1, "DEC", "transition-from-empty-state")
+
+
+def test_filters_partition_the_episodes(synthetic_dir: Path) -> None:
+    returns_ = read_returns_dir(synthetic_dir)
+    everyone = clean(returns_)
+    uasc, others = clean(returns_, {"uasc": True}), clean(returns_, {"uasc": False})
+    assert len(uasc) + len(others) == len(everyone) and len(uasc) > 0
+    assert len(clean(returns_, {"la": ["Synthshire", "Elsewhere"], "sex": "1"})) == int(
+        (everyone.sex == "1").sum()
+    )
+    with pytest.raises(ModelInputError, match="no episodes left"):
+        clean(returns_, {"la": "Elsewhere"})

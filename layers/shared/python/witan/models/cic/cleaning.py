@@ -9,6 +9,7 @@ All vectorised over episodes: sorts, shifts and cumulative maxima, no loop over 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -117,7 +118,7 @@ def add_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
     return ymd(year, month, day)
 
 
-def clean(returns: Returns903, filters: dict[str, str] | None = None) -> Episodes:
+def clean(returns: Returns903, filters: dict[str, Any] | None = None) -> Episodes:
     """Join, clean and split the episodes; `report` lists (reason, rows) for every change."""
     ep, hd = returns.episodes, returns.header
     report: list[tuple[str, int]] = []
@@ -342,16 +343,19 @@ def _year_of(day: int) -> int:
 FILTER_KEYS = ("la", "sex", "ethnic", "uasc")
 
 
-def apply_filters(episodes: Episodes, filters: dict[str, str], file: str) -> Episodes:
-    """Keep the pieces matching every filter (la, sex, ethnic, uasc), as before estimation."""
+def apply_filters(episodes: Episodes, filters: dict[str, Any], file: str) -> Episodes:
+    """Keep the pieces matching every filter (la, sex, ethnic: a value or a list of values; uasc), as
+    Social Finance filters its enriched episodes before estimation (the data's dates stay the whole
+    data's)."""
     keep = np.ones(len(episodes), bool)
     for key, value in filters.items():
+        values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
         if key == "la":
-            keep &= episodes.la == value
+            keep &= np.isin(episodes.la.astype(str), values)
         elif key == "sex":
-            keep &= episodes.sex == str(value)
+            keep &= np.isin(episodes.sex.astype(str), values)
         elif key == "ethnic":
-            keep &= episodes.ethnic == value
+            keep &= np.isin(episodes.ethnic.astype(str), values)
         elif key == "uasc":
             flag = str(value).lower() in ("true", "1", "yes")
             keep &= episodes.uasc == flag

@@ -57,6 +57,7 @@ _PROPORTIONS = {
     "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
 }
 _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_ONE_OR_MORE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 
 SCENARIO_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -141,9 +142,9 @@ PARAMETERS_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "description": "estimate from these children only",
             "properties": {
-                "la": {"type": "string"},
-                "sex": {"type": "string"},
-                "ethnic": {"type": "string"},
+                "la": _ONE_OR_MORE,
+                "sex": _ONE_OR_MORE,
+                "ethnic": _ONE_OR_MORE,
                 "uasc": {"type": "boolean"},
             },
         },
@@ -272,7 +273,7 @@ class CicDefinition:
             "--filter",
             action="append",
             metavar="KEY=VALUE",
-            help="cic: la=NAME, sex=1, ethnic=CODE or uasc=true|false (repeatable)",
+            help="cic: la=NAME, sex=1, ethnic=CODE or uasc=true|false; repeat a key for any of its values",
         )
 
     def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
@@ -298,7 +299,12 @@ class CicDefinition:
                     column="filter",
                     code="bad-filter",
                 )
-            filters[key] = value.lower() in ("true", "1", "yes") if key == "uasc" else value
+            if key == "uasc":
+                filters[key] = value.lower() in ("true", "1", "yes")
+            elif key in filters:  # a repeated filter keeps any of its values
+                filters[key] = [*(filters[key] if isinstance(filters[key], list) else [filters[key]]), value]
+            else:
+                filters[key] = value
         if filters:
             out["filters"] = filters
         return out
