@@ -46,6 +46,7 @@ def destination(dataset_id: str = DATASET, share: list[dict[str, str]] | None = 
         "dataset_id": dataset_id,
         "dataset_owner_org": "org-camden",
         "requester_sub": "sub-rita",
+        "requester_groups": ["org-camden"],  # as stored at creation: delivery decides again with them
         "share_with": SHARE if share is None else share,
         "status": "open",
     }

@@ -31,6 +31,7 @@ from witan.collect.model import (
     UploadStatus,
     check_sk,
     request_pk,
+    share_until_end,
     submission_sk,
 )
 from witan.collect.ports import Claim
@@ -111,7 +112,10 @@ def destination_from_meta(item: Mapping[str, Any]) -> Destination | None:
         for s in item.get("share_with") or []
         if isinstance(s, Mapping) and s.get("type") in ("user", "group") and s.get("id")
     )
-    return Destination(str(dataset_id), str(owner), str(granted_by), share)
+    groups = tuple(str(g) for g in item.get("requester_groups") or [] if g)
+    return Destination(
+        str(dataset_id), str(owner), str(granted_by), share, groups, share_until_end(item.get("share_until"))
+    )
 
 
 class DynamoCheckStore:

@@ -7,9 +7,14 @@ Decisions (docs/data-model.md, "Destination datasets"):
   in a spreadsheet and it is a valid model-run input. The typed Parquet sits at
   `curated/{dataset_id}/{version}/data.parquet`; the upload itself stays untouched under `uploads/`.
 - "Who may see the result" is `file-read` (which implies `meta-read`), granted to each `share_with`
-  entry once per request, by the requester (checked when the request was made: they may update the
-  dataset and may share both activities), with purpose `collect-request` naming the request. A grant
+  entry once per request, by the requester, with purpose `collect-request` naming the request. A grant
   the grantee already holds is never narrowed; one revoked later is not granted again by later uploads.
+- Re-authorised at delivery (issue 15): the creation check is not enough, rights change. Each upload is
+  delivered only if the requester, with the groups stored on the request and the grants as they are
+  now, may still update the dataset and give its share_with (`witan.access.policy.decide_share`);
+  otherwise it is `not-delivered` with the reason (the Parquet stays under `curated/{request}/...`).
+  Grants made by delivery end at the request's `share_until` or when the requester's own right to
+  share them ends, whichever is sooner; a sharer cannot replace a grant someone else made.
 - Idempotent: the dataset version is recorded together with a SOURCE marker keyed by the upload's
   object version (S3 version id or event sequencer), so a redelivered message finds its version again.
 - A request without `dataset_id` gets a dataset of its own when it is made (`request_dataset`): owned
@@ -30,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from witan.access.model import Activity, Grant, GranteeType, Principal, Purpose, expand
-from witan.access.policy import decide, decide_grant
+from witan.access.policy import decide, decide_grant, decide_share, held_until
 from witan.audit.model import AuditEvent, AuditTrail
 from witan.catalog.model import (
     ConflictError,
@@ -53,6 +58,7 @@ from witan.collect.requests import CollectError
 SHARED_ACTIVITIES: frozenset[Activity] = frozenset({Activity.META_READ, Activity.FILE_READ})
 PURPOSE_CODE = "collect-request"
 VERSION_ACTION = "dataset.version.collect"
+NOT_DELIVERED = "not-delivered"
 SYSTEM_ACTOR = "system:upload-validator"  # the audit actor of a collected version (no Cognito user)
 CSV_TYPE = "text/csv"
 PARQUET_TYPE = "application/vnd.apache.parquet"
@@ -180,10 +186,12 @@ class Delivery:
     """What delivering one valid upload did; kept on the check record (`detail.destination`)."""
 
     dataset_id: str
-    outcome: str  # delivered | already-delivered | dataset-deleted | dataset-missing
+    outcome: str  # delivered | already-delivered | not-delivered | dataset-deleted | dataset-missing
     version: FileVersion | None = None
     parquet_key: str | None = None
     shared_with: list[str] = field(default_factory=list)  # "user:sub" / "group:org-x" now able to read
+    reason: str | None = None  # why not delivered (a policy reason code)
+    message: str | None = None  # the same, for the requester
 
     @property
     def delivered(self) -> bool:
@@ -195,6 +203,8 @@ class Delivery:
             out |= {"version": self.version.version, "key": self.version.key}
         if self.shared_with:
             out["shared_with"] = list(self.shared_with)
+        if self.reason:
+            out |= {"reason": self.reason, "message": self.message or self.reason}
         return out
 
 
@@ -222,36 +232,94 @@ def share_purpose(request: CollectionRequest) -> Purpose:
     return Purpose(PURPOSE_CODE, f"Collect+Share request {request.request_id}: {request.title}"[:1000])
 
 
-def ensure_grants(
-    grants: GrantWriter, dataset_id: str, request: CollectionRequest, destination: Destination, now: datetime
-) -> list[str]:
-    """Give each `share_with` grantee meta-read + file-read unless a live grant already covers it.
+@dataclass(frozen=True)
+class DeliveryAuthorisation:
+    """May the requester's request be delivered now, and the grants to write if so."""
 
-    An existing live grant keeps its activities (the new one is their union): PUT replaces a grant, and
-    a request must never narrow what someone already holds.
-    """
-    existing = {(g.grantee_type.value, g.grantee): g for g in grants.grants_for(dataset_id)}
-    ensured: list[str] = []
+    allowed: bool
+    reason: str
+    message: str = ""
+    expires_at: datetime | None = None  # of the grants delivery makes (None: no end)
+    to_grant: tuple[Grant, ...] = ()  # grants to write (none once the request has shared)
+    shared_with: tuple[str, ...] = ()  # every share_with grantee, "user:sub" / "group:org-x"
+
+
+def _sooner(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _refused(reason: str, message: str) -> DeliveryAuthorisation:
+    return DeliveryAuthorisation(False, reason, message)
+
+
+def authorise_delivery(
+    request: CollectionRequest,
+    destination: Destination,
+    dataset: Dataset,
+    grants: Sequence[Grant],
+    now: datetime,
+) -> DeliveryAuthorisation:
+    """Decide again, from the grants as they are now, whether the requester may add this version and
+    give the request's share_with; the grants to write (each within what `decide_share` allows)."""
+    principal = Principal(destination.granted_by or None, groups=destination.requester_groups)
+    owner = dataset.owner_org
+    update = decide(principal, Activity.META_UPDATE, owner, grants, now)
+    if not update.allowed:
+        return _refused(
+            "dataset-not-writable",
+            f"the requester may no longer add versions to dataset {dataset.id} ({update.reason})",
+        )
+    if not destination.share_with:
+        return DeliveryAuthorisation(True, update.reason)
+    base = decide_grant(principal, SHARED_ACTIVITIES, owner, grants, now)
+    if not base.allowed:
+        return _refused(
+            f"share-not-allowed:{base.reason}",
+            f"the requester may no longer share dataset {dataset.id} as the request asks ({base.reason})",
+        )
+    # Owners and admins give what the request says; a sharer no longer than they may share it.
+    own_end = held_until(principal, SHARED_ACTIVITIES | {Activity.SHARE}, grants, now) if base.grant else None
+    expires = _sooner(destination.share_until, own_end)
+    labels = tuple(f"{kind}:{grantee}" for kind, grantee in destination.share_with)
+    if request.shared_at:  # grants were made once; revoked ones stay revoked, but the right must hold
+        decision = decide_share(principal, SHARED_ACTIVITIES, expires, owner, grants, now)
+        if not decision.allowed:
+            return _refused(f"share-not-allowed:{decision.reason}", f"sharing refused ({decision.reason})")
+        return DeliveryAuthorisation(True, update.reason, expires_at=expires)
+    existing = {(g.grantee_type.value, g.grantee): g for g in grants}
+    to_grant: list[Grant] = []
     for kind, grantee in destination.share_with:
         held = existing.get((kind, grantee))
         live = held is not None and not held.expired(now)
         if live and held is not None and expand(held.activities) >= SHARED_ACTIVITIES:
-            ensured.append(f"{kind}:{grantee}")
-            continue
-        activities = SHARED_ACTIVITIES | (held.activities if live and held is not None else frozenset())
-        grants.put(
+            continue  # already covered: never narrowed, never touched
+        activities = frozenset(SHARED_ACTIVITIES | (held.activities if live and held is not None else set()))
+        until = expires
+        if live and held is not None and base.grant is None:
+            # An owner's union with a live grant keeps its longer life (a request never narrows one).
+            until = None if held.expires_at is None or expires is None else max(held.expires_at, expires)
+        decision = decide_share(principal, activities, until, owner, grants, now, replacing=held)
+        if not decision.allowed:
+            return _refused(
+                f"share-not-allowed:{decision.reason}",
+                f"the requester may not give {kind} {grantee} access to dataset {dataset.id} "
+                f"({decision.reason})",
+            )
+        to_grant.append(
             Grant(
-                dataset_id=dataset_id,
+                dataset_id=dataset.id,
                 grantee_type=GranteeType(kind),
                 grantee=grantee,
-                activities=frozenset(activities),
+                activities=activities,
                 granted_by=destination.granted_by,
                 granted_at=now,
                 purpose=share_purpose(request),
+                expires_at=until,
             )
         )
-        ensured.append(f"{kind}:{grantee}")
-    return ensured
+    return DeliveryAuthorisation(
+        True, update.reason, expires_at=expires, to_grant=tuple(to_grant), shared_with=labels
+    )
 
 
 @dataclass
@@ -274,10 +342,25 @@ class DatasetDelivery:
             raise ValueError("the request has no checked destination")
         dataset_id = destination.dataset_id
         source = collected_source(record.request_id, record.submission_id, record.version_key)
+        found = self.catalog.collected_version(dataset_id, source)
+        loaded = self.catalog.load(dataset_id)
+        if loaded is None and found is None:
+            return Delivery(dataset_id, "dataset-missing")
+        now = self.clock()
+        authorised = None
+        if loaded is not None and not loaded[0].deleted:
+            authorised = authorise_delivery(
+                request, destination, loaded[0], self.grants.grants_for(dataset_id), now
+            )
+        if found is None and authorised is not None and not authorised.allowed:
+            refused = Delivery(
+                dataset_id, NOT_DELIVERED, reason=authorised.reason, message=authorised.message
+            )
+            self._audit_refused(request, record, refused)
+            return refused
         csv_path = work / "collected.csv"
         size = self.to_csv(parquet_path, csv_path)
-        found = self.catalog.collected_version(dataset_id, source)
-        if found is not None:
+        if found is not None:  # a retry: the decision to deliver was made when the version was recorded
             file, audited = found
             outcome = "already-delivered"
         else:
@@ -290,10 +373,11 @@ class DatasetDelivery:
         self.objects.upload(csv_path, self.bucket, file.key, CSV_TYPE)
         parquet_key = dataset_curated_key(dataset_id, file.version)
         self.objects.upload(parquet_path, self.bucket, parquet_key, PARQUET_TYPE)
-        now = self.clock()
-        shared = (
-            ensure_grants(self.grants, dataset_id, request, destination, now) if not request.shared_at else []
-        )
+        shared: list[str] = []
+        if authorised is not None and authorised.allowed:
+            for grant in authorised.to_grant:
+                self.grants.put(grant)
+            shared = list(authorised.shared_with)
         delivery = Delivery(dataset_id, outcome, file, parquet_key, shared)
         if not audited:
             self._audit(request, record, delivery)
@@ -326,6 +410,31 @@ class DatasetDelivery:
                 continue
             return file
         raise ConflictError(f"dataset {dataset_id} kept changing; the message will be retried")
+
+    def _audit_refused(self, request: CollectionRequest, record: CheckRecord, delivery: Delivery) -> None:
+        """The refusal is part of the trail: who asked for the delivery and why it was not made."""
+        if self.audit is None:
+            return
+        destination = request.destination
+        self.audit.record(
+            AuditEvent(
+                action=VERSION_ACTION,
+                decision="deny",
+                reason=delivery.reason or NOT_DELIVERED,
+                status=0,
+                actor_sub=SYSTEM_ACTOR,
+                resource=f"dataset/{delivery.dataset_id}",
+                purpose=PURPOSE_CODE,
+                request_id=request.request_id,
+                detail={
+                    "requester_sub": destination.granted_by if destination else None,
+                    "submission_id": record.submission_id,
+                    "object_key": record.object_key,
+                    "object_version": record.version_key,
+                    "message": delivery.message,
+                },
+            )
+        )
 
     def _audit(self, request: CollectionRequest, record: CheckRecord, delivery: Delivery) -> None:
         if self.audit is None or delivery.version is None:

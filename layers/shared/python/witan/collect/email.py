@@ -91,12 +91,28 @@ def _became(record: CheckRecord) -> str:
     return f" It is now version {record.dataset_version} of dataset {_safe(record.dataset_id, 64)}."
 
 
+def _not_delivered(record: CheckRecord) -> str:
+    """For the requester: a valid upload that did not become a version, and why (issue 15, item 4)."""
+    destination = record.detail.get("destination") or {}
+    if destination.get("outcome") != "not-delivered":
+        return ""
+    return (
+        f" It was not added to dataset {_safe(str(destination.get('dataset_id') or ''), 64)}: "
+        f"{_safe(str(destination.get('message') or destination.get('reason') or ''), 300)}."
+        " The file is kept; the dataset's owner can restore your rights or close the request."
+    )
+
+
 def _summary_line(record: CheckRecord, request: CollectionRequest, *, to_uploader: bool) -> str:
     file_name = _safe(record.file_name, 120)
     title = _safe(request.title, 120)
     rows = _plural(record.rows or 0, "row")
     if record.status is UploadStatus.VALID:
-        return f"'{file_name}' for '{title}' passed every check ({rows})." + _became(record)
+        return (
+            f"'{file_name}' for '{title}' passed every check ({rows})."
+            + _became(record)
+            + ("" if to_uploader else _not_delivered(record))
+        )
     if record.status is UploadStatus.INVALID:
         return f"'{file_name}' for '{title}' has {_plural(record.error_count or 0, 'error')} in {rows}." + (
             " Please correct them and upload the file again." if to_uploader else ""

@@ -7,6 +7,7 @@ Keys and prefixes are built here so that the validator and the Collect+Share API
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -118,6 +119,17 @@ class UploadRef:
         return parts[0], parts[1], parts[2]
 
 
+def share_until_end(value: object) -> datetime | None:
+    """The moment a request's `share_until` day (yyyy-mm-dd) ends, UTC; None when absent or unreadable."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class Destination:
     """Where a request's valid uploads go: a dataset checked at request creation, and who sees it.
@@ -130,6 +142,11 @@ class Destination:
     owner_org: str
     granted_by: str  # the requester's sub: grants made for the request are theirs
     share_with: tuple[tuple[str, str], ...] = ()  # (grantee_type "user"|"group", grantee id)
+    # The requester's Cognito groups when the request was made: with the grants as they are at delivery,
+    # they decide again whether each upload may be delivered (a request from before they were stored
+    # has none, so only grants to the requester's own sub count).
+    requester_groups: tuple[str, ...] = ()
+    share_until: datetime | None = None  # grants made for the request end then (or sooner)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from witan.collect.requests import (
     RequestStatus,
     accepts_uploads,
     build_request,
+    can_close,
     can_manage,
     iso,
     request_summary,
@@ -233,8 +234,21 @@ class CollectRequestService:
         tracking = compute_tracking(self.store.request_items(request_id))
         return {"request": request_summary(tracking.meta), **tracking.to_dict()}
 
-    def close(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
-        return self._finish(request_id, RequestStatus.CLOSED, actor_sub, is_admin)
+    def close(
+        self, request_id: str, actor_sub: str, *, is_admin: bool = False, groups: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """Close: the requester, an admin, or a member of the destination dataset's owner organisation."""
+        meta = self.closable_meta(request_id, actor_sub, groups, is_admin=is_admin)
+        return self._set_finished(request_id, meta, RequestStatus.CLOSED)
+
+    def closable_meta(
+        self, request_id: str, actor_sub: str, groups: tuple[str, ...] = (), *, is_admin: bool = False
+    ) -> dict[str, Any]:
+        """The request's META if the caller may close it; NotFound otherwise (as for anyone else's)."""
+        meta = self.store.get_meta(request_id)
+        if meta is None or not can_close(meta, actor_sub, tuple(groups), is_admin=is_admin):
+            raise NotFound("no such request")
+        return meta
 
     def cancel(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
         """Cancel and revoke every link: a cancelled request should not even show its content."""
@@ -246,6 +260,9 @@ class CollectRequestService:
         self, request_id: str, status: RequestStatus, actor_sub: str, is_admin: bool
     ) -> dict[str, Any]:
         meta = self._owned_meta(request_id, actor_sub, is_admin)
+        return self._set_finished(request_id, meta, status)
+
+    def _set_finished(self, request_id: str, meta: dict[str, Any], status: RequestStatus) -> dict[str, Any]:
         if not self.store.set_status(request_id, status, iso(self.clock())):
             raise Conflict("request-not-open", f"the request is already {meta.get('status', 'finished')}")
         return request_summary(self.store.get_meta(request_id) or meta)

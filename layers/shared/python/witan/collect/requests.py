@@ -41,7 +41,17 @@ _DATASET_ID = re.compile(r"^[0-9a-f]{32}$")
 _SHEET = re.compile(r"^[^\[\]:*?/\\]{1,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in one-line fields (title, names, schema)
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # the message may keep line breaks
-BODY_FIELDS = {"title", "message", "schema", "recipients", "due_date", "dataset_id", "share_with", "sheet"}
+BODY_FIELDS = {
+    "title",
+    "message",
+    "schema",
+    "recipients",
+    "due_date",
+    "dataset_id",
+    "share_with",
+    "share_until",
+    "sheet",
+}
 RECIPIENT_FIELDS = {"email", "name", "organisation"}
 
 
@@ -130,6 +140,7 @@ class RequestSpec:
     dataset_id: str | None = None
     share_with: tuple[ShareEntry, ...] = ()
     sheet: str | None = None
+    share_until: date | None = None  # grants made for share_with end with this day (or sooner)
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,7 @@ def validate_body(
         )
         dataset_id = None
     share_with = _share_with(body.get("share_with"), errors)
+    share_until = _share_until(body.get("share_until"), today, errors)
     sheet = body.get("sheet")
     if sheet is not None and (not isinstance(sheet, str) or not _SHEET.match(sheet)):
         errors.append(FieldError("sheet", "bad-sheet", "sheet must be a worksheet name of 1-31 characters"))
@@ -208,7 +220,25 @@ def validate_body(
         dataset_id=dataset_id,
         share_with=tuple(share_with),
         sheet=sheet or None,
+        share_until=share_until,
     )
+
+
+def _share_until(value: Any, today: date, errors: list[FieldError]) -> date | None:
+    """Optional last day of the grants made for share_with (yyyy-mm-dd, today or later)."""
+    if value is None or value == "":
+        return None
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        errors.append(
+            FieldError("share_until", "bad-date", f"share_until {value!r} is not a date (yyyy-mm-dd)")
+        )
+    elif day < today:
+        errors.append(FieldError("share_until", "past-date", f"share_until {day} is in the past"))
+    return day
 
 
 def _due_date(value: Any, today: date, errors: list[FieldError]) -> date | None:
@@ -367,6 +397,9 @@ def build_request(
         "requester_email": requester.email,
         "requester_name": requester.name or None,
         "requester_sub": requester.sub,
+        # The groups the destination check used; delivery decides again with them and the grants of then.
+        "requester_groups": list(requester.groups) or None,
+        "share_until": spec.share_until.isoformat() if spec.share_until else None,
         "sheet": spec.sheet,
         "message": spec.message or None,
         "due_date": spec.due_date.isoformat(),
@@ -423,6 +456,17 @@ def can_manage(meta: Mapping[str, Any], actor_sub: str, *, is_admin: bool = Fals
     return is_admin or (bool(actor_sub) and meta.get("requester_sub") == actor_sub)
 
 
+def can_close(
+    meta: Mapping[str, Any], actor_sub: str, groups: tuple[str, ...] = (), *, is_admin: bool = False
+) -> bool:
+    """Who may close a request: whoever may manage it, and also the owner organisation of the dataset it
+    delivers into (a requester who lost their rights must not keep adding versions to it)."""
+    owner = meta.get("dataset_owner_org")
+    return can_manage(meta, actor_sub, is_admin=is_admin) or (
+        bool(actor_sub) and bool(owner) and str(owner).startswith("org-") and owner in groups
+    )
+
+
 def request_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The requester-facing summary of a META item (list and detail views)."""
     keys = (
@@ -434,6 +478,7 @@ def request_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
         "status",
         "dataset_id",
         "share_with",
+        "share_until",
         "sheet",
         "recipient_count",
         "created_at",
