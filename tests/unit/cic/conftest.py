@@ -1,18 +1,10 @@
-"""Fixtures for the children looked after model: the Social Finance sample (when present) and
-synthetic 903 returns."""
+"""Fixtures for the children looked after model: synthetic 903 returns (paths: cic_fixtures)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-PEERS = Path(os.environ.get("WITAN_PEERS", Path(__file__).resolve().parents[4] / "shared/peers"))
-SAMPLE = PEERS / "cs-demand-model-samples"
-needs_sample = pytest.mark.skipif(
-    not (SAMPLE / "episodes.csv").is_file(), reason="cs-demand-model-samples absent"
-)
 
 
 @pytest.fixture(scope="session")

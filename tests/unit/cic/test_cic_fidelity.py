@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, needs_sample
+from cic_fixtures import SAMPLE, needs_sample
 from witan.models.cic import rates as rt
 from witan.models.cic import states as st
 from witan.models.cic.cleaning import clean

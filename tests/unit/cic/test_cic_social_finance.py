@@ -10,7 +10,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, needs_sample
+from cic_fixtures import SAMPLE, needs_sample
 from witan.models.cic import states as st
 from witan.models.cic.inputs import read_returns_dir
 from witan.models.cic.run import deterministic, fit, setup
