@@ -19,6 +19,7 @@ CTX_ALLOWED_ORIGINS = "witan:allowedOrigins"
 CTX_AUDIT_RETENTION_DAYS = "witan:auditRetentionDays"
 CTX_MAP_MAX_CONCURRENCY = "witan:mapMaxConcurrency"
 CTX_ORGANISATION_GROUPS = "witan:organisationGroups"
+CTX_DATAPACK_RETENTION_YEARS = "witan:datapackRetentionYears"
 
 ENV_ENVIRONMENT = "WITAN_ENVIRONMENT"
 ENV_ADMIN_EMAIL = "WITAN_ADMIN_EMAIL"
@@ -27,6 +28,7 @@ ENV_ALLOWED_ORIGINS = "WITAN_ALLOWED_ORIGINS"
 
 DEFAULT_AUDIT_RETENTION_DAYS = 2557  # 7 years
 DEFAULT_MAP_MAX_CONCURRENCY = 10
+DEFAULT_DATAPACK_RETENTION_YEARS = 7  # sealed packs' Object Lock retention
 
 # Resource names are witan-{env}-{thing}; S3 bucket names allow lowercase, digits and hyphens only.
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$|^[a-z]$")
@@ -58,6 +60,7 @@ class WitanConfig:
     audit_retention_days: int
     map_max_concurrency: int
     organisation_groups: tuple[str, ...] = ()
+    datapack_retention_years: int = DEFAULT_DATAPACK_RETENTION_YEARS
 
     def name(self, suffix: str) -> str:
         """Console-friendly resource name: witan-{env}-{suffix}."""
@@ -170,6 +173,12 @@ def load_config(context: Mapping[str, Any], environ: Mapping[str, str] | None = 
         context.get(CTX_MAP_MAX_CONCURRENCY), CTX_MAP_MAX_CONCURRENCY, DEFAULT_MAP_MAX_CONCURRENCY, 10000
     )
     groups = _groups(context.get(CTX_ORGANISATION_GROUPS), CTX_ORGANISATION_GROUPS)
+    pack_years = _positive_int(
+        context.get(CTX_DATAPACK_RETENTION_YEARS),
+        CTX_DATAPACK_RETENTION_YEARS,
+        DEFAULT_DATAPACK_RETENTION_YEARS,
+        100,
+    )
     return WitanConfig(
         environment=environment,
         admin_email=admin_email,
@@ -178,4 +187,5 @@ def load_config(context: Mapping[str, Any], environ: Mapping[str, str] | None = 
         audit_retention_days=retention,
         map_max_concurrency=concurrency,
         organisation_groups=groups,
+        datapack_retention_years=pack_years,
     )
