@@ -43,17 +43,50 @@ class Folder:
 
 dc = DemandModellingDataContainer(Folder(sys.argv[1]))
 stats = PopulationStats(dc.enriched_view, dc.data_start_date, dc.data_end_date)
+rates, numbers = None, None
+if sys.argv[3] == "scenario":
+    rates = pd.DataFrame(
+        {"multiply_value": [2.0, None], "add_value": [None, 0.999]},
+        index=pd.MultiIndex.from_tuples(
+            [
+                ("10 to 16 - Residential", "10 to 16 - Fostering"),
+                ("16 to 18+ - Supported", "16 to 18+ - Not in care"),
+            ]
+        ),
+    )
+    numbers = pd.DataFrame({"multiply_value": [3.0], "add_value": [None]}, index=["10 to 16 - Fostering"])
 with contextlib.redirect_stdout(io.StringIO()):
-    p = predict(stats, date(2021, 4, 1), date(2022, 3, 31), dc.data_end_date)
+    p = predict(
+        stats, date(2021, 4, 1), date(2022, 3, 31), dc.data_end_date,
+        rate_adjustment=rates, number_adjustment=numbers,
+    )
 print(json.dumps({"mean": {str(c): p.population[c].tolist() for c in p.population.columns},
                   "variance": {str(c): p.variance[c].tolist() for c in p.variance.columns}}))
 """
 BANDS = {"under-1": "Birth to 1", "1-4": "1 to 5", "5-9": "5 to 10", "10-15": "10 to 16", "16+": "16 to 18+"}
 
 
-def test_faithful_projection_equals_social_finance(tmp_path: object) -> None:
+# the same changes in our scenario format: a multiplied move, an exit pushed past 1 (renormalised), entrants
+SCENARIO = {
+    "name": "changed",
+    "rates": [
+        {
+            "from_age_band": "10-15",
+            "from_placement": "residential",
+            "to_placement": "fostering",
+            "multiply": 2,
+        },
+        {"from_age_band": "16+", "from_placement": "supported", "to_placement": "not-in-care", "add": 0.999},
+    ],
+    "entrants": [{"age_band": "10-15", "placement": "fostering", "multiply": 3}],
+}
+
+
+@pytest.mark.parametrize("scenario", [None, SCENARIO], ids=["baseline", "scenario"])
+def test_faithful_projection_equals_social_finance(scenario: dict | None) -> None:
+    which = "scenario" if scenario else "baseline"
     done = subprocess.run(
-        [str(SF_PYTHON), "-c", DRIVER, str(SAMPLE), str(SF_SOURCE)],
+        [str(SF_PYTHON), "-c", DRIVER, str(SAMPLE), str(SF_SOURCE), which],
         capture_output=True,
         text=True,
         check=True,
@@ -61,7 +94,7 @@ def test_faithful_projection_equals_social_finance(tmp_path: object) -> None:
     theirs = json.loads(done.stdout.strip().splitlines()[-1])
     params = {"reference_start": "2021-04-01", "reference_end": "2022-03-31"}
     fitted = fit(read_returns_dir(SAMPLE), params)
-    su = setup(fitted, params, None)
+    su = setup(fitted, params, scenario)
     ours = deterministic(fitted.start, fitted.days, su, "faithful", rate_uncertainty=False)
     for j, state in enumerate(su.system.states):
         key = f"{BANDS[st.AGE_BANDS[state // 5]]} - {st.PLACEMENT_NAMES[state % 5].capitalize()}"
