@@ -105,6 +105,7 @@ class Measure:
     workbook: bool = True  # a sheet of summaries.xlsx (large tables: CSV and Parquet only)
     drop_all_zero: bool = False  # leave out rows that are zero in every simulation
     decimals: int | None = None  # round the statistics (not the keys) to this many places
+    fixed: bool = False  # the same in every simulation (fitted rates, history): written as the value
 
 
 @dataclass
@@ -134,6 +135,11 @@ class ModelDefinition(Protocol):
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
         """Checks needing no inputs (raise ModelInputError): the API answers 422 before any work."""
+        ...
+
+    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
+        """Whether a run with these parameters simulates (`stochastic` says whether it can): a model
+        with deterministic modes (the children's model's exact variance) runs one path per scenario."""
         ...
 
     def plan(

@@ -206,6 +206,7 @@ def plan(
         "model_version": definition.version,
         "seed": request.seed,
         "simulations": request.simulations,
+        "stochastic": definition.is_stochastic(request.parameters),
         "chunk_size": request.chunk_size,
         "email": request.email,
         "parameters": request.parameters,
@@ -307,6 +308,7 @@ def aggregate(storage: RunStorage) -> dict[str, Any]:
     items = _json(storage, "manifest.json")
     definition: ModelDefinition = get_model(plan_doc["model"])
     model_plan = plan_doc["model_plan"]
+    stochastic = bool(plan_doc["stochastic"])
     written: list[str] = []
     sheets: dict[str, list[pa.Table]] = {}
     kept: dict[str, dict[str, Measure]] = {}
@@ -317,7 +319,7 @@ def aggregate(storage: RunStorage) -> dict[str, Any]:
         del results
         prefix = "" if name == BASELINE else f"scenarios/{name}/"
         for output, measure in measures.items():
-            table = measure_table(measure, definition.stochastic)
+            table = measure_table(measure, stochastic)
             _write_table(storage, f"{prefix}{output}", table, written)
             if measure.workbook:
                 sheets.setdefault(output, []).append(_with_column(table, "scenario", name))
@@ -329,7 +331,7 @@ def aggregate(storage: RunStorage) -> dict[str, Any]:
         if name == BASELINE:
             continue
         parts = [
-            _with_column(compare(m, base[k], definition.stochastic), "measure", k)
+            _with_column(compare(m, base[k], stochastic), "measure", k)
             for k, m in measures.items()
             if m.compare
         ]
@@ -349,6 +351,7 @@ def aggregate(storage: RunStorage) -> dict[str, Any]:
             "model_version",
             "seed",
             "simulations",
+            "stochastic",
             "chunk_size",
             "parameters",
             "inputs",

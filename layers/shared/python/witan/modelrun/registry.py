@@ -15,6 +15,7 @@ from witan.modelrun.errors import ModelInputError
 MODULES: dict[str, str] = {
     "demography": "witan.models.demography.definition",
     "send": "witan.models.send.definition",
+    "cic": "witan.models.cic.definition",
     "asc": "witan.models.asc.definition",
 }
 

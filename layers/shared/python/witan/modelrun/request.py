@@ -144,7 +144,7 @@ class RunRequest:
         params = checked_parameters(definition, parameters)
         checked = checked_scenarios(definition, scenarios)
         definition.check_request(params, checked)
-        if not definition.stochastic:
+        if not definition.is_stochastic(params):
             simulations, chunk_size = 1, 1
         chunk = chunk_size or min(simulations, DEFAULT_CHUNK_SIZE)
         items = math.ceil(simulations / chunk) * (1 + len(checked))

@@ -93,10 +93,10 @@ def measure_table(measure: Measure, stochastic: bool) -> pa.Table:
             ("upper", mean + half),
         ):
             out[name] = _rounded(np.asarray(values, dtype=np.float64), measure.decimals)
-    elif stochastic:
+    elif stochastic and not measure.fixed:
         stats = blocked_statistics(flat, keep)
         out.update({k: _rounded(v, measure.decimals) for k, v in stats.items()})
-    else:
+    else:  # deterministic, or the same in every simulation
         out[measure.value_name] = _rounded(flat[0] if keep is None else flat[0, keep], measure.decimals)
     return pa.table(out)
 
@@ -148,5 +148,6 @@ def compare(scenario: Measure, baseline: Measure, stochastic: bool) -> pa.Table:
         variance=variance,
         interval_z=scenario.interval_z,
         decimals=scenario.decimals,
+        fixed=scenario.fixed and baseline.fixed,
     )
     return measure_table(difference, stochastic)

@@ -164,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
         inputs={role: [f.name for f in given] for role, given in files.items()},
     )
     _warn(meta["warnings"])
-    runs = f"{meta['simulations']} simulations x " if d.stochastic else ""
+    runs = f"{meta['simulations']} simulations x " if meta["stochastic"] else ""
     about = f", {meta['summary']}" if meta.get("summary") else ""
     print(
         f"{d.name}: {runs}{len(meta['scenarios'])} scenario(s) with the baseline, seed {meta['seed']}"

@@ -528,9 +528,10 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     cur = _cur()
     organisation, org_reason = _organisation(cur, body.organisation)
     model, parameters, scenario_names = _checked_request(body)
-    simulations = body.simulations if model.stochastic else 1
+    stochastic = model.is_stochastic(parameters)
+    simulations = body.simulations if stochastic else 1
     years = parameters.get("projection_years") or parameters.get("years")
-    if model.stochastic and isinstance(years, int):
+    if stochastic and isinstance(years, int):
         # Known now only when asked for; otherwise the plan step checks it once it has the inputs.
         work = run_work(simulations, len(scenario_names), years)
         if work > MAX_SIMULATION_YEARS:

@@ -21,6 +21,7 @@ from witan.modelrun.definition import (
 )
 from witan.modelrun.errors import ModelInputError
 from witan.models.asc.scenario_schema import SCENARIO_SCHEMA
+from witan.models.demography.outputs import GSS_OPTION, council_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,22 +38,9 @@ def population_from_demography(table: pa.Table, options: Mapping[str, Any]) -> I
     """A demography run's population (gss_code, sex F/M, age, year, population) for one council as
     population.csv (year, sex, age, population): the same rows, one GSS code."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    gss = options.get("gss_code")
-    codes = sorted(set(table["gss_code"].to_pylist()))
-    if gss is None and len(codes) == 1:
-        gss = codes[0]
-    if gss not in codes:
-        raise ModelInputError(
-            "population",
-            f"the demography run has no GSS code {gss!r}; give inputs.population.gss_code, one of "
-            f"{', '.join(codes[:10])}{'...' if len(codes) > 10 else ''}",
-            column="gss_code",
-            code="missing-input",
-        )
-    rows = table.filter(pc.equal(table["gss_code"], gss))
+    gss, rows = council_rows(table, options)
     out = pa.table(
         {
             "year": rows["year"].cast(pa.int64()),
@@ -282,10 +270,13 @@ class AscDefinition:
             description="a demography run's population for one GSS code, as population.csv (year, sex, "
             "age with 90 = 90+, population); the model uses each year's mid-year population for the "
             "year to the next 31 March",
-            options={"gss_code": "the council's GSS code (optional when the run projected only one)"},
+            options=GSS_OPTION,
             convert=population_from_demography,
         )
     }
+
+    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
+        return True
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
         from witan.models.asc.scenario_schema import check_scenarios

@@ -168,7 +168,7 @@ class CicDefinition:
         "shared by every scenario; multinomial moves, Poisson entrants) when the full distribution is "
         "wanted. 'faithful' is Social Finance's cumulative variance (interval +/- 2 sd), kept for "
         "comparison: it ignores how variation carries forward, the covariances and the rate error. "
-        "Deterministic modes write one simulation (0) with a variance: ask for --simulations 1."
+        "Deterministic modes run one path per scenario whatever --simulations says."
     )
     stochastic = True
     inputs = (
@@ -212,6 +212,9 @@ class CicDefinition:
     )
     headline = "in_care_summary"
     chains: ClassVar[dict[str, ChainAdapter]] = {}
+
+    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
+        return parameters.get("uncertainty", "exact") == "monte-carlo"
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
         from witan.models.cic import scenarios as sc

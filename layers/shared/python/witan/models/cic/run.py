@@ -539,7 +539,10 @@ def measures(
         table = pq.read_table(io.BytesIO(store.get_bytes(f"params/{scenario}/{name}.parquet")))
         keys = {c: np.asarray(table[c].to_pylist()) for c in table.column_names if c != value}
         out[name] = Measure(
-            keys=keys, values=np.asarray(table[value].to_numpy(), dtype=np.float64)[None, :], value_name=value
+            keys=keys,
+            values=np.asarray(table[value].to_numpy(), dtype=np.float64)[None, :],
+            value_name=value,
+            fixed=True,  # fitted from the history: the same in every simulation
         )
     return out
 

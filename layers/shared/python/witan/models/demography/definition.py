@@ -181,6 +181,9 @@ class DemographyDefinition:
     headline = "total_population"
     chains: ClassVar[dict[str, ChainAdapter]] = {}
 
+    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
+        return False
+
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
         check_request(parameters, scenarios)
 

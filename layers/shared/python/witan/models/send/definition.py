@@ -20,6 +20,7 @@ from witan.modelrun.definition import (
 )
 from witan.modelrun.errors import ModelInputError
 from witan.modelrun.limits import MAX_PROJECTION_YEARS
+from witan.models.demography.outputs import GSS_OPTION, council_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -106,19 +107,7 @@ def population_from_demography(table: pa.Table, options: Mapping[str, Any]) -> I
 
     from witan.modelrun.pipeline import table_csv
 
-    gss = options.get("gss_code")
-    codes = sorted(set(table["gss_code"].to_pylist()))
-    if gss is None and len(codes) == 1:
-        gss = codes[0]
-    if gss not in codes:
-        raise ModelInputError(
-            "population",
-            f"the demography run has no GSS code {gss!r}; give inputs.population.gss_code, one of "
-            f"{', '.join(codes[:10])}{'...' if len(codes) > 10 else ''}",
-            column="gss_code",
-            code="missing-input",
-        )
-    rows = table.filter(pc.equal(table["gss_code"], gss))
+    gss, rows = council_rows(table, options)
     ay = pc.subtract(rows["age"].cast(pa.int64()), 5)
     rows = pa.table(
         {"calendar-year": rows["year"].cast(pa.int64()), "academic-year": ay, "p": rows["population"]}
@@ -205,10 +194,13 @@ class SendDefinition:
             description="a demography run's population for one GSS code: academic year = age - 5, "
             "calendar year = the school year's start (the mid-year estimate's year), sexes summed, "
             "rounded to whole people",
-            options={"gss_code": "the council's GSS code (optional when the run projected only one)"},
+            options=GSS_OPTION,
             convert=population_from_demography,
         )
     }
+
+    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
+        return True
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
         for s in scenarios:
