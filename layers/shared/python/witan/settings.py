@@ -24,6 +24,8 @@ MAX_UPLOAD_BYTES = "MAX_UPLOAD_BYTES"
 DATAPACKS_BUCKET = "DATAPACKS_BUCKET"  # sealed packs (S3 Object Lock), drafts' own files, exports
 DATAPACK_RETENTION_YEARS = "DATAPACK_RETENTION_YEARS"  # Object Lock retention of sealed files
 DATAPACK_LOCK_MODE = "DATAPACK_LOCK_MODE"  # COMPLIANCE (AWS) or GOVERNANCE
+AUDIT_SEAL_BUCKET = "AUDIT_SEAL_BUCKET"  # signed seals of the audit chains (S3 Object Lock)
+AUDIT_SEAL_KEY_ID = "AUDIT_SEAL_KEY_ID"  # the KMS key that signs them (sealer: Sign; readers: Verify)
 
 # S3 key prefixes inside the data bucket.
 UPLOADS_PREFIX = "uploads/"  # uploads/{request_id}/{submission_id}/{file_name}

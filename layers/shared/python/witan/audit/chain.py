@@ -9,7 +9,12 @@ item ("reordered") from an edited one ("modified").
 
 Items expire through DynamoDB TTL (`expires_at`), which deletes old items from the front of a chain.
 So that expiry is not mistaken for tampering, each body also records `prev_expires_at` (the expiry of
-the item it links to): a gap is legitimate exactly when the item just before it has expired.
+the item it links to): a gap is legitimate exactly when the item just before it has expired. Bodies
+written since the seals came also record `prev_time`, so that verification can tell an item that
+expired after the retention period from one given a short expiry and removed early by TTL.
+
+Digest items in the table are not enough on their own: a writer that can put items can rebuild a
+chain and its digests. The heads are therefore also signed outside the table (witan.audit.seal).
 
 Digest items (chain DIGEST_CHAIN) are chained the same way and record each event chain's head
 (seq, hash, expires_at) at the time of writing; they catch deletion of a chain's tail, which a chain
@@ -23,7 +28,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -49,6 +54,9 @@ REORDERED = "reordered"  # an intact item sits at a different position than it w
 BROKEN_LINK = "broken_link"  # prev_hash matches no item: the chain was rewritten around here
 DIGEST_MISMATCH = "digest_mismatch"  # an item differs from the head a digest recorded for it
 MALFORMED = "malformed"  # an item lacks required attributes or has the wrong types
+EARLY_EXPIRY = "early_expiry"  # an item's expiry is shorter than the retention (or it expired early)
+# Slack on the retention check: expiry() truncates to whole seconds.
+EXPIRY_SLACK_S = 2
 
 
 class AuditEventError(ValueError):
@@ -122,6 +130,7 @@ def event_body(
     prev_hash: str,
     prev_expires_at: int | None,
     expires_at: int,
+    prev_time: str | None = None,
 ) -> dict[str, Any]:
     """The record body for an event (absent values are omitted, so stored item == hashed body)."""
     if event.decision not in ALLOWED_DECISIONS:
@@ -152,6 +161,7 @@ def event_body(
         "subject": _text(subject) if isinstance(subject, str) else None,
         "prev_hash": prev_hash,
         "prev_expires_at": prev_expires_at,
+        "prev_time": prev_time,
         "expires_at": int(expires_at),
     }
     return {k: v for k, v in body.items() if v is not None}
@@ -164,6 +174,7 @@ def digest_body(
     prev_hash: str,
     prev_expires_at: int | None,
     expires_at: int,
+    prev_time: str | None = None,
 ) -> dict[str, Any]:
     """A digest: each event chain's head {seq, hash, expires_at} at `time`, itself chained."""
     body: dict[str, Any] = {
@@ -176,6 +187,7 @@ def digest_body(
         },
         "prev_hash": prev_hash,
         "prev_expires_at": prev_expires_at,
+        "prev_time": prev_time,
         "expires_at": int(expires_at),
     }
     return {k: v for k, v in body.items() if v is not None}
@@ -226,6 +238,7 @@ class VerifyResult:
     items: int = 0
     digests: int = 0
     expired_gaps: int = 0  # gaps explained by TTL expiry (not problems)
+    seals: int = 0  # signed seals the chains were checked against
 
     @property
     def ok(self) -> bool:
@@ -241,6 +254,7 @@ class VerifyResult:
             "digests": self.digests,
             "chains": dict(sorted(self.chains.items())),
             "expired_gaps": self.expired_gaps,
+            "seals": self.seals,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -261,8 +275,26 @@ def _expired(expires_at: Any, now_epoch: int) -> bool:
     return isinstance(value, int) and value <= now_epoch
 
 
-def verify_chain(chain: str, items: Iterable[Mapping[str, Any]], now_epoch: int) -> tuple[list[Problem], int]:
+def short_expiry(time_text: Any, expires_at: Any, retention_s: int) -> bool:
+    """True when an item written at `time_text` expires before the retention period has passed."""
+    value = plain(expires_at)
+    if not isinstance(time_text, str) or isinstance(value, bool) or not isinstance(value, int):
+        return False
+    try:
+        written = parse_time(time_text).timestamp()
+    except ValueError:
+        return False
+    return value < written + retention_s - EXPIRY_SLACK_S
+
+
+def verify_chain(
+    chain: str, items: Iterable[Mapping[str, Any]], now_epoch: int, retention_s: int | None = None
+) -> tuple[list[Problem], int]:
     """Check one chain's items (any order). Returns (problems, number of gaps explained by expiry).
+
+    With `retention_s` (the shortest retention ever configured), an item whose expiry is shorter is
+    early_expiry, and so is a gap whose item before it expired before its retention had passed (known
+    from the next item's `prev_time`, in bodies that record it).
 
     Classification, in order: malformed; not a whole-number seq -> inserted; stored hash differs
     from the content -> modified; then the prev_hash links: a missing run of seqs -> deleted (unless
@@ -290,6 +322,15 @@ def verify_chain(chain: str, items: Iterable[Mapping[str, Any]], now_epoch: int)
         seq_by_hash.setdefault(item["hash"], seq)
         if not intact[seq]:
             problems.append(Problem(chain, seq, MODIFIED, "stored hash does not match the item's content"))
+        elif retention_s is not None and short_expiry(item.get("time"), item.get("expires_at"), retention_s):
+            problems.append(
+                Problem(
+                    chain,
+                    seq,
+                    EARLY_EXPIRY,
+                    "expires before the retention period (TTL would remove it early)",
+                )
+            )
 
     # First pass: items whose link points at an item that sits after them were moved.
     moved: set[int] = set()
@@ -313,6 +354,17 @@ def verify_chain(chain: str, items: Iterable[Mapping[str, Any]], now_epoch: int)
             # A run of missing seqs. TTL removes old items; the item before the gap says when it expired.
             if _expired(item.get("prev_expires_at"), now_epoch):
                 expired_gaps += 1
+                if retention_s is not None and short_expiry(
+                    item.get("prev_time"), item.get("prev_expires_at"), retention_s
+                ):
+                    problems.append(
+                        Problem(
+                            chain,
+                            seq - 1,
+                            EARLY_EXPIRY,
+                            f"seq {seq - 1} was removed by TTL before the retention period had passed",
+                        )
+                    )
             else:
                 missing = f"{prev_seq + 1}" if seq == prev_seq + 2 else f"{prev_seq + 1}..{seq - 1}"
                 problems.append(
@@ -343,20 +395,36 @@ def verify_chain(chain: str, items: Iterable[Mapping[str, Any]], now_epoch: int)
     return problems, expired_gaps
 
 
-def verify_items(items: Iterable[Mapping[str, Any]], now: datetime | None = None) -> VerifyResult:
+def verify_items(
+    items: Iterable[Mapping[str, Any]],
+    now: datetime | None = None,
+    *,
+    retention_days: int | None = None,
+    seals: Sequence[Mapping[str, Any]] = (),
+) -> VerifyResult:
     """Verify every chain in a set of stored items (events and digests), as read from the table."""
     by_chain: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for item in items:
         by_chain[str(item.get("chain"))].append(item)
-    return verify_groups(((chain, by_chain[chain]) for chain in sorted(by_chain)), now=now)
+    groups = ((chain, by_chain[chain]) for chain in sorted(by_chain))
+    return verify_groups(groups, now=now, retention_days=retention_days, seals=seals)
 
 
 def verify_groups(
-    groups: Iterable[tuple[str, Iterable[Mapping[str, Any]]]], now: datetime | None = None
+    groups: Iterable[tuple[str, Iterable[Mapping[str, Any]]]],
+    now: datetime | None = None,
+    *,
+    retention_days: int | None = None,
+    seals: Sequence[Mapping[str, Any]] = (),
 ) -> VerifyResult:
     """Verify chains given one at a time (each chain's items together), keeping only seq->hash of
-    finished chains, so a large table can be checked chain by chain without holding all of it."""
+    finished chains, so a large table can be checked chain by chain without holding all of it.
+
+    `seals` are signed seal documents already checked for their signature (witan.audit.seal): every
+    head they record must still be in the table with the same hash, unless it expired after its
+    retention."""
     now_epoch = int((now or datetime.now(UTC)).timestamp())
+    retention_s = retention_days * 86400 if retention_days is not None else None
     result = VerifyResult()
     index: dict[str, dict[int, str]] = {}
     digests: list[Mapping[str, Any]] = []
@@ -372,12 +440,11 @@ def verify_groups(
                 seq = _seq_value(item.get("seq"))
                 message = f"a {item.get('type')!r} item in this chain"
                 result.problems.append(Problem(chain, seq, INSERTED, message))
-        problems, gaps = verify_chain(chain, items, now_epoch)
+        problems, gaps = verify_chain(chain, items, now_epoch, retention_s)
         result.problems.extend(problems)
         result.expired_gaps += gaps
         if chain == DIGEST_CHAIN:
             digests.extend(items)
-            continue
         seqs = index.setdefault(chain, {})
         for item in items:
             seq = _seq_value(item.get("seq"))
@@ -385,6 +452,11 @@ def verify_groups(
                 seqs[int(seq)] = str(item.get("hash"))
     result.digests = len(digests)
     result.problems.extend(check_digests(index, digests, now_epoch))
+    if seals:
+        from witan.audit.seal import check_seals  # seal imports this module
+
+        result.seals = len(seals)
+        result.problems.extend(check_seals(index, seals, now_epoch, retention_s))
     return result
 
 

@@ -1,4 +1,5 @@
-"""`witan audit verify|digest`: check the audit table's hash chains, or append a digest on demand.
+"""`witan audit verify|digest`: check the audit table's hash chains (and, with the seal bucket and key,
+the heads signed outside the table), or append a digest on demand.
 
 Exit codes (verify): 0 intact, 1 tampered (problems listed), 2 the table could not be read.
 """
@@ -18,6 +19,26 @@ def register(subparsers: Any) -> None:
     verify = commands.add_parser("verify", help="verify every hash chain and digest in the audit table")
     _table_options(verify)
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.add_argument(
+        "--seal-bucket",
+        default=None,
+        help="the Object Lock bucket of signed seals (stack output AuditSealBucketName)",
+    )
+    verify.add_argument(
+        "--seal-key",
+        default=None,
+        help="the KMS key that signs seals (stack output AuditSealKeyId); needs kms:Verify",
+    )
+    verify.add_argument(
+        "--seals", type=int, default=3, help="how many of the newest seals to check (default 3)"
+    )
+    verify.add_argument(
+        "--retention-days",
+        type=int,
+        default=None,
+        help="the shortest audit retention ever configured: shorter expiries are reported "
+        "(default: $AUDIT_RETENTION_DAYS or 2557)",
+    )
     verify.set_defaults(func=run_verify)
 
     digest = commands.add_parser("digest", help="append a digest of every chain's head now")
@@ -38,10 +59,31 @@ def _table_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from witan.aws.audit_table import AuditReadError, make_client, verify
+    import boto3
 
+    from witan.aws.audit_seals import KmsSigner, S3SealStore, verify_sealed
+    from witan.aws.audit_table import AuditReadError, make_client, verify
+    from witan.settings import Settings
+
+    if bool(args.seal_bucket) != bool(args.seal_key):
+        print("audit verify: --seal-bucket and --seal-key go together", file=sys.stderr)
+        return 2
+    retention = args.retention_days or Settings.from_env().audit_retention_days
+    client = make_client(args.endpoint_url, args.region)
     try:
-        result = verify(args.table, make_client(args.endpoint_url, args.region))
+        if args.seal_bucket:
+            region = client.meta.region_name
+            signer = KmsSigner(
+                args.seal_key, boto3.client("kms", endpoint_url=args.endpoint_url, region_name=region)
+            )
+            store = S3SealStore(
+                args.seal_bucket, boto3.client("s3", endpoint_url=args.endpoint_url, region_name=region)
+            )
+            result = verify_sealed(
+                args.table, client, store, signer, retention_days=retention, count=max(1, args.seals)
+            )
+        else:
+            result = verify(args.table, client, retention_days=retention)
     except AuditReadError as exc:
         print(f"audit verify: {exc}", file=sys.stderr)
         return 2
@@ -50,6 +92,10 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         chains = ", ".join(f"{c}={n}" for c, n in sorted(result.chains.items())) or "none"
         print(f"audit table {args.table}: {result.items} items ({chains}); {result.digests} digests")
+        if args.seal_bucket:
+            print(f"checked against {result.seals} signed seal(s) in {args.seal_bucket}")
+        else:
+            print("no seal bucket given: a rebuilt chain or a changed head cannot be seen (--seal-bucket)")
         if result.expired_gaps:
             print(f"{result.expired_gaps} gap(s) explained by TTL expiry")
         for p in result.problems:

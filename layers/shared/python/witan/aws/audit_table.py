@@ -62,6 +62,9 @@ BY_ACTOR = "by-actor"
 BY_RESOURCE = "by-resource"
 INDEX_KEYS = {BY_ACTOR: "actor_sub", BY_RESOURCE: "resource"}
 
+# A chain's last item: (seq, hash, expires_at, time).
+Head = tuple[int, str, int | None, str | None]
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -154,12 +157,13 @@ class DynamoAuditTrail:
         """Append the event to its chain; return its id `chain/seq`. Raises AuditWriteError."""
         chain = self.chain_for(event)
 
-        def build(now: datetime, prev_hash: str, prev_expires_at: int | None) -> dict[str, Any]:
+        def build(now: datetime, prev: Head | None) -> dict[str, Any]:
             return event_body(
                 event,
                 time=now,
-                prev_hash=prev_hash,
-                prev_expires_at=prev_expires_at,
+                prev_hash=prev[1] if prev else GENESIS_HASH,
+                prev_expires_at=prev[2] if prev else None,
+                prev_time=prev[3] if prev else None,
                 expires_at=expiry(now, self.retention_days),
             )
 
@@ -185,12 +189,13 @@ class DynamoAuditTrail:
             if head is not None:
                 heads[chain] = {"seq": head[0], "hash": head[1], "expires_at": head[2]}
 
-        def build(now: datetime, prev_hash: str, prev_expires_at: int | None) -> dict[str, Any]:
+        def build(now: datetime, prev: Head | None) -> dict[str, Any]:
             return digest_body(
                 heads,
                 time=now,
-                prev_hash=prev_hash,
-                prev_expires_at=prev_expires_at,
+                prev_hash=prev[1] if prev else GENESIS_HASH,
+                prev_expires_at=prev[2] if prev else None,
+                prev_time=prev[3] if prev else None,
                 expires_at=expiry(now, self.retention_days),
             )
 
@@ -199,15 +204,21 @@ class DynamoAuditTrail:
             self.stats.digests += 1
         return f"{DIGEST_CHAIN}/{seq}"
 
-    def _read_head(self, chain: str) -> tuple[int, str, int | None] | None:
-        """(seq, hash, expires_at) of the chain's last item, or None for an empty chain."""
+    def _read_head(self, chain: str) -> Head | None:
+        """(seq, hash, expires_at, time) of the chain's last item, or None for an empty chain."""
         try:
             response = self.client.query(
                 TableName=self.table_name,
                 KeyConditionExpression="#c = :c",
-                ExpressionAttributeNames={"#c": "chain", "#s": "seq", "#h": "hash", "#e": "expires_at"},
+                ExpressionAttributeNames={
+                    "#c": "chain",
+                    "#s": "seq",
+                    "#h": "hash",
+                    "#e": "expires_at",
+                    "#t": "time",
+                },
                 ExpressionAttributeValues={":c": {"S": chain}},
-                ProjectionExpression="#s, #h, #e",
+                ProjectionExpression="#s, #h, #e, #t",
                 ScanIndexForward=False,
                 Limit=1,
                 ConsistentRead=True,
@@ -217,7 +228,7 @@ class DynamoAuditTrail:
         items = response.get("Items", [])
         return _head_of(items[0]) if items else None
 
-    def _append(self, chain: str, build: Callable[[datetime, str, int | None], dict[str, Any]]) -> int:
+    def _append(self, chain: str, build: Callable[[datetime, Head | None], dict[str, Any]]) -> int:
         """Conditional append at head+1; on conflict retry, backing off with jitter; fail closed.
 
         Each attempt reads the head and puts head+1. A lost race returns the winner's item
@@ -244,12 +255,12 @@ class DynamoAuditTrail:
     def _put_next(
         self,
         chain: str,
-        head: tuple[int, str, int | None] | None,
-        build: Callable[[datetime, str, int | None], dict[str, Any]],
-    ) -> int | tuple[None, tuple[int, str, int | None] | None]:
+        head: Head | None,
+        build: Callable[[datetime, Head | None], dict[str, Any]],
+    ) -> int | tuple[None, Head | None]:
         """Put the item after `head`: its seq, or (None, the winner's head) if the seq was taken."""
         seq = head[0] + 1 if head else 1
-        body = build(self._clock(), head[1] if head else GENESIS_HASH, head[2] if head else None)
+        body = build(self._clock(), head)
         item = {**body, "chain": chain, "seq": seq, "hash": compute_hash(body)}
         try:
             self.client.put_item(
@@ -269,14 +280,20 @@ class DynamoAuditTrail:
         return seq
 
 
-def _head_of(wire_item: Mapping[str, Any] | None) -> tuple[int, str, int | None] | None:
-    """(seq, hash, expires_at) of an item in wire format, or None if it lacks them."""
+def _head_of(wire_item: Mapping[str, Any] | None) -> Head | None:
+    """(seq, hash, expires_at, time) of an item in wire format, or None if it lacks them."""
     if not wire_item:
         return None
     try:
         item = from_wire(wire_item)
         expires = item.get("expires_at")
-        return int(item["seq"]), str(item["hash"]), int(expires) if expires is not None else None
+        written = item.get("time")
+        return (
+            int(item["seq"]),
+            str(item["hash"]),
+            int(expires) if expires is not None else None,
+            str(written) if written is not None else None,
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -323,20 +340,28 @@ def query_chain_items(table_name: str, client: Any, chain: str) -> Iterator[dict
 
 
 def verify(
-    table_name: str, client: Any = None, now: datetime | None = None, *, chains: int | None = None
+    table_name: str,
+    client: Any = None,
+    now: datetime | None = None,
+    *,
+    chains: int | None = None,
+    retention_days: int | None = None,
+    seals: Sequence[Mapping[str, Any]] = (),
 ) -> VerifyResult:
-    """Verify every chain and digest. Raises AuditReadError.
+    """Verify every chain and digest, and the heads signed in `seals`. Raises AuditReadError.
 
     By default the whole table is scanned, which also finds items slipped into chains no writer
     uses (operators: needs dynamodb:Scan). With `chains=K` only events#0..K-1 and the digest chain
-    are read, with Query alone, as a function role may.
+    are read, with Query alone, as a function role may. With `retention_days` (the shortest ever
+    configured) an expiry shorter than it, or a TTL removal before it, is reported.
     """
     client = client if client is not None else make_client()
+    options: dict[str, Any] = {"now": now, "retention_days": retention_days, "seals": seals}
     if chains is None:
-        return verify_items(scan_items(table_name, client), now=now)
+        return verify_items(scan_items(table_name, client), **options)
     names = sorted([f"{EVENT_CHAIN_PREFIX}{k}" for k in range(chains)] + [DIGEST_CHAIN])
     groups = ((name, query_chain_items(table_name, client, name)) for name in names)
-    result = verify_groups(groups, now=now)
+    result = verify_groups(groups, **options)
     result.chains = {name: n for name, n in result.chains.items() if n}  # as a scan reports them
     return result
 
