@@ -177,6 +177,57 @@ def step_asc_prevention(demo: Demo) -> None:
         raise StepFailed("the prevention run has no cost comparison")
 
 
+def step_cic_step_down(demo: Demo) -> None:
+    """Children looked after from a council's synthetic SSDA903 returns: baseline and a step-down from
+    residential to foster care (Monte Carlo, paired with the baseline), cost difference per quarter."""
+    require_handler("model_run")
+    import tempfile
+    from pathlib import Path
+
+    from witan.models.cic.demo import STEP_DOWN, WEEKLY
+    from witan.models.cic.synthetic import generate, write_synthetic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_synthetic(
+            Path(tmp), generate(starts_per_year=200, first_year=2019, last_year=2024, seed=5)
+        )
+        inputs = {
+            path.stem: {
+                "dataset": dataset_with_file(
+                    demo, "requester", f"SSDA903 {path.stem}", path.name, path.read_bytes(), ["cic"]
+                )
+            }
+            for path in sorted(folder.glob("*.csv"))
+        }
+    demo.say(f"requester created the 903 return datasets ({', '.join(inputs)})")
+    run = run_to_the_end(
+        demo,
+        "requester",
+        {
+            "model": "cic",
+            "inputs": inputs,
+            "parameters": {"weekly_costs": WEEKLY, "uncertainty": "monte-carlo"},
+            "scenarios": [STEP_DOWN],
+            "simulations": 200,
+            "seed": 1,
+            "notify": False,
+        },
+    )
+    rows = [
+        r
+        for r in _comparison(demo, run, STEP_DOWN["name"])
+        if r.get("measure") == "costs" and r.get("item") == "total"
+    ]
+    if not rows:
+        raise StepFailed("the step-down run has no cost comparison")
+    demo.say("step-down - baseline, cost per quarter (mean over simulations; 95% of simulations):")
+    for r in rows:
+        demo.say(
+            f"  {r['quarter']}  {float(r['mean']):>+12,.0f}  "
+            f"[{float(r['p2_5']):>+12,.0f}, {float(r['p97_5']):>+12,.0f}]"
+        )
+
+
 MODEL_STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     (
         "Runs that feed runs: a population projection feeds a SEND run (demography -> SEND)",

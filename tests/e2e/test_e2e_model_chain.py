@@ -53,3 +53,14 @@ def test_adult_social_care_from_quarterly_cld_with_a_prevention_scenario(
     printed = capsys.readouterr().out
     assert "asc run" in printed and "SUCCEEDED" in printed
     assert "residential" in printed and "all" in printed
+
+
+def test_children_looked_after_with_a_step_down_scenario(
+    e2e_stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from local.story_models import step_cic_step_down
+
+    demo = Demo(e2e_stack.deployment, e2e_stack.gateway, e2e_stack.outbox_dir)
+    step_cic_step_down(demo)
+    printed = capsys.readouterr().out
+    assert "cic run" in printed and "SUCCEEDED" in printed and "-Q" in printed
