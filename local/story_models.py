@@ -233,6 +233,7 @@ MODEL_STEPS: list[tuple[str, Callable[[Demo], None]]] = [
         "Runs that feed runs: a population projection feeds a SEND run (demography -> SEND)",
         step_demography_feeds_send,
     ),
+    ("Children looked after: stepping down from residential to foster care", step_cic_step_down),
     (
         "Adult social care: a prevention scenario against the baseline, with its cost interval",
         step_asc_prevention,
