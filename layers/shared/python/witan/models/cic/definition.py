@@ -1,6 +1,6 @@
 """Children looked after (children's social care) demand model, registered with the platform.
 
-Method: shared docs cic-model.md (Social Finance's children's services demand model, reproduced, with
+Method: docs/models/cic.md (Social Finance's children's services demand model, reproduced, with
 its uncertainty fixed). Imports nothing heavy at module level (see witan.modelrun.definition).
 """
 
