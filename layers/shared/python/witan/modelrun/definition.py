@@ -30,6 +30,22 @@ if TYPE_CHECKING:  # the API describes models without numpy or pyarrow (its Lamb
     from witan.modelrun.storage import RunStorage
 
 BASELINE = "baseline"
+SCENARIO_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def scenario_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """A model's scenario format (JSON Schema): its own properties beside the name and description
+    every scenario has."""
+    return {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "pattern": SCENARIO_NAME_PATTERN, "not": {"const": BASELINE}},
+            "description": {"type": "string", "maxLength": 2000},
+            **properties,
+        },
+    }
 
 
 @dataclass(frozen=True)

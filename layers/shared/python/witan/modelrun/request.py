@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from witan.modelrun.definition import BASELINE, ModelDefinition
+from witan.modelrun.definition import BASELINE, SCENARIO_NAME_PATTERN, ModelDefinition
 from witan.modelrun.errors import ModelInputError
 from witan.modelrun.registry import get_model
 
@@ -18,7 +18,7 @@ MAX_SIMULATIONS = 100_000
 DEFAULT_CHUNK_SIZE = 100
 MAX_SCENARIOS = 20
 MAX_ITEMS = 10_000  # chunk tasks per run (one Map item each)
-SCENARIO_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SCENARIO_NAME = re.compile(SCENARIO_NAME_PATTERN)
 
 
 def _invalid(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from witan.modelrun.definition import scenario_schema
 from witan.modelrun.errors import ModelInputError
 from witan.models.asc.vocabulary import AGE_BANDS, REASONS, SETTINGS, STATES
 
@@ -17,14 +18,8 @@ _FILTERS = {
     "reason": {"enum": list(REASONS)},
     "from_year": {"type": "integer", "minimum": 1900, "maximum": 2200},
 }
-SCENARIO_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["name"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "pattern": _NAME.pattern, "not": {"const": BASELINE}},
-        "description": {"type": "string"},
+SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
+    {
         "entry_multipliers": {
             "type": "array",
             "items": {
@@ -79,8 +74,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-    },
-}
+    }
+)
 
 
 def check_scenarios(scenarios: list[dict[str, Any]], file: str = "scenarios") -> None:

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from witan.modelrun.definition import ChainAdapter, InputFiles, InputRole, Measure, OutputTable, Planned
+from witan.modelrun.definition import (
+    ChainAdapter,
+    InputFiles,
+    InputRole,
+    Measure,
+    OutputTable,
+    Planned,
+    scenario_schema,
+)
 from witan.modelrun.errors import ModelInputError
 
 if TYPE_CHECKING:
@@ -59,13 +67,8 @@ _PROPORTIONS = {
 _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 _ONE_OR_MORE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 
-SCENARIO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["name"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-        "description": {"type": "string", "maxLength": 2000},
+SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
+    {
         "rates": {
             "type": "array",
             "description": "transition rate changes, applied together; outgoing rates renormalised when they "
@@ -102,8 +105,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "maximum": 1,
             "description": "yearly, from each anniversary",
         },
-    },
-}
+    }
+)
 
 PARAMETERS_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -10,7 +10,15 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from witan.modelrun.definition import ChainAdapter, InputFiles, InputRole, Measure, OutputTable, Planned
+from witan.modelrun.definition import (
+    ChainAdapter,
+    InputFiles,
+    InputRole,
+    Measure,
+    OutputTable,
+    Planned,
+    scenario_schema,
+)
 from witan.models.demography.scenarios import (
     DEFAULTS,
     FERTILITY_SCENARIOS,
@@ -76,13 +84,8 @@ PARAMETERS_SCHEMA: dict[str, Any] = {
     },
 }
 
-SCENARIO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["name"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-        "description": {"type": "string", "maxLength": 2000},
+SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
+    {
         "fertility_scenario": {"enum": list(FERTILITY_SCENARIOS)},
         "mortality_scenario": {"enum": list(MORTALITY_SCENARIOS)},
         "migration_years": {**_WINDOW, "description": "another migration window A-B"},
@@ -91,8 +94,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             **_YEAR,
             "description": "the multiplier applies from this projected year on; before it, the baseline's",
         },
-    },
-}
+    }
+)
 
 
 class DemographyDefinition:

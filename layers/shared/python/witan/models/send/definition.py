@@ -17,6 +17,7 @@ from witan.modelrun.definition import (
     Measure,
     OutputTable,
     Planned,
+    scenario_schema,
 )
 from witan.modelrun.errors import ModelInputError
 from witan.modelrun.limits import MAX_PROJECTION_YEARS
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from witan.modelrun.storage import RunStorage
 
-_FIELDS = [
+MATCH_FIELDS = [  # what a scenario's match and filter tests may name
     "calendar_year",
     "academic_year",
     "to_academic_year",
@@ -59,15 +60,10 @@ _PREDICATE = {
     "type": "object",
     "minProperties": 1,
     "additionalProperties": False,
-    "properties": {f: _TEST for f in _FIELDS},
+    "properties": {f: _TEST for f in MATCH_FIELDS},
 }
-SCENARIO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["name"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-        "description": {"type": "string", "maxLength": 2000},
+SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
+    {
         "modify_transitions": {
             "type": "array",
             "description": "scale matching historic transitions by a factor, in projected years "
@@ -94,8 +90,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "description": "drop historic transitions matching all of an entry's tests",
             "items": _PREDICATE,
         },
-    },
-}
+    }
+)
 
 
 def population_from_demography(table: pa.Table, options: Mapping[str, Any]) -> InputFile:

@@ -32,23 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from witan.modelrun.definition import SCENARIO_NAME_PATTERN
+from witan.models.send.definition import MATCH_FIELDS
 from witan.models.send.fit import SendParameters, fit
 from witan.models.send.inputs import NONSEND, ModelInputError, SendInputs, Transitions, years_text
 
 BASELINE = "baseline"
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_FIELDS = {
-    "calendar_year",
-    "academic_year",
-    "to_academic_year",
-    "need",
-    "setting",
-    "to_need",
-    "to_setting",
-    "state",
-    "to_state",
-    "kind",
-}
+_NAME = re.compile(SCENARIO_NAME_PATTERN)
+_FIELDS = set(MATCH_FIELDS)
 _OPS: dict[str, Callable[[np.ndarray, Any], np.ndarray]] = {
     "eq": lambda c, v: c == v,
     "ne": lambda c, v: c != v,
