@@ -48,6 +48,10 @@ ROUTES = {
         "datapack.export", "GET", lambda p: f"/datapacks/{p}/export", query={"purpose": "audit"}, sealed=True
     ),
     "verify": RouteCase("datapack.verify", "GET", lambda p: f"/datapacks/{p}/verify", sealed=True),
+    "reproduce": RouteCase("datapack.reproduce", "POST", lambda p: f"/datapacks/{p}/reproduce", sealed=True),
+    "reproduce-check": RouteCase(
+        "datapack.reproduce.check", "GET", lambda p: f"/datapacks/{p}/reproduce/run-a/run-b", sealed=True
+    ),
     "share": RouteCase(
         "datapack.grant.put",
         "PUT",
@@ -75,6 +79,9 @@ EXPECTED = {
     "seal": (200, 200, 403, 403, 200, 403, 403, 404, 404, 401, 200),
     "export": (200, 200, 403, 403, 403, 200, 403, 404, 404, 401, 200),
     "verify": (200, 200, 403, 200, 200, 200, 403, 404, 404, 401, 200),
+    # the pack holds no model run (409) / no run run-a (404) for those who may ask
+    "reproduce": (409, 409, 403, 403, 403, 409, 403, 404, 404, 401, 409),
+    "reproduce-check": (404, 404, 403, 403, 403, 404, 403, 404, 404, 401, 404),
     "share": (200, 200, 403, 403, 403, 403, 200, 404, 404, 401, 200),
     # a sharer may revoke only grants they made (victim-7's was made by the owner)
     "revoke": (200, 200, 403, 403, 403, 403, 403, 404, 404, 401, 200),

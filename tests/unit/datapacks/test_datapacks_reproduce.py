@@ -54,3 +54,20 @@ def test_compare_parquet_by_values_when_bytes_differ() -> None:
     pq.write_table(shifted, three)
     assert compare_output("a.parquet", one.getvalue(), three.getvalue()).status == CLOSE
     assert json.dumps(compare_output("a.png", b"x", b"y").status)
+
+
+def test_plain_comparison_needs_no_pyarrow() -> None:
+    from witan.datapacks.reproduce import PARQUET_BYTES, compare_output_plain
+
+    sealed = b"year,mean\n2020,0.1\n2021,2.5\n"
+    assert compare_output_plain("a.csv", sealed, sealed).status == IDENTICAL
+    assert (
+        compare_output_plain("a.csv", sealed, b"year,mean\n2020,0.10000000000000001\n2021,2.5\n").status
+        == CLOSE
+    )
+    assert compare_output_plain("a.csv", sealed, b"year,mean\n2020,0.2\n2021,2.5\n").status == DIFFERENT
+    assert compare_output_plain("a.csv", sealed, b"year,total\n2020,0.1\n2021,2.5\n").status == DIFFERENT
+    assert compare_output_plain("a.csv", sealed, b"year,mean\n2020,0.1\n").status == DIFFERENT
+    parquet = compare_output_plain("a.parquet", b"x", b"y")
+    assert parquet.status == PARQUET_BYTES and not parquet.ok
+    assert compare_output_plain("a.png", b"x", None).ok is False

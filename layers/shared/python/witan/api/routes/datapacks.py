@@ -929,6 +929,198 @@ def verify_pack(pack_id: PathPackId) -> VerifyResult:
     return VerifyResult(**result, recorded_sha256=recorded, audit_event_id=event_id)
 
 
+# --- reproduce ----------------------------------------------------------------------------------------
+
+
+class Reproduction(Body):
+    sealed_run: str
+    run: str = Field(description="the new run, started on the state machine with the sealed run's request")
+    check: str = Field(description="GET this once the run has finished: its outputs against the sealed ones")
+
+
+class ReproduceStarted(Body):
+    pack_id: str
+    runs: list[Reproduction]
+
+
+class OutputCheck(Body):
+    path: str
+    status: str
+    ok: bool
+
+
+class ReproduceCheck(Body):
+    ok: bool
+    status: str = Field(description="the new run's status: RUNNING, SUCCEEDED or FAILED")
+    sealed_run: str
+    run: str
+    same_inputs: bool | None = None
+    same_code: bool | None = None
+    sealed_code_version: dict[str, Any] | None = None
+    current_code_version: dict[str, Any] | None = None
+    outputs: list[OutputCheck] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
+
+
+PathRunId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,80}$", description="model run id")]
+
+
+def _inputs_as_sealed(cur: Current, pack: Pack, run: dict[str, Any], files: dict[str, Any]) -> None:
+    """Every input of a sealed run still holds, where the run reads it, the bytes the pack sealed; and
+    the caller may read the personal ones."""
+    from witan.datapacks.manifest import sha256_hex
+
+    cache: dict[str, bool] = {}
+    for spec in run["inputs"].values():
+        for path in spec["files"]:
+            entry = files[path]
+            if entry.get("personal") and not _may_read_personal(cur, entry, cache):
+                cur.record.deny(f"personal-input-not-readable:{path}")
+                raise ApiError(403, "forbidden", f"{path} is personal data you may not read: ask its owner")
+            key = (entry.get("source") or {}).get("key")
+            data = ports(cur).objects.data_object(str(key)) if key else None
+            if data is None or sha256_hex(data) != entry["sha256"]:
+                raise ApiError(
+                    409, "input-changed", f"{path}: its source {key} no longer holds the sealed bytes"
+                )
+
+
+@router.post(
+    "/datapacks/<pack_id>/reproduce",
+    operation_id="datapack.reproduce",
+    tags=TAGS,
+    status_code=202,
+    summary="Re-run every model run of a sealed pack on the state machine, from the sealed inputs "
+    "(checked by hash where the runs read them), parameters, scenarios and seed",
+    responses=with_success(ERRORS, 202, "Accepted: the runs are started"),
+)
+def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
+    from witan.api.routes import model_runs
+    from witan.modelrun.definition import BASELINE
+
+    cur = _cur()
+    pack, _, _ = _pack(cur, pack_id, Activity.FILE_READ)
+    _, manifest = _sealed_manifest(cur, pack)
+    if not manifest["runs"]:
+        raise ApiError(409, "no-model-run", "the pack holds no model run")
+    files = {e["path"]: e for e in manifest["files"]}
+    for run in manifest["runs"]:
+        _inputs_as_sealed(cur, pack, run, files)
+    principal = cur.principal
+    organisation = principal.organisations[0] if principal.organisations else pack.owner_org
+    p = model_runs.ports(cur)
+    started: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
+    for run in manifest["runs"]:
+        new_id = uuid.uuid4().hex
+        scenarios = [s["definition"] for s in run.get("scenarios") or [] if s.get("name") != BASELINE]
+        started.append(
+            (
+                run,
+                new_id,
+                {
+                    "run_id": new_id,
+                    "model": run["model"],
+                    "inputs": run["input_sources"],
+                    "parameters": run["parameters"],
+                    "scenarios": scenarios,
+                    "simulations": run["simulations"],
+                    "chunk_size": run["chunk_size"],
+                    "seed": run["seed"],
+                },
+            )
+        )
+    cur.record.detail["reproductions"] = [{"sealed_run": r["run_id"], "run": n} for r, n, _ in started]
+    cur.write_ahead(202)
+    for run, new_id, run_input in started:
+        p.requested(
+            p.runs,
+            new_id,
+            model=run["model"],
+            simulations=run["simulations"],
+            seed=run["seed"],
+            scenarios=[s["name"] for s in run_input["scenarios"]],
+            requested_by=cur.sub,
+            organisation=organisation,
+            email=None,
+            inputs=run["input_sources"],
+            projection_years=(run.get("parameters") or {}).get("projection_years"),
+        )
+        try:
+            arn = p.start(new_id, run_input)
+        except Exception as exc:
+            p.runs.failed(new_id, {"code": "start-failed", "message": type(exc).__name__})
+            cur.record_outcome(503, "model-runs-unavailable")
+            raise ApiError(
+                503, "model-runs-unavailable", "a run could not be started; try again later"
+            ) from exc
+        p.set_execution(p.runs, new_id, arn)
+    return ReproduceStarted(
+        pack_id=pack_id,
+        runs=[
+            Reproduction(
+                sealed_run=run["run_id"],
+                run=new_id,
+                check=f"/datapacks/{pack_id}/reproduce/{run['run_id']}/{new_id}",
+            )
+            for run, new_id, _ in started
+        ],
+    )
+
+
+@router.get(
+    "/datapacks/<pack_id>/reproduce/<sealed_run>/<run_id>",
+    operation_id="datapack.reproduce.check",
+    tags=TAGS,
+    summary="A re-run's outputs against the sealed run's (identical bytes for CSV and Parquet, or CSV "
+    "numbers equal to 1e-12), with the code version of both",
+    responses=with_success(ERRORS),
+)
+def check_reproduction(pack_id: PathPackId, sealed_run: PathRunId, run_id: PathRunId) -> ReproduceCheck:
+    from witan.api.routes.model_runs import visibility
+    from witan.datapacks.reproduce import compare_output_plain
+    from witan.settings import MODELS_PREFIX
+
+    cur = _cur()
+    pack, _, _ = _pack(cur, pack_id, Activity.FILE_READ)
+    _, manifest = _sealed_manifest(cur, pack)
+    sealed = next((r for r in manifest["runs"] if r["run_id"] == sealed_run), None)
+    if sealed is None:
+        raise ApiError(404, "not-found", f"the pack holds no run {sealed_run}")
+    record = ports(cur).get_run(run_id)
+    if record is None or visibility(cur.principal, record) is None:
+        cur.record.deny(f"run-not-visible:{run_id}")
+        raise ApiError(404, "not-found", f"no model run {run_id}")
+    cur.record.detail.update({"sealed_run": sealed_run, "run": run_id})
+    status = str(record.get("status", "RUNNING"))
+    result = ReproduceCheck(ok=False, status=status, sealed_run=sealed_run, run=run_id)
+    if status != "SUCCEEDED":
+        return result
+    objects = ports(cur).objects
+    plan_bytes = objects.data_object(f"{MODELS_PREFIX}{run_id}/plan.json")
+    plan = json.loads(plan_bytes) if plan_bytes else {}
+    result.same_inputs = plan.get("input_hashes") == sealed.get("input_hashes")
+    result.sealed_code_version = sealed.get("code_version")
+    result.current_code_version = plan.get("code_version")
+    result.same_code = result.sealed_code_version == result.current_code_version
+    for name in ("model", "parameters", "seed", "simulations"):
+        if plan.get(name) != sealed.get(name):
+            result.problems.append(f"the run's {name} is not the sealed run's")
+    if not result.same_inputs:
+        result.problems.append("the run did not read the sealed inputs (their hashes differ)")
+    prefix = f"runs/{sealed_run}/outputs/"
+    for path in sealed["outputs"]:
+        sealed_bytes = _sealed_file(cur, pack, path)
+        if sealed_bytes is None:
+            result.problems.append(f"{path} is missing from the packs bucket")
+            continue
+        rerun = objects.data_object(f"{MODELS_PREFIX}{run_id}/{path[len(prefix) :]}")
+        compared = compare_output_plain(path, sealed_bytes, rerun)
+        result.outputs.append(OutputCheck(path=path, status=compared.status, ok=compared.ok))
+    result.ok = not result.problems and all(o.ok for o in result.outputs)
+    cur.record.detail["ok"] = result.ok
+    return result
+
+
 # --- sharing ------------------------------------------------------------------------------------------
 
 
