@@ -24,6 +24,7 @@ def test_datapack_story(e2e_stack: Any, capsys: pytest.CaptureFixture[str]) -> N
     facts = demo.facts["datapack"]
     assert f"datapack export: {facts['zip']}" in printed
     assert "CSV and Parquet outputs identical byte for byte" in printed
+    assert "SUCCEEDED; 30 CSV and Parquet outputs identical to the sealed ones; same inputs True" in printed
     assert f"changed: runs/{facts['run']}/outputs/count.csv" in printed
     with zipfile.ZipFile(Path(facts["zip"])) as archive:
         names = set(archive.namelist())

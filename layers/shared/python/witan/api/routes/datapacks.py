@@ -6,6 +6,9 @@ draft, add and remove members, seal), file-read (export), share (grants). Member
 their own sources: only what the author may read can be added (a dataset's file: file-read; its
 metadata only: meta-read; a model run: may see the run and file-read every dataset it read), and a
 personal-data member's bytes go into an export only for a caller holding file-read on its dataset.
+Re-running a pack (`POST .../reproduce`) needs file-read on the pack: the runs read the inputs where
+they were sealed from, after checking they still hash to the sealed bytes (which the pack already lets
+the caller read); a personal input also needs the caller's own file-read on its dataset.
 Each route's `operation_id` is its audit action; changes are recorded before they are made, and the
 seal's event carries the manifest's SHA-256, so the audit chain vouches for the seal.
 """
