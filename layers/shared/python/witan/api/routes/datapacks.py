@@ -698,16 +698,24 @@ def remove_member(pack_id: PathPackId, member_id: MemberId) -> MemberRemoved:
 # --- seal, export, verify -----------------------------------------------------------------------------
 
 
-def _member_personal(cur: Current, pack: Pack) -> set[str]:
-    """Re-check, at seal time, that the sealer may still read every member; the personal datasets."""
+def _member_sources(cur: Current, pack: Pack) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """Re-check, at seal time, that the sealer may still read every member; the personal datasets, and
+    the Table Schema of each dataset file member whose `structure` is one."""
+    from witan.datapacks.gather import dataset_schema
+
     personal: set[str] = set()
+    schemas: dict[str, dict[str, Any]] = {}
     for member in pack.members:
         if member.kind is MemberKind.DATASET_FILE and member.dataset_id:
-            if _personal(_may_dataset(cur, member.dataset_id, Activity.FILE_READ, "member-not-readable")):
+            dataset = _may_dataset(cur, member.dataset_id, Activity.FILE_READ, "member-not-readable")
+            if _personal(dataset):
                 personal.add(member.dataset_id)
+            schema = dataset_schema(dataset.metadata)
+            if schema is not None:
+                schemas[member.dataset_id] = schema
         elif member.kind is MemberKind.MODEL_RUN and member.run_id:
             personal |= _run_readable(cur, member.run_id)[1]
-    return personal
+    return personal, schemas
 
 
 @router.post(
@@ -729,9 +737,9 @@ def seal_pack(pack_id: PathPackId) -> Sealed:
     if not pack.members:
         raise ApiError(422, "empty-pack", "add at least one member before sealing")
     p = ports(cur)
-    personal = _member_personal(cur, pack)
+    personal, schemas = _member_sources(cur, pack)
     try:
-        files, runs = member_files(pack, p.objects, personal)
+        files, runs = member_files(pack, p.objects, personal, schemas)
         manifest = build_manifest(pack, files, runs, cur.sub, cur.now)
         sealed = packs.mark_sealed(pack, "", cur.sub, cur.now)
     except DatapackError as exc:
