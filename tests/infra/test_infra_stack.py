@@ -14,6 +14,12 @@ Tpl = dict[str, Any]
 ENV = "local"
 ORIGINS = ["http://127.0.0.1:8765", "http://localhost:8765"]
 AUDIT_READ_APPEND = {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:Scan"}
+AUDIT_STREAM_READ = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 
 
 # --- helpers over the template dict -------------------------------------------------------------------
@@ -118,7 +124,8 @@ def assertions(template: Tpl) -> Template:
 
 
 def test_two_buckets_encrypted_private_versioned_with_lifecycle(template: Tpl) -> None:
-    buckets = resources(template, "AWS::S3::Bucket")
+    # The storage construct's two (the audit seal bucket has its own test: test_infra_audit_seal.py).
+    buckets = {k: v for k, v in resources(template, "AWS::S3::Bucket").items() if k.startswith("Storage")}
     assert len(buckets) == 2
     for bucket in buckets.values():
         p = bucket["Properties"]
@@ -211,6 +218,9 @@ def test_audit_table_is_append_only_for_every_role(template: Tpl) -> None:
         for s in policy["Properties"]["PolicyDocument"]["Statement"]:
             if audit_id in refs(s["Resource"]):
                 actions = set(as_list(s["Action"]))
+                if json.dumps(s["Resource"]) == json.dumps({"Fn::GetAtt": [audit_id, "StreamArn"]}):
+                    assert actions <= AUDIT_STREAM_READ, actions  # the audit sealer reads the stream
+                    continue
                 assert actions <= AUDIT_READ_APPEND, actions
                 touching.append(actions)
             assert not {"dynamodb:*", "*"} & set(as_list(s["Action"]))
@@ -254,7 +264,11 @@ def test_uploads_prefix_notifies_the_queue(template: Tpl) -> None:
 
 
 def test_validator_consumes_queue_with_partial_batch_failures(template: Tpl) -> None:
-    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [
+        m
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if "StreamArn" not in json.dumps(m["Properties"]["EventSourceArn"])  # the audit sealer's
+    ]
     p = mapping["Properties"]
     assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert refs(p["EventSourceArn"]) == {
@@ -273,7 +287,7 @@ ENV_VARS = {
     "access_api": {
         "WITAN_ENV", "DATA_BUCKET", "AUDIT_TABLE", "CATALOG_TABLE", "GRANTS_TABLE", "REQUESTS_TABLE",
         "MODEL_RUNS_TABLE", "STATE_MACHINE_ARN", "AUDIT_RETENTION_DAYS", "SES_SENDER",
-        "SES_CONFIGURATION_SET", "MAX_UPLOAD_BYTES",
+        "SES_CONFIGURATION_SET", "MAX_UPLOAD_BYTES", "AUDIT_SEAL_BUCKET", "AUDIT_SEAL_KEY_ID",
     },
     "model_run": {
         "WITAN_ENV", "DATA_BUCKET", "MODEL_RUNS_TABLE", "AUDIT_TABLE", "AUDIT_RETENTION_DAYS",
@@ -652,8 +666,17 @@ def test_alarms_email_the_admin(template: Tpl) -> None:
         f"witan-{ENV}-upload-validator-errors": "Errors",
         f"witan-{ENV}-access-api-errors": "Errors",
         f"witan-{ENV}-model-run-errors": "Errors",
+        f"witan-{ENV}-audit-sealer-errors": "Errors",
+        f"witan-{ENV}-audit-tampered": "AuditTamperAlerts",
+        f"witan-{ENV}-audit-seals-missing": "AuditSealsWritten",
     }
-    assert {name: alarm["MetricName"] for name, alarm in alarms.items()} == expected
+
+    def metric_name(alarm: dict[str, Any]) -> str:
+        if "MetricName" in alarm:
+            return str(alarm["MetricName"])
+        return str(alarm["Metrics"][0]["MetricStat"]["Metric"]["MetricName"])  # a labelled metric
+
+    assert {name: metric_name(alarm) for name, alarm in alarms.items()} == expected
     for alarm in alarms.values():
         assert refs(alarm["AlarmActions"]) == {topic_id}
         assert alarm["Threshold"] == 1
@@ -676,7 +699,8 @@ def test_outputs_match_the_contract(template: Tpl) -> None:
         "DataBucketName", "AccessLogBucketName", "AuditTableName", "CatalogTableName", "GrantsTableName",
         "RequestsTableName", "ModelRunsTableName", "UploadQueueUrl", "UploadDeadLetterQueueUrl", "UserPoolId",
         "UserPoolClientId", "ApiUrl", "StateMachineArn", "AlarmTopicArn", "UploadValidatorFunctionName",
-        "AccessApiFunctionName", "ModelRunFunctionName",
+        "AccessApiFunctionName", "ModelRunFunctionName", "AuditSealBucketName", "AuditSealKeyId",
+        "AuditSealerFunctionName",
     }  # fmt: skip
     assert refs(template["Outputs"]["AuditTableName"]["Value"]) == {
         logical_id(template, "AWS::DynamoDB::Table", TableName=f"witan-{ENV}-audit")
