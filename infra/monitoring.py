@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
@@ -30,6 +32,7 @@ class Monitoring(Construct):
         dead_letter_queue: sqs.Queue,
         rest_api: apigw.RestApi,
         state_machine: sfn.StateMachine,
+        audit_sealer: WitanFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -88,6 +91,8 @@ class Monitoring(Construct):
         )
         alarm("Api5xx", "api-5xx", api_5xx, "The API returned server errors")
         alarm("ModelRunsFailed", "model-runs-failed", runs_failed, "A model run execution failed")
+        if audit_sealer is not None:
+            self._audit_alarms(config, audit_sealer, witan_metric, alarm)
         for fn in functions:
             alarm(
                 f"{fn.node.id}Errors",
@@ -151,3 +156,33 @@ class Monitoring(Construct):
             for alarm, name in zip(self.alarms, self.alarm_names, strict=True)
         ]
         self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=by_arn, width=24))
+
+    def _audit_alarms(
+        self, config: WitanConfig, sealer: WitanFunction, witan_metric: Any, alarm: Any
+    ) -> None:
+        """Tampering seen on the audit table's stream, and a sealer that stopped sealing."""
+        tamper = witan_metric("AuditTamperAlerts", "audit items changed or removed", sealer.folder)
+        alarm(
+            "AuditTampered",
+            "audit-tampered",
+            tamper,
+            "An audit item was modified, removed other than by TTL after its retention, or written with a "
+            "short expiry (audit_sealer logs say which)",
+        )
+        # The schedule seals every few minutes: none in three periods means the window is growing.
+        seals = witan_metric("AuditSealsWritten", "audit seals written", sealer.folder)
+        created = cw.Alarm(
+            self,
+            "AuditSealsMissing",
+            alarm_name=config.name("audit-seals-missing"),
+            alarm_description="No audit seal was written for 15 minutes: changes to the trail are not "
+            "being anchored",
+            metric=seals,
+            threshold=1,
+            evaluation_periods=3,
+            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.BREACHING,
+        )
+        created.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(created)
+        self.alarm_names.append(config.name("audit-seals-missing"))

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.api import Api
+from infra.audit_seal import AuditSeal
 from infra.collect import Collect
 from infra.config import WitanConfig
 from infra.datapacks import Datapacks
@@ -38,7 +39,20 @@ class WitanStack(Stack):
         self.datapacks = Datapacks(
             self, "Datapacks", config=config, storage=self.storage, access_api=self.api.access_api
         )
-        functions = [self.collect.validator, self.api.access_api, self.models.model_run]
+        self.audit_seal = AuditSeal(
+            self,
+            "AuditSeal",
+            config=config,
+            storage=self.storage,
+            layers=self.layers,
+            access_api=self.api.access_api,
+        )
+        functions = [
+            self.collect.validator,
+            self.api.access_api,
+            self.models.model_run,
+            self.audit_seal.sealer,
+        ]
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -48,6 +62,7 @@ class WitanStack(Stack):
             dead_letter_queue=self.collect.dead_letter_queue,
             rest_api=self.api.rest_api,
             state_machine=self.models.state_machine,
+            audit_sealer=self.audit_seal.sealer,
         )
         acknowledge_findings(self)
 
@@ -70,6 +85,9 @@ class WitanStack(Stack):
             "UploadValidatorFunctionName": self.collect.validator.function.function_name,
             "AccessApiFunctionName": self.api.access_api.function.function_name,
             "ModelRunFunctionName": self.models.model_run.function.function_name,
+            "AuditSealBucketName": self.audit_seal.bucket.bucket_name,
+            "AuditSealKeyId": self.audit_seal.key.key_arn,
+            "AuditSealerFunctionName": self.audit_seal.sealer.function.function_name,
         }
         for output_id, value in outputs.items():
             CfnOutput(self, output_id, value=value)

@@ -42,6 +42,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "upload_validator": ("shared", "base", "data"),
     "access_api": ("shared", "base"),
     "model_run": ("shared", "base", "data"),
+    "audit_sealer": ("shared", "base"),
 }
 
 # Layers shipped with bytecode compiled for the runtime. Lambda's /opt and /var/task are read-only, so

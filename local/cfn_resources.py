@@ -1,12 +1,12 @@
 """CloudFormation resource types that moto 5.2.5 cannot create but the embedded stack needs.
 
 moto's CloudFormation skips types it has no model for (Ref then resolves to nothing, GetAtt fails the
-stack), and it has none for Cognito, SES or log subscriptions. Each class here creates the resource in
-moto's own backend, so the template stays the single definition of the stack; other unknown types get a
-Placeholder. `install()` wraps moto's type lookup (`parsing.get_model_map`) while an embedded stack
-runs and `uninstall()` restores it. The classes derive from `_LocalModel`, not directly from
-CloudFormationModel: moto lists direct subclasses as supported types, and these must not leak into
-other uses of moto in the same process.
+stack), and it has none for Cognito, SES or log subscriptions (and makes every KMS key symmetric).
+Each class here creates the resource in moto's own backend, so the template stays the single
+definition of the stack; other unknown types get a Placeholder. `install()` wraps moto's type lookup
+(`parsing.get_model_map`) while an embedded stack runs and `uninstall()` restores it. The classes
+derive from `_LocalModel`, not directly from CloudFormationModel: moto lists direct subclasses as
+supported types, and these must not leak into other uses of moto in the same process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.core.common_models import CloudFormationModel
+from moto.kms.models import kms_backends
 from moto.logs.models import logs_backends
 from moto.ses.models import ses_backends
 
@@ -271,6 +272,41 @@ class LogsSubscriptionFilter(_LocalModel):
         return cls(name)
 
 
+class KmsKey(_LocalModel):
+    """AWS::KMS::Key with its KeySpec and KeyUsage: moto's own model always makes a symmetric
+    encryption key, which cannot sign (the audit seal key is ECC_NIST_P256 for SIGN_VERIFY)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::KMS::Key"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in {"Arn", "KeyId"}
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc,override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        key = kms_backends[account_id][region_name].create_key(
+            # moto enforces a key policy it can parse; IAM is not emulated here (local/README.md).
+            policy=None,
+            key_usage=properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            key_spec=properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            description=properties.get("Description", ""),
+            # CloudFormation spells tags Key/Value, the KMS API TagKey/TagValue.
+            tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])],
+        )
+        key.enabled = properties.get("Enabled", True)
+        return key
+
+
 class Placeholder(_LocalModel):
     """Stands in for a type moto cannot create (alarms, bucket policies, ...) so that Ref and GetAtt on
     it resolve; nothing is emulated. `placeholders_for` makes one subclass per type."""
@@ -334,6 +370,7 @@ MODELS: tuple[type[_LocalModel], ...] = (
     SesEmailIdentity,
     SesConfigurationSet,
     LogsSubscriptionFilter,
+    KmsKey,
 )
 
 

@@ -42,6 +42,13 @@ patches below; each says why. They rely on moto internals, so the version is pin
   visibility timeout, then a periodic sweep retries them (moto's redrive policy moves them to the
   DLQ). Synchronous delivery would also deadlock in server mode (a function's S3 call waiting for a
   function that waits for the lock). `wait_until_idle()` lets tests and the demo wait for delivery.
+- DynamoDB stream event source mappings (the audit table's stream -> audit_sealer): moto invokes the
+  function synchronously inside the PutItem that made the record (so inside the audit write of
+  another function, whose environment it would then tear down, or deadlocking in server mode as
+  above). `StreamShard.add` is wrapped to record as moto does and hand the shard to the same poller,
+  which sends what accumulated as one batch per mapping (up to BatchSize records, oldest first) and
+  keeps a failed batch for the next sweep, as Lambda retries a stream batch. moto's records carry no
+  `userIdentity` (it never expires items by TTL).
 
 Third-party packages come from the project's venv, and so does our own `witan` package (installed
 editable from layers/shared/python/witan, the same source the shared-code layer ships): the layers
@@ -79,6 +86,7 @@ from moto import settings as moto_settings
 from moto.awslambda import models as lambda_models
 from moto.cloudformation import custom_model
 from moto.cloudformation import models as cfn_models
+from moto.dynamodb.models import table as ddb_table_models
 from moto.s3 import notifications as s3_notifications
 from moto.sqs import models as sqs_models
 from moto.stepfunctions import models as sfn_models
@@ -560,7 +568,9 @@ class _SqsPoller:
                 self._sweep()
                 continue
             try:
-                if sqs_queue is not None:
+                if isinstance(sqs_queue, ddb_table_models.StreamShard):
+                    self._drain_stream(sqs_queue)
+                elif sqs_queue is not None:
                     self._drain(sqs_queue)
             except Exception:  # keep polling; the function's own errors are in its logs
                 traceback.print_exc()
@@ -577,6 +587,38 @@ class _SqsPoller:
                     if sqs_queue.lambda_event_source_mappings and not self._stop.is_set():
                         with contextlib.suppress(Exception):
                             self._drain(sqs_queue)
+        for shard in list(_stream_backlog):
+            if not self._stop.is_set():
+                with contextlib.suppress(Exception):
+                    self._drain_stream(shard)
+
+    def _drain_stream(self, shard: Any) -> None:
+        """Deliver a stream shard's new records to its mapped functions; keep them if one fails."""
+        from moto.awslambda.utils import get_backend
+
+        with _stream_lock:
+            records, shard.items = list(shard.items), []
+            _stream_backlog.discard(shard)
+        if not records:
+            return
+        table = shard.table
+        failed = False
+        for arn, esm in list(table.lambda_event_source_mappings.items()):
+            if not esm.enabled:
+                continue
+            functions = get_backend(shard.account_id, arn.split(":")[3])
+            size = int(esm.batch_size or 100)
+            for start in range(0, len(records), size):
+                response_headers: dict[str, Any] = {}
+                body = _stream_event(records[start : start + size], esm, functions)
+                functions.invoke(arn, None, body, {}, response_headers)
+                if "x-amz-function-error" in response_headers:
+                    failed = True
+                    break
+        if failed:  # retried at the next sweep, as Lambda retries a stream batch
+            with _stream_lock:
+                shard.items = records + shard.items
+                _stream_backlog.add(shard)
 
     def _drain(self, sqs_queue: Any) -> None:
         from moto.awslambda.utils import get_backend
@@ -637,6 +679,46 @@ class _SqsPoller:
 
 _poller: _SqsPoller | None = None
 _add_message_lock = threading.Lock()
+_stream_lock = threading.Lock()
+_stream_backlog: set[Any] = set()  # shards holding a batch that failed, for the sweep
+
+
+def _stream_event(records: list[Any], esm: Any, functions: Any) -> str:
+    """The Lambda event for stream records, as moto's send_dynamodb_items builds it."""
+    from moto.core.utils import unix_time
+
+    built = []
+    for item in records:
+        record = item.to_json()
+        dynamodb = dict(record["dynamodb"])
+        when = dynamodb.get("ApproximateCreationDateTime")
+        if hasattr(when, "timestamp"):
+            dynamodb["ApproximateCreationDateTime"] = unix_time(when)
+        built.append(
+            {
+                "eventID": record["eventID"],
+                "eventName": record["eventName"],
+                "eventVersion": record["eventVersion"],
+                "eventSource": record["eventSource"],
+                "awsRegion": functions.region_name,
+                "dynamodb": dynamodb,
+                "eventSourceARN": esm.event_source_arn,
+            }
+        )
+    return json.dumps({"Records": built}, default=str)
+
+
+def _patched_stream_add(self: Any, old: Any, new: Any) -> None:
+    """Record the change as moto does, but hand delivery to the poller instead of invoking inline."""
+    with _stream_lock:
+        mappings = self.table.lambda_event_source_mappings
+        self.table.lambda_event_source_mappings = {}
+        try:
+            _installed["stream_add"](self, old, new)
+        finally:
+            self.table.lambda_event_source_mappings = mappings
+    if mappings and _poller is not None:
+        _poller.notify(self)
 
 
 def _patched_add_message(self: Any, message: Any) -> None:
@@ -673,6 +755,7 @@ def install(endpoint_url: str | None = None, env_overrides: dict[str, str] | Non
         return
     _installed["invoke_lambda"] = lambda_models.LambdaFunction._invoke_lambda
     _installed["add_message"] = sqs_models.Queue.add_message
+    _installed["stream_add"] = ddb_table_models.StreamShard.add
     _installed["state_machine_from_cfn"] = sfn_models.StateMachine.__dict__["create_from_cloudformation_json"]
     _installed["urlopen"] = urllib.request.urlopen
     _installed["s3_event"] = s3_notifications._get_s3_event
@@ -684,6 +767,7 @@ def install(endpoint_url: str | None = None, env_overrides: dict[str, str] | Non
     _installed["botocore_getproxies"] = botocore.utils.getproxies
     lambda_models.LambdaFunction._invoke_lambda = _patched_invoke_lambda  # type: ignore[method-assign]
     sqs_models.Queue.add_message = _patched_add_message  # type: ignore[method-assign]
+    ddb_table_models.StreamShard.add = _patched_stream_add  # type: ignore[method-assign]
     sfn_models.StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
         _patched_state_machine_from_cfn
     )
@@ -723,6 +807,8 @@ def uninstall() -> None:
         _poller = None
     lambda_models.LambdaFunction._invoke_lambda = _installed.pop("invoke_lambda")  # type: ignore[method-assign]
     sqs_models.Queue.add_message = _installed.pop("add_message")  # type: ignore[method-assign]
+    ddb_table_models.StreamShard.add = _installed.pop("stream_add")  # type: ignore[method-assign]
+    _stream_backlog.clear()
     sfn_models.StateMachine.create_from_cloudformation_json = _installed.pop("state_machine_from_cfn")  # type: ignore[method-assign]
     urllib.request.urlopen = _installed.pop("urlopen")
     s3_notifications._get_s3_event = _installed.pop("s3_event")

@@ -54,7 +54,7 @@ def build_services(settings: Settings) -> Services:
     """The deployed wiring: DynamoDB tables, the data bucket and the hash-chained audit trail."""
     import boto3
     from witan.api.routes.collect import CollectServices, RedactingAuditTrail
-    from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail, verify
+    from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail
     from witan.aws.catalog_table import DynamoCatalogStore, S3FileTransfer
     from witan.aws.grants_table import DynamoGrantStore
 
@@ -68,11 +68,28 @@ def build_services(settings: Settings) -> Services:
             DynamoAuditTrail(settings.audit_table, dynamodb, retention_days=settings.audit_retention_days)
         ),
         audit_reader=DynamoAuditReader(settings.audit_table, dynamodb),
-        verify_audit=lambda: verify(settings.audit_table, dynamodb).as_dict(),
+        verify_audit=lambda: verify_audit(settings, dynamodb),
         max_upload_bytes=settings.max_upload_bytes,
         read_errors=(AuditReadError,),
         collect=build_collect(settings, dynamodb) if settings.requests_table else None,
     )
+
+
+def verify_audit(settings: Settings, dynamodb: Any) -> dict[str, Any]:
+    """GET /audit/verify: the chains, their retention, and the heads signed in the newest seals
+    (witan.audit.seal) when the stack has a seal bucket and key."""
+    import boto3
+    from witan.aws.audit_seals import KmsSigner, S3SealStore, verify_sealed
+    from witan.aws.audit_table import verify
+    from witan.settings import AUDIT_SEAL_BUCKET, AUDIT_SEAL_KEY_ID
+
+    bucket, key = os.environ.get(AUDIT_SEAL_BUCKET), os.environ.get(AUDIT_SEAL_KEY_ID)
+    retention = settings.audit_retention_days
+    if not (bucket and key):
+        return verify(settings.audit_table, dynamodb, retention_days=retention).as_dict()
+    signer = KmsSigner(key, boto3.client("kms"))
+    store = S3SealStore(bucket, boto3.client("s3"))
+    return verify_sealed(settings.audit_table, dynamodb, store, signer, retention_days=retention).as_dict()
 
 
 def build_collect(settings: Settings, dynamodb: Any, clock: Any = None) -> CollectWiring:
