@@ -134,3 +134,15 @@ def test_dataset_file_read_by_its_pinned_version_with_its_schema() -> None:
     entry = file.entry()
     assert entry["schema"] == schema and entry["source"]["s3_version_id"] == "v1"
     assert json.dumps(entry)
+
+
+def test_a_pack_too_large_for_one_call_is_refused() -> None:
+    sources = Sources({}, {f"drafts/{'a' * 32}/m{i}/f{i}.bin": b"x" * 600 for i in (1, 2)})
+    pack = dm.create("a" * 32, "org-camden", "u", NOW, title="t")
+    for i in (1, 2):
+        upload = dm.Member("", dm.MemberKind.PACK_FILE, dm.Role.OTHER, "s", "u", NOW, file_name=f"f{i}.bin")
+        pack = dm.add_member(pack, upload, NOW)
+    assert len(member_files(pack, sources, [], max_bytes=1200)[0]) == 2
+    with pytest.raises(DatapackError) as refused:
+        member_files(pack, sources, [], max_bytes=1000)
+    assert refused.value.code == "pack-too-large" and refused.value.status == 422

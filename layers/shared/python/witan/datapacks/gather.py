@@ -25,6 +25,8 @@ _DATASET_KEY = re.compile(
 DRAFTS_PREFIX = "drafts/"  # drafts/{pack_id}/{member_id}/{file_name}: the pack's own uploads
 SEALED_PREFIX = "datapacks/"  # datapacks/{pack_id}/files/{path}, datapacks/{pack_id}/manifest.json
 EXPORTS_PREFIX = "exports/"  # exports/{pack_id}/{export_id}.zip: short-lived
+# The seal hashes, and the export zips, a pack in one access_api call (1 GB of memory): bounded.
+MAX_PACK_BYTES = 300 * 2**20
 
 
 class PackSources(Protocol):
@@ -197,13 +199,25 @@ def member_files(
     sources: PackSources,
     personal: Iterable[str] = (),
     schemas: Mapping[str, dict[str, Any]] | None = None,
+    max_bytes: int = MAX_PACK_BYTES,
 ) -> tuple[list[PackFile], list[dict[str, Any]]]:
     """Every file of every member (bytes read now, to be hashed) and every run's manifest entry.
 
-    `personal`: dataset ids holding personal data; `schemas`: dataset id -> its Table Schema."""
+    `personal`: dataset ids holding personal data; `schemas`: dataset id -> its Table Schema. A pack
+    whose files pass `max_bytes` is refused (the seal and the export hold it in one function's memory)."""
     personal_ids = set(personal)
     files: list[PackFile] = []
     runs: list[dict[str, Any]] = []
+
+    def bounded() -> None:
+        total = sum(len(f.data) for f in files)
+        if total > max_bytes:
+            raise DatapackError(
+                "pack-too-large",
+                f"the members hold more than {max_bytes // 2**20} MiB ({total // 2**20} MiB read so far): "
+                "split the pack, or pin the large datasets as metadata-only members",
+            )
+
     for member in pack.members:
         if member.kind is MemberKind.DATASET_METADATA:
             continue
@@ -211,6 +225,7 @@ def member_files(
             more, run = run_files(member, sources, personal_ids)
             files += more
             runs.append(run)
+            bounded()
             continue
         if member.kind is MemberKind.PACK_FILE:
             data = sources.pack_object(draft_key(pack.id, member))
@@ -239,4 +254,5 @@ def member_files(
                 schema=(schemas or {}).get(str(member.dataset_id)),
             )
         )
+        bounded()
     return files, runs

@@ -69,9 +69,10 @@ ERRORS: dict[int, Any] = error_responses(
         "member-not-found)",
         409: "the pack is sealed (or not yet), changed meanwhile, or a member's bytes are missing (code: "
         "pack-sealed, pack-not-sealed, conflict, duplicate-member, member-file-missing, no-file, "
-        "run-not-finished, run-inputs-unknown)",
+        "run-not-finished, run-inputs-unknown, input-changed, no-model-run)",
         410: "a member's dataset was deleted (code: dataset-deleted)",
-        422: "body fails validation (code: unknown-field, missing-field, invalid-value, empty-pack, ...)",
+        422: "body fails validation, or the pack is empty or too large to seal in one call (code: "
+        "unknown-field, missing-field, invalid-value, empty-pack, pack-too-large, ...)",
         503: "the audit trail or the packs bucket is unavailable (code: audit-unavailable, "
         "datapacks-unavailable)",
     }
