@@ -43,6 +43,17 @@ REMINDER_SCHEDULE = {"minute": "0", "hour": "7"}
 # Reminder emails carry partner links; API calls derive the base from the request, the schedule cannot:
 # the rule's input carries it (functions/access_api/handler.py reads this key).
 LINK_BASE_URL_KEY = "link_base_url"
+# access_api's rights on the data bucket, per prefix and action (least privilege: issue 15, item 7).
+# datasets/: presigned POST of new versions, presigned GET of downloads, versions read for datapacks.
+# reports/: presigned GET of check reports and report.json read for the partner page (never written).
+# models/: presigned GET of run outputs, a run's plan and outputs read for datapacks (never written).
+# uploads/: presigned POST by partners only (never read through the API). curated/: nothing.
+PRESIGN_GRANTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("DatasetFiles", ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"), settings.DATASETS_PREFIX),
+    ("ReadReports", ("s3:GetObject",), settings.REPORTS_PREFIX),
+    ("ReadModelOutputs", ("s3:GetObject", "s3:GetObjectVersion"), settings.MODELS_PREFIX),
+    ("PresignUploads", ("s3:PutObject",), settings.UPLOADS_PREFIX),
+)
 # Grant, request and catalog records can be revoked or replaced: full item writes on these tables.
 API_TABLE_ACTIONS = (*TABLE_READ_WRITE, "dynamodb:DeleteItem")
 # JSON errors for what API Gateway rejects before the function runs, in the function's error shape.
@@ -175,20 +186,10 @@ class Api(Construct):
         )
         # GET /audit/verify (admins) re-checks every hash chain: a read-only scan of the audit table.
         fn.grant("VerifyAuditChains", ("dynamodb:Scan",), [storage.audit_table.table_arn])
-        # Presigned GET/POST are signed with this role: it must hold what the URL allows, per prefix.
-        presign_prefixes = (
-            settings.DATASETS_PREFIX,
-            settings.REPORTS_PREFIX,
-            settings.CURATED_PREFIX,
-            settings.MODELS_PREFIX,
-        )
-        fn.grant(
-            "PresignDataObjects",
-            ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"),
-            [storage.objects(prefix) for prefix in presign_prefixes],
-        )
-        # Partners upload through presigned POST to uploads/ (they never read it back through the API).
-        fn.grant("PresignUploads", ("s3:PutObject",), [storage.objects(settings.UPLOADS_PREFIX)])
+        # Presigned GET/POST are signed with this role: it holds exactly what its URLs allow, per prefix
+        # and action (a URL can do no more than its signer may), and what it reads itself.
+        for sid, actions, prefix in PRESIGN_GRANTS:
+            fn.grant(sid, actions, [storage.objects(prefix)])
         fn.grant("StartModelRuns", ("states:StartExecution",), [state_machine.state_machine_arn])
         grant_send_email(fn, mail)
 
@@ -217,7 +218,11 @@ class Api(Construct):
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # bodies may hold tokens and personal data
                 metrics_enabled=True,
-                tracing_enabled=True,
+                # No X-Ray on the stage: its segments record each request's URL, and partner paths
+                # (/collect/{token}/...) hold capability tokens. Tracing is a stage setting (it cannot
+                # be turned off for one path); the function keeps active tracing, whose segments hold
+                # no URL (and access_api records no Tracer annotations or responses).
+                tracing_enabled=False,
                 throttling_rate_limit=THROTTLE_RATE,
                 throttling_burst_limit=THROTTLE_BURST,
             ),

@@ -6,6 +6,7 @@ uploader and requester."""
 from __future__ import annotations
 
 from aws_cdk import CfnResource, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -35,6 +36,10 @@ TABLE_READ_WRITE = (
 # Audit: append (PutItem) and read the chain's tail to link the next event (Query/GetItem). Never
 # UpdateItem/DeleteItem (the table's resource policy also denies them to everyone).
 AUDIT_APPEND = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem")
+
+
+# The attributes of a grant item (witan.aws.grants_table): all the validator may put in the grants table.
+GRANT_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "record", "expires_at")
 
 
 def grant_audit_append(function: WitanFunction, storage: Storage) -> None:
@@ -154,8 +159,27 @@ class Collect(Construct):
             ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
             [storage.catalog_table.table_arn],
         )
+        # The request's share_with decides which grants a delivery makes. DynamoDB has no IAM condition
+        # on attribute values, so no policy can compare a grant with share_with; what IAM can hold: the
+        # validator never writes share_with (only access_api does, after its checks), and it puts only
+        # dataset grant items, with exactly a grant's attributes. The code (witan.collect.destination)
+        # makes one read grant per share_with entry of the request it re-reads at delivery.
+        dataset_keys = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["DATASET#*"]}}
+        fn.grant("ReadDatasetGrants", ("dynamodb:Query",), [storage.grants_table.table_arn], dataset_keys)
         fn.grant(
-            "ShareCollectedVersions", ("dynamodb:Query", "dynamodb:PutItem"), [storage.grants_table.table_arn]
+            "ShareCollectedVersions",
+            ("dynamodb:PutItem",),
+            [storage.grants_table.table_arn],
+            {**dataset_keys, "ForAllValues:StringEquals": {"dynamodb:Attributes": list(GRANT_ATTRIBUTES)}},
+        )
+        fn.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="NeverWriteShareWith",
+                effect=iam.Effect.DENY,
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
+                resources=table_and_indexes(storage.requests_table.table_arn),
+                conditions={"ForAnyValue:StringEquals": {"dynamodb:Attributes": ["share_with"]}},
+            )
         )
         grant_audit_append(fn, storage)
         grant_send_email(fn, mail)

@@ -81,7 +81,6 @@ def acknowledge_findings(stack: WitanStack) -> None:
     for key_prefix in (
         settings.UPLOADS_PREFIX,
         settings.REPORTS_PREFIX,
-        settings.CURATED_PREFIX,
         settings.DATASETS_PREFIX,
         settings.MODELS_PREFIX,
     ):
