@@ -134,46 +134,51 @@ def test_annotated_workbook_from_csv_marks_cells_rows_and_headers(tmp_path: Path
     assert "Expected 'School'" in data["C1"].comment.text
     # untouched cells stay plain
     assert data["A2"].fill.fgColor.rgb != LIGHT_RED and data["A2"].comment is None
-    # the partner's data is kept as text, never turned into a formula
-    assert data["C3"].value == "=1+1" and data["C3"].data_type == "s"
+    # the partner's data is kept as text, never a formula, and neutralised (issue 15)
+    assert data["C3"].value == "'=1+1" and data["C3"].data_type == "s"
     assert data["A2"].value == "1"
     summary = [[c for c in row if c is not None] for row in wb["Summary"].iter_rows(values_only=True)]
     assert ["type-error", 2, "Wrong kind of value"] in summary
     assert ["missing-label", 1, "Missing column"] in summary
 
 
-def test_annotated_workbook_from_xlsx_keeps_partner_workbook(tmp_path: Path) -> None:
+def test_annotated_workbook_from_xlsx_copies_values_only(tmp_path: Path) -> None:
     source = tmp_path / "upload.xlsx"
     wb = Workbook()
     ws = wb.active
     ws.title = "Pupils"
-    for row in (["id", "dob"], [1, "2020-01-01"], [2, "bad"], [3, "worse"]):
+    for row in (["id", "dob", "note"], [1, "2020-01-01", "=1+1"], [2, "bad", "x"], [3, "worse", "y"]):
         ws.append(row)
+    ws["D1"] = '=HYPERLINK("http://evil.example","x")'  # a live formula in the partner's workbook
+    ws["C2"].data_type = "s"  # formula-like text
     wb.create_sheet("Summary").append(["the partner's own summary"])
     wb.save(source)
     report = _report([_type_error(3, "B", "bad"), _type_error(4, "B", "worse")])
     out = write_reports(report, tmp_path / "out", source_path=source, file_name="upload.xlsx")
     result = load_workbook(out["xlsx"])
-    assert result.sheetnames == ["Summary 2", "Pupils", "Summary"]  # ours first, theirs kept
-    pupils = result["Pupils"]
-    assert pupils["B3"].fill.fgColor.rgb == LIGHT_RED and "'bad'" in pupils["B3"].comment.text
-    assert pupils["B4"].fill.fgColor.rgb == LIGHT_RED and "'worse'" in pupils["B4"].comment.text
-    assert pupils["B2"].comment is None
-    assert pupils["A3"].value == 2  # their values are untouched
-    assert result["Summary"]["A1"].value == "the partner's own summary"
+    # a new workbook: our summary and the checked sheet's values; never their workbook re-saved
+    assert result.sheetnames == ["Summary", "upload"]
+    data = result["upload"]
+    assert data["B3"].fill.fgColor.rgb == LIGHT_RED and "'bad'" in data["B3"].comment.text
+    assert data["B4"].fill.fgColor.rgb == LIGHT_RED and "'worse'" in data["B4"].comment.text
+    assert data["B2"].comment is None
+    assert data["A3"].value == "2"
+    assert data["C2"].value == "'=1+1" and data["C2"].data_type == "s"
+    assert all(c.data_type != "f" for row in data.iter_rows() for c in row)
 
 
 def test_named_sheet_is_annotated(tmp_path: Path) -> None:
     source = tmp_path / "upload.xlsx"
     wb = Workbook()
     wb.active.title = "Notes"
+    wb.active.append(["not this one"])
     wb.create_sheet("Data").append(["id"])
     wb.save(source)
     report = _report([CheckError(code="missing-label", message="Column 'dob' is missing", column="B")])
     out = write_reports(report, tmp_path / "out", source_path=source, file_name="upload.xlsx", sheet="Data")
     result = load_workbook(out["xlsx"])
-    assert result["Data"]["B1"].comment is not None
-    assert result["Notes"]["B1"].comment is None
+    assert result["upload"]["A1"].value == "id"
+    assert result["upload"]["B1"].comment is not None
 
 
 def test_capped_counts_are_stated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

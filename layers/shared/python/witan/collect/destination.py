@@ -216,7 +216,11 @@ def version_file_name(upload_name: str) -> str:
 
 
 def parquet_to_csv(parquet_path: Path, csv_path: Path) -> int:
-    """Write the typed table as UTF-8 CSV (header = field names), batch by batch; returns its size."""
+    """Write the typed table as UTF-8 CSV (header = field names), batch by batch; returns its size.
+
+    Text cells that a spreadsheet would run as a formula are neutralised (a leading quote), as in every
+    CSV we write: the version is what people download and open. The typed Parquet keeps them as sent.
+    """
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -224,8 +228,32 @@ def parquet_to_csv(parquet_path: Path, csv_path: Path) -> int:
     options = pacsv.WriteOptions(quoting_style="needed")
     with pacsv.CSVWriter(str(csv_path), source.schema_arrow, write_options=options) as writer:
         for batch in source.iter_batches(batch_size=65_536):
-            writer.write_batch(batch)
+            writer.write_batch(neutralise_text_columns(batch))
     return csv_path.stat().st_size
+
+
+# What witan.validation.reports.neutralise does, for whole Arrow columns (RE2 through Arrow).
+_FORMULA_START_RE = r"^[=+\-@\t\r\n]"
+_PLAIN_NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def neutralise_text_columns(batch: Any) -> Any:
+    """The record batch with every text cell that starts a formula prefixed by a quote (vectorised)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.and_(
+                pc.match_substring_regex(column, _FORMULA_START_RE),
+                pc.invert(pc.match_substring_regex(column, _PLAIN_NUMBER_RE)),
+            )
+            if pc.any(risky).as_py():
+                quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column, "")
+                column = pc.if_else(risky, quoted, column)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
 def share_purpose(request: CollectionRequest) -> Purpose:

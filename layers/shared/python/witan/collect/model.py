@@ -40,6 +40,10 @@ UNUSABLE_CODES = frozenset(
         "schema-error",
         "empty-file",
         "io-error",
+        "too-many-columns",
+        "too-many-rows",
+        "too-many-cells",
+        "cell-too-large",
     }
 )
 

@@ -52,7 +52,7 @@ def _validation(f: Field, column: str, wb: Workbook, lists_col: list[int]) -> Da
             lists.sheet_state = "hidden"
             lists_col[0] += 1
             letter = get_column_letter(lists_col[0])
-            lists.cell(row=1, column=lists_col[0], value=f.name)
+            lists.cell(row=1, column=lists_col[0], value=neutralise(f.name))
             for i, v in enumerate(values, start=2):
                 lists.cell(row=i, column=lists_col[0], value=neutralise(v))
             formula = f"{quote_sheetname(LISTS_SHEET)}!${letter}$2:${letter}${len(values) + 1}"
@@ -124,7 +124,8 @@ def template_xlsx(schema: Schema, *, sheet: str | None = None, title: str = "") 
     ws.title = (sheet or DATA_SHEET)[:31]
     lists_col = [0]
     for i, f in enumerate(schema.fields, start=1):
-        cell = ws.cell(row=1, column=i, value=f.name)
+        cell = ws.cell(row=1, column=i, value=neutralise(f.name))
+        cell.data_type = "s"  # a heading is text, whatever it looks like
         cell.font = Font(bold=True)
         cell.fill = required_fill if f.required else header_fill
         cell.comment = Comment(explain_field(f)["rule"][:1000], "Witan")
@@ -173,7 +174,7 @@ def template_xlsx(schema: Schema, *, sheet: str | None = None, title: str = "") 
         help_ws.append(
             [
                 get_column_letter(i),
-                f.name,
+                neutralise(f.name),
                 "yes" if info["required"] else "no",
                 info["type_words"],
                 neutralise(", ".join(info.get("allowed_values", []))[:2000]) or "",

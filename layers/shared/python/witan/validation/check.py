@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -20,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from witan.validation import readers
 from witan.validation.cells import ReadColumn, arrow_type, read_column
 from witan.validation.keys import DuplicateIndex
 from witan.validation.model import CheckError, CheckReport
@@ -30,6 +30,7 @@ from witan.validation.readers import (
     InputError,
     NeedSerialRead,
     XlsxReader,
+    check_cells,
     column_letter,
 )
 from witan.validation.schema import Field, Schema, parse_constraint_value
@@ -129,6 +130,15 @@ def _check_path(
         checker = _Checker(schema, header, report, parquet_path)
         checker.check_header()
         for batch in reader.batches(checker.fields_by_position):
+            if report.rows + len(batch) > readers.MAX_ROWS:
+                row = int(batch.rows[readers.MAX_ROWS - report.rows])
+                raise InputError(
+                    "too-many-rows",
+                    f"Row {row} is beyond the {readers.MAX_ROWS:,} rows of data that can be checked in one "
+                    "file. Split the data into several files.",
+                    row=row,
+                )
+            check_cells(batch, header.col_offset)
             checker.check_batch(batch)
             if deadline is not None and time.monotonic() > deadline:
                 report.add(
@@ -170,7 +180,6 @@ class _Checker:
         self.unique_seen: dict[str, DuplicateIndex] = {}
         self.pk_seen = DuplicateIndex()
         self.constraints: dict[str, dict[str, Any]] = {}
-        self._regex_python: dict[str, re.Pattern[str]] = {}
         self.listing_full = False
         self.pk_fields: list[str] = []
 
@@ -510,11 +519,13 @@ class _Checker:
             length = np.asarray(pc.fill_null(pc.utf8_length(typed), 0).to_numpy(zero_copy_only=False))
             return valid & (length < limit if name == "minLength" else length > limit)
         if name == "pattern":
-            try:
+            try:  # RE2: linear in the cell's length. Never Python's re, which can backtrack for hours.
                 ok = _bool(pc.match_substring_regex(typed, f"^(?:{limit})$"))
-            except pa.ArrowInvalid:  # RE2 lacks look-arounds and back-references: use Python's re
-                rx = self._regex_python.setdefault(limit, re.compile(f"^(?:{limit})$"))
-                ok = np.array([v is not None and rx.match(v) is not None for v in typed.to_pylist()], bool)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a schema stored before the check
+                raise InputError(
+                    "schema-error",
+                    f"The schema's pattern for {f.name} cannot be used (RE2 cannot run it): {limit}",
+                ) from None
             return valid & ~ok
         return None
 

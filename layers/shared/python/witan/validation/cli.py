@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Codes meaning the file could not be read as a table at all.
-UNUSABLE_CODES = frozenset({"empty-file", "format-error", "encoding-error", "file-too-large"})
+from witan.validation.model import FILE_REFUSAL_CODES
+
+# Codes meaning the file could not be read as a table at all, or is beyond a limit.
+UNUSABLE_CODES = FILE_REFUSAL_CODES
 
 
 def register(subparsers: Any) -> None:

@@ -78,5 +78,26 @@ ERROR_CODES: dict[str, str] = {
     "format-error": "Unreadable file",
     "empty-file": "Empty file",
     "file-too-large": "File too large",
+    "too-many-columns": "Too many columns",
+    "too-many-rows": "Too many rows",
+    "too-many-cells": "Sheet too large",
+    "cell-too-large": "Cell too long",
     "timeout": "Checking took too long",
+    "schema-error": "Schema could not be used",
 }
+
+# Codes meaning the file as a whole was refused (not a table we can read, or beyond a limit): the
+# check stops there, and reports show only the summary (the file is never opened again to annotate).
+FILE_REFUSAL_CODES: frozenset[str] = frozenset(
+    {
+        "empty-file",
+        "format-error",
+        "encoding-error",
+        "file-too-large",
+        "too-many-columns",
+        "too-many-rows",
+        "too-many-cells",
+        "cell-too-large",
+        "schema-error",
+    }
+)

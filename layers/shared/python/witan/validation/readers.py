@@ -19,9 +19,11 @@ import csv
 import io
 import posixpath
 import re
+import struct
 import threading
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +48,12 @@ XLSX_MAX_UNCOMPRESSED = 2 * 1024**3
 XLSX_MAX_RATIO = 200
 XLSX_RATIO_FLOOR = 64 * 1024**2  # the ratio rule applies only above this much uncompressed data
 _EXCEL_EPOCH = datetime(1899, 12, 30)
+# Table limits, each refused with its own code (issue 15): far beyond any return a council collects,
+# low enough that a hostile file cannot exhaust memory or time.
+MAX_COLUMNS = 702  # columns A to ZZ
+MAX_ROWS = 5_000_000  # model-run inputs of every English council reach ~1.2M rows
+MAX_CELL_CHARS = 32_767  # Excel's own limit for a cell
+XLSX_MAX_CELLS = 25_000_000  # calamine holds a sheet as a dense rectangle of cells (about 32 bytes each)
 
 
 class InputError(Exception):
@@ -189,6 +197,7 @@ class CsvReader:
         self.delimiter = sniff_delimiter(sample)
         # newline=None: CR-only line endings (old Mac exports, R on some systems) split into rows too.
         header_cells = next(csv.reader(io.StringIO(sample, newline=None), delimiter=self.delimiter), [])
+        _check_width(len(header_cells), 1)  # before pyarrow builds a column for each
         n_guess = max(len(header_cells), 1)
 
         def on_invalid(row: Any) -> str:
@@ -228,6 +237,7 @@ class CsvReader:
             raise self._error(exc) from None
         if first is None or first.num_rows == 0:
             raise InputError("empty-file", "The file has no content: no header row and no data.")
+        _check_width(first.num_columns, 1)
         labels = [str(first.column(i)[0].as_py()) for i in range(first.num_columns)]
         self._first = first.slice(1)
         self.header = Header(labels=labels, row=1)
@@ -311,6 +321,8 @@ class CsvReader:
         cells_per_row = [
             next(csv.reader(io.StringIO(text), delimiter=self.delimiter), []) for _, text in ragged
         ]
+        for (row, _), cells in zip(ragged, cells_per_row, strict=True):
+            _check_width(len(cells), row)
         n_main = len(batch)
         counts = np.concatenate(
             [
@@ -338,6 +350,40 @@ class CsvReader:
         )
 
 
+def _check_width(columns: int, row: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise InputError(
+            "too-many-columns",
+            f"Row {row} has {columns} columns; at most {MAX_COLUMNS} can be checked. "
+            "Remove the columns you do not need.",
+            row=row,
+        )
+
+
+def check_cells(batch: Batch, col_offset: int = 0) -> None:
+    """Refuse the file at the first cell longer than MAX_CELL_CHARS (vectorised per column)."""
+    for i, column in enumerate(batch.columns):
+        lengths = pc.utf8_length(column)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_CELL_CHARS:
+            at = int(np.argmax(lengths.to_numpy(zero_copy_only=False) > MAX_CELL_CHARS))
+            row = int(batch.rows[at])
+            raise InputError(
+                "cell-too-large",
+                f"Row {row}, column {column_letter(col_offset + i)} holds {longest:,} characters; a cell "
+                f"may hold at most {MAX_CELL_CHARS:,} (as in Excel). Check the file is split into columns "
+                "correctly.",
+                row=row,
+            )
+    for at, cells in batch.extras.items():
+        for _, text in cells:
+            if len(text) > MAX_CELL_CHARS:
+                row = int(batch.rows[at])
+                raise InputError(
+                    "cell-too-large", f"Row {row} holds a cell of {len(text):,} characters.", row=row
+                )
+
+
 def _csv_error(exc: Exception) -> InputError:
     text = str(exc)
     if "straddling" in text or "block size" in text:
@@ -353,28 +399,181 @@ def _csv_error(exc: Exception) -> InputError:
 # --------------------------------------------------------------------------------------------- XLSX
 
 
+XLSX_MAX_MEMBERS = 10_000
+_INFLATE_CHUNK = 1024 * 1024
+_LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # signature ... name length, extra length
+# A cell reference (`<c r="AB12"`, any attribute order) and a row number (`<row r="12"`).
+_CELL_REF = re.compile(rb'<c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_ROW_REF = re.compile(rb'<row\s[^>]*?\br="([0-9]{1,7})"')
+
+
+@dataclass
+class _SheetExtent:
+    """How far a worksheet's cells reach, from their references (what calamine allocates)."""
+
+    max_row: int = 0
+    max_col: int = -1
+    rows_seen: int = 0  # rows without a number are placed one after another
+    _tail: bytes = b""
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        """Scan whole rows: the text after the last `<row` waits for the next chunk."""
+        data = self._tail + chunk
+        cut = len(data) if final else data.rfind(b"<row")
+        if cut <= 0:
+            if len(data) < 4 * _INFLATE_CHUNK:
+                self._tail = data
+                return
+            cut = len(data)  # one enormous row: scan what there is
+        part, self._tail = data[:cut], data[cut:]
+        refs = _CELL_REF.findall(part)
+        if refs:
+            self.max_col = max([self.max_col, *(_letters_index(c) for c in {c for c, _ in refs})])
+            widest = max(map(len, (r for _, r in refs)))
+            self.max_row = max(self.max_row, int(max(r for _, r in refs if len(r) == widest)))
+        rows = _ROW_REF.findall(part)
+        if rows:
+            widest = max(map(len, rows))
+            self.max_row = max(self.max_row, int(max(r for r in rows if len(r) == widest)))
+        self.rows_seen += part.count(b"<row ") + part.count(b"<row>")
+        self.max_row = max(self.max_row, self.rows_seen)
+        if part.count(b"<c ") + part.count(b"<c>") > len(refs):
+            # Cells placed by position (no `r`): count each row's cells (rare writers; slower).
+            for row in part.split(b"<row")[1:]:
+                self.max_col = max(self.max_col, row.count(b"<c ") + row.count(b"<c>") - 1)
+
+    def check(self) -> None:
+        columns = self.max_col + 1
+        if columns > MAX_COLUMNS:
+            raise InputError(
+                "too-many-columns",
+                f"The sheet reaches column {column_letter(columns - 1)} ({columns} columns); at most "
+                f"{MAX_COLUMNS} (column {column_letter(MAX_COLUMNS - 1)}) can be checked. Delete the "
+                "columns you do not need, or cells left far to the right.",
+            )
+        if self.max_row > MAX_ROWS + 1:
+            raise InputError(
+                "too-many-rows",
+                f"The sheet reaches row {self.max_row}; at most {MAX_ROWS} rows of data can be checked. "
+                "Split the data into several files, or delete cells left far below the data.",
+            )
+        if self.max_row * columns > XLSX_MAX_CELLS:
+            raise InputError(
+                "too-many-cells",
+                f"The sheet spans {self.max_row} rows by {columns} columns, more cells than we can check "
+                f"({XLSX_MAX_CELLS:,}). Delete cells far below or right of the data, or split the file.",
+            )
+
+
+def _letters_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n - 1
+
+
+def _too_large(inflated: int, compressed: int) -> InputError:
+    return InputError(
+        "file-too-large",
+        f"This workbook unpacks to more than {inflated // (1024 * 1024)} MB from {compressed // 1024} KB, "
+        f"more than we can check (limit {XLSX_MAX_UNCOMPRESSED // (1024 * 1024)} MB, compression ratio "
+        f"{XLSX_MAX_RATIO}:1). Remove unused sheets or upload the data as CSV.",
+    )
+
+
+def _damaged(detail: str) -> InputError:
+    return InputError(
+        "format-error",
+        f"This file is not a valid Excel workbook (.xlsx): it may be damaged or renamed ({detail}).",
+    )
+
+
 def check_zip_bomb(path: Path) -> None:
-    """Refuse workbooks whose zip directory promises more data than we will unpack."""
+    """Refuse a workbook before any reader opens it, by inflating every member ourselves.
+
+    The zip directory's sizes are not trusted: each member is decompressed in a stream with a hard
+    cap on the bytes it actually produces (and on the ratio to the file's size), its CRC checked, and
+    every worksheet's cell references scanned for how far the sheet reaches, since calamine and
+    fastexcel (which read the file themselves) hold a sheet as a dense rectangle of cells. Costs one
+    extra decompression of the file: about 0.4 s per million cells.
+    """
+    file_size = path.stat().st_size or 1
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-            if "[Content_Types].xml" not in zf.namelist():
-                raise InputError("format-error", "This is a zip file but not an Excel workbook (.xlsx).")
-    except zipfile.BadZipFile:
-        raise InputError(
-            "format-error", "This file is not a valid Excel workbook (.xlsx): it may be damaged or renamed."
-        ) from None
-    compressed = sum(i.compress_size for i in infos) or 1
-    uncompressed = sum(i.file_size for i in infos)
-    if uncompressed > XLSX_MAX_UNCOMPRESSED or (
-        uncompressed > XLSX_RATIO_FLOOR and uncompressed / compressed > XLSX_MAX_RATIO
-    ):
-        raise InputError(
-            "file-too-large",
-            f"This workbook unpacks to {uncompressed // (1024 * 1024)} MB, more than we can check "
-            f"(limit {XLSX_MAX_UNCOMPRESSED // (1024 * 1024)} MB, compression ratio {XLSX_MAX_RATIO}:1). "
-            "Remove unused sheets or upload the data as CSV.",
-        )
+            names = {i.filename for i in infos}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _damaged("no readable zip directory") from None
+    if "[Content_Types].xml" not in names:
+        raise InputError("format-error", "This is a zip file but not an Excel workbook (.xlsx).")
+    if len(infos) > XLSX_MAX_MEMBERS:
+        raise InputError("file-too-large", f"The workbook has {len(infos)} parts; at most {XLSX_MAX_MEMBERS}")
+    budget = [0]  # bytes inflated so far, across members
+    with path.open("rb") as raw:
+        for info in infos:
+            extent = _SheetExtent() if info.filename.endswith(".xml") else None
+            _inflate_member(raw, info, file_size, budget, extent)
+            if extent is not None:
+                extent.check()
+
+
+def _inflate_member(
+    raw: Any, info: zipfile.ZipInfo, file_size: int, budget: list[int], extent: _SheetExtent | None
+) -> None:
+    raw.seek(info.header_offset)
+    head = raw.read(_LOCAL_HEADER.size)
+    if len(head) < _LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
+        raise _damaged(f"part {info.filename!r} is missing")
+    name_len, extra_len = _LOCAL_HEADER.unpack(head)[-2:]
+    raw.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+    if info.compress_type == zipfile.ZIP_STORED:
+        decompressor = None
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        decompressor = zlib.decompressobj(-15)
+    else:
+        raise _damaged(f"part {info.filename!r} uses an unsupported compression")
+    produced = 0
+    crc = 0
+    left = info.compress_size  # stored parts: exactly this many bytes; deflated ones end themselves
+
+    def take(data: bytes) -> None:
+        nonlocal produced, crc
+        produced += len(data)
+        budget[0] += len(data)
+        if budget[0] > XLSX_MAX_UNCOMPRESSED or (
+            budget[0] > XLSX_RATIO_FLOOR and budget[0] / file_size > XLSX_MAX_RATIO
+        ):
+            raise _too_large(budget[0], file_size)
+        crc = zlib.crc32(data, crc)
+        if extent is not None:
+            extent.feed(data)
+
+    while True:
+        if decompressor is None:
+            if left <= 0:
+                break
+            chunk = raw.read(min(_INFLATE_CHUNK, left))
+            if not chunk:
+                raise _damaged(f"part {info.filename!r} is cut short")
+            left -= len(chunk)
+            take(chunk)
+            continue
+        if decompressor.eof:
+            break
+        chunk = raw.read(64 * 1024)
+        if not chunk:
+            raise _damaged(f"part {info.filename!r} is cut short")
+        try:
+            data = decompressor.decompress(chunk, _INFLATE_CHUNK)
+            take(data)
+            while decompressor.unconsumed_tail and not decompressor.eof:
+                take(decompressor.decompress(decompressor.unconsumed_tail, _INFLATE_CHUNK))
+        except zlib.error:
+            raise _damaged(f"part {info.filename!r} is corrupt") from None
+    if extent is not None:
+        extent.feed(b"", final=True)
+    if produced != info.file_size or (crc & 0xFFFFFFFF) != info.CRC:
+        raise _damaged(f"part {info.filename!r} does not match the size or checksum the zip declares")
 
 
 def _format_when(value: datetime | date, f: Field) -> str:

@@ -1,7 +1,9 @@
 """Reports of a check, for people: JSON, CSV (one row per error) and an annotated workbook.
 
 Values from the partner's file are echoed back; anything that a spreadsheet could run as a formula is
-neutralised (OWASP CSV injection advice) before it goes into a CSV or a cell we write. The annotated
+neutralised (OWASP CSV injection advice) before it goes into a CSV or a cell we write. The partner's
+data is copied into a new workbook as values only (their workbook itself, with its formulas, links and
+macros, is never re-saved), and a file refused as a whole is not opened again. The annotated
 workbook is bounded: at most `ANNOTATE_MAX_ERRORS` cells are marked, and a source larger than
 `ANNOTATE_MAX_SOURCE_BYTES` gets a summary-only workbook (openpyxl holds a whole workbook in memory).
 """
@@ -17,14 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string
 from openpyxl.worksheet.worksheet import Worksheet
 
-from witan.validation.model import ERROR_CODES, CheckError, CheckReport
+from witan.validation.model import ERROR_CODES, FILE_REFUSAL_CODES, CheckError, CheckReport
 from witan.validation.readers import cell_text, detect_encoding, sniff_delimiter
 
 CSV_COLUMNS: tuple[str, ...] = ("row", "column", "field", "code", "constraint", "value", "message")
@@ -212,38 +214,6 @@ def _unique_title(existing: Iterable[str], wanted: str) -> str:
     return title
 
 
-def _annotate_xlsx(
-    source_path: Path, report: CheckReport, sheet: str | None, out: Path, summary: list
-) -> None:
-    wb = load_workbook(source_path)  # full mode: we edit the partner's own workbook
-    ws = wb[sheet] if sheet else _first_used_sheet(wb)
-    cells, rows = _group_errors(report.errors[:ANNOTATE_MAX_ERRORS])
-    width = min(max(ws.max_column, 1), ANNOTATE_MAX_ROW_CELLS)
-    for row, messages in rows.items():
-        for column in range(1, width + 1):
-            ws.cell(row=row, column=column).fill = ERROR_FILL
-        first = ws.cell(row=row, column=1)
-        first.comment = _comment(messages if first.comment is None else [first.comment.text, *messages])
-    for (row, column), messages in cells.items():
-        cell = ws.cell(row=row, column=column)
-        cell.fill = ERROR_FILL
-        cell.comment = _comment(messages if cell.comment is None else [cell.comment.text, *messages])
-    summary_ws = wb.create_sheet(_unique_title(wb.sheetnames, "Summary"), 0)
-    _fill_summary(summary_ws, summary)
-    wb.active = 0
-    for other in wb.worksheets[1:]:
-        other.sheet_view.tabSelected = False
-    wb.save(out)
-
-
-def _first_used_sheet(wb: Workbook) -> Worksheet:
-    """The sheet the checker reads when none is named: the first that is not empty."""
-    for ws in wb.worksheets:
-        if ws.max_row > 1 or ws.max_column > 1 or ws.cell(row=1, column=1).value is not None:
-            return ws
-    return wb.worksheets[0]
-
-
 def _csv_rows(source_path: Path) -> tuple[int, Iterator[list[Any]]]:
     """(column offset 0, records numbered as the checker numbers them: header = row 1)."""
     encoding = detect_encoding(source_path)
@@ -297,10 +267,10 @@ def _write_rows(
             out_row.append(number)
         for position in range(1, width + 1):
             raw = record[position - 1] if position <= len(record) else None
-            text = str(raw) if raw not in (None, "") else None
-            cell = WriteOnlyCell(ws, value=_ILLEGAL_XLSX.sub("\ufffd", text) if text else None)
+            text = _cell_text(str(raw)) if raw not in (None, "") else None
+            cell = WriteOnlyCell(ws, value=text)
             if text:
-                cell.data_type = "s"  # the text as written in the file, never a formula
+                cell.data_type = "s"  # the value as text (neutralised), never a formula
             messages = cells.get((row_number, position + col_offset))
             if row_messages and position == 1:
                 messages = [*row_messages, *(messages or [])]
@@ -389,16 +359,20 @@ def write_annotated_workbook(
 ) -> Path:
     """Summary first, then the partner's data with error cells filled light red and commented.
 
-    Up to FULL_ANNOTATION_MAX_ROWS rows: the partner's own workbook (xlsx) or one built from their
-    CSV. Larger files (openpyxl writes about 5-10k cells a second) get a sheet holding only the header
-    and the rows with annotated errors, numbered as in their file. A missing, unreadable or
-    unsupported source gets a Summary-only workbook.
+    Up to FULL_ANNOTATION_MAX_ROWS rows: a new workbook holding the values of their sheet or CSV (never
+    their own workbook re-saved: it could carry formulas, links or macros). Larger files (openpyxl
+    writes about 5-10k cells a second) get a sheet holding only the header and the rows with annotated
+    errors, numbered as in their file. A missing, unreadable, unsupported or refused source gets a
+    Summary-only workbook.
     """
     checked_at = checked_at or _now()
     note: str | None = None
     kind: str | None = None
     if source_path is None:
         note = "The file was not read, so only this summary is included."
+    elif FILE_REFUSAL_CODES & set(report.counts):
+        # Refused as a whole (a bomb, beyond a limit, unreadable): never opened again to annotate.
+        note = "The file could not be checked, so only this summary is included."
     elif source_path.stat().st_size > ANNOTATE_MAX_SOURCE_BYTES:
         note = "The file is too large to annotate; see the CSV report for every listed error."
     else:
@@ -422,23 +396,20 @@ def write_annotated_workbook(
 
     if kind is not None and source_path is not None:
         try:
-            if kind == "xlsx" and not only_error_rows:
-                _annotate_xlsx(source_path, report, sheet, out, summary(annotated, None))
-            else:
-                large = (
-                    f"The file has {report.rows} rows, so the next sheet shows only its header and the "
-                    "rows with highlighted errors; column A gives each row's number in your file."
-                )
-                _annotate_rows(
-                    kind,
-                    source_path,
-                    report,
-                    file_name=file_name,
-                    sheet=sheet,
-                    out=out,
-                    summary=summary(annotated, large if only_error_rows else None),
-                    only_error_rows=only_error_rows,
-                )
+            large = (
+                f"The file has {report.rows} rows, so the next sheet shows only its header and the "
+                "rows with highlighted errors; column A gives each row's number in your file."
+            )
+            _annotate_rows(
+                kind,
+                source_path,
+                report,
+                file_name=file_name,
+                sheet=sheet,
+                out=out,
+                summary=summary(annotated, large if only_error_rows else None),
+                only_error_rows=only_error_rows,
+            )
             return out
         except Exception:
             note = "The file could not be opened for annotation, so only this summary is included."

@@ -27,6 +27,20 @@ DEFAULT_DATE_FORMAT = "%Y-%m-%d"
 DEFAULT_DATETIME_FORMAT = "default"
 
 SCHEMA_DIR_ENV = "WITAN_SCHEMA_DIR"
+MAX_PATTERN_CHARS = 1000
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What Python's re has and RE2 lacks: each can make a match backtrack for hours (issue 15), so patterns
+# are matched by RE2 only (Arrow's compute functions), in time linear in the cell's length.
+_NOT_RE2 = (
+    ("(?=", "look-ahead"),
+    ("(?!", "negative look-ahead"),
+    ("(?<=", "look-behind"),
+    ("(?<!", "negative look-behind"),
+    ("(?P=", "back-reference"),
+    ("(?>", "atomic group"),
+    ("(?(", "conditional group"),
+)
 
 
 def _schemas_beside() -> Path:
@@ -291,6 +305,13 @@ def parse_schema(raw: Any, *, source: str = "<schema>") -> Schema:
         name = rf["name"]
         if name in seen:
             raise SchemaError(source, f"{where}/name", f"field name {name!r} is used twice")
+        if name.startswith(_FORMULA_START) or _CONTROL.search(name):
+            # Field names become template headings and report cells: never something a spreadsheet runs.
+            raise SchemaError(
+                source,
+                f"{where}/name",
+                f"field name {name!r} may not start with = + - @ or hold control characters",
+            )
         seen.add(name)
         ftype = rf.get("type", "string")
         fmt = rf.get("format", "default")
@@ -369,6 +390,9 @@ def _check_constraints(source: str, where: str, f: Field) -> None:
             re.compile(c["pattern"])
         except re.error as exc:
             raise SchemaError(source, f"{where}/pattern", f"pattern does not compile: {exc}") from None
+        problem = re2_problem(c["pattern"])
+        if problem:
+            raise SchemaError(source, f"{where}/pattern", f"pattern cannot be used: {problem}")
     if "enum" in c:
         for k, v in enumerate(c["enum"]):
             if parse_constraint_value(f, v) is None:
@@ -379,6 +403,49 @@ def _check_constraints(source: str, where: str, f: Field) -> None:
             raise SchemaError(source, where, "minimum is greater than maximum")
     if "minLength" in c and "maxLength" in c and c["minLength"] > c["maxLength"]:
         raise SchemaError(source, where, "minLength is greater than maxLength")
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be matched by RE2 (look-arounds, back-references, possessive repeats,
+    or anything RE2 refuses to compile); None when it can. Without pyarrow (the API's function), only
+    the syntax is checked; the validator compiles it with RE2 as well."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"longer than {MAX_PATTERN_CHARS} characters"
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            following = pattern[i + 1 : i + 2]
+            if not in_class and ((following in "123456789" and following) or following in ("g", "k")):
+                return "back-references are not supported (RE2)"
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                i += 1
+            if pattern[i + 1 : i + 2] == "]":  # a leading ] is a literal
+                i += 1
+        elif ch == "(":
+            for opener, name in _NOT_RE2:
+                if pattern.startswith(opener, i):
+                    return f"{name} is not supported (RE2)"
+        elif ch == "+" and i and pattern[i - 1] in "*+?}" and (i < 2 or pattern[i - 2] != "\\"):
+            return "possessive repetition is not supported (RE2)"
+        i += 1
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # the API checks syntax only; the validator compiles with RE2 too
+        return None
+    try:
+        pc.match_substring_regex(pa.array([""], pa.string()), f"^(?:{pattern})$")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        return f"RE2 cannot compile it ({str(exc)[:120]})"
+    return None
 
 
 def parse_constraint_value(f: Field, value: Any) -> Any:
