@@ -28,6 +28,7 @@ from local.deploy import embedded_stack
 from local.gateway import LocalGateway
 from local.story import Demo, StepFailed, api_call, require_handler
 from local.story_collect import COLLECT_STEPS
+from local.story_datapacks import DATAPACK_STEPS
 from local.story_datastore import DATASTORE_STEPS
 from local.story_models import MODEL_STEPS
 
@@ -317,6 +318,7 @@ STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     ("API calls authorised, refused and audited (gateway -> access_api)", step_api),
     ("Model run fans out and gathers (Step Functions -> model_run)", step_model_run),
     *MODEL_STEPS,
+    *DATAPACK_STEPS,
     *DATASTORE_STEPS,
     *COLLECT_STEPS,
 ]
@@ -346,6 +348,10 @@ def run(*, server: bool = False, outbox_dir: Path | None = None) -> int:
         print(f"demo FAILED after {elapsed:.1f}s:\n  " + "\n  ".join(failures))
         return 1
     print(f"demo passed: {len(STEPS)} steps in {elapsed:.1f}s")
+    print(
+        "console: run `.venv/bin/witan local up` and open the `console:` URL it prints in a browser; "
+        "sign in as requester, analyst or admin"
+    )
     return 0
 
 

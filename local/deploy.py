@@ -296,10 +296,39 @@ def deploy_template(
     )
     stack = _wait_for_stack(cfn, stack_name, timeout_s)
     deployment.outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+    apply_object_lock(deployment)
     verify_ses_senders(deployment)
     deployment.users = create_demo_users(deployment)
     deployment.deploy_seconds = time.perf_counter() - started
     return deployment
+
+
+def apply_object_lock(deployment: Deployment) -> list[str]:
+    """Turn on versioning and Object Lock (with any default retention) on the buckets whose template
+    asks for them: moto's CloudFormation creates buckets without either. Returns the buckets done."""
+    cfn, s3 = deployment.client("cloudformation"), deployment.client("s3")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=deployment.stack_name)["StackResources"]
+    }
+    done = []
+    for logical, resource in deployment.template.get("Resources", {}).items():
+        props = resource.get("Properties") or {}
+        if (
+            resource.get("Type") != "AWS::S3::Bucket"
+            or not props.get("ObjectLockEnabled")
+            or logical not in physical
+        ):
+            continue
+        bucket = physical[logical]
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        config: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+        rule = (props.get("ObjectLockConfiguration") or {}).get("Rule")
+        if rule:
+            config["Rule"] = rule
+        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=config)
+        done.append(bucket)
+    return done
 
 
 def verify_ses_senders(deployment: Deployment) -> list[str]:

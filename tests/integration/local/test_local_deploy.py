@@ -109,3 +109,36 @@ def test_failed_custom_resource_fails_the_deploy_with_its_reason(tmp_path: Path)
 def test_ignored_types_lists_what_moto_lacks() -> None:
     template = {"Resources": {"A": {"Type": "AWS::S3::Bucket"}, "B": {"Type": "AWS::SNS::TopicPolicy"}}}
     assert cfn_resources.ignored_types(template) == ["AWS::SNS::TopicPolicy"]
+
+
+def test_buckets_the_template_locks_are_locked(tmp_path: Path) -> None:
+    """moto's CloudFormation ignores ObjectLockEnabled: the deploy turns it on as the template says."""
+    template = {
+        "Resources": {
+            "Sealed": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "ObjectLockEnabled": True,
+                    "ObjectLockConfiguration": {
+                        "ObjectLockEnabled": "Enabled",
+                        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 3}},
+                    },
+                },
+            },
+            "Plain": {"Type": "AWS::S3::Bucket"},
+        },
+        "Outputs": {"Sealed": {"Value": {"Ref": "Sealed"}}, "Plain": {"Value": {"Ref": "Plain"}}},
+    }
+    path = tmp_path / "Locks.template.json"
+    path.write_text(json.dumps(template))
+    with embedded_stack(template_path=path) as deployment:
+        s3 = deployment.client("s3")
+        config = s3.get_object_lock_configuration(Bucket=deployment.outputs["Sealed"])[
+            "ObjectLockConfiguration"
+        ]
+        assert config["ObjectLockEnabled"] == "Enabled"
+        retention = config["Rule"]["DefaultRetention"]
+        assert (retention["Mode"], retention["Days"]) == ("COMPLIANCE", 3)
+        assert s3.get_bucket_versioning(Bucket=deployment.outputs["Sealed"])["Status"] == "Enabled"
+        with pytest.raises(s3.exceptions.ClientError):
+            s3.get_object_lock_configuration(Bucket=deployment.outputs["Plain"])
