@@ -164,6 +164,9 @@ class Api(Construct):
                 settings.SES_SENDER: mail.sender,
                 settings.SES_CONFIGURATION_SET: mail.configuration_set_name,
                 settings.MAX_UPLOAD_BYTES: str(settings.DEFAULT_MAX_UPLOAD_BYTES),
+                # Cognito cannot require MFA for one group: platform-admin rights need a token whose
+                # amr claim says MFA (witan.api.identity); everyone else may enrol (OPTIONAL pool).
+                settings.ADMIN_MFA: "required",
             },
         )
         fn = self.access_api

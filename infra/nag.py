@@ -136,7 +136,8 @@ def acknowledge_findings(stack: WitanStack) -> None:
     acknowledge(
         api.user_pool,
         "AwsSolutions-COG2",
-        "MFA is OPTIONAL (TOTP) so accounts created by the admin can sign in to the demo before enrolling",
+        "MFA is OPTIONAL (TOTP) pool-wide: Cognito cannot require it for one group, so the API grants "
+        "platform-admin rights only to tokens whose amr claim says MFA (ADMIN_MFA=required)",
     )
     acknowledge(
         api.user_pool,

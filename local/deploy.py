@@ -307,9 +307,11 @@ def apply_object_lock(deployment: Deployment) -> list[str]:
     """Turn on versioning and Object Lock (with any default retention) on the buckets whose template
     asks for them: moto's CloudFormation creates buckets without either. Returns the buckets done."""
     cfn, s3 = deployment.client("cloudformation"), deployment.client("s3")
+    # moto lists some resources (API methods, Lambda permissions) without a physical id.
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=deployment.stack_name)["StackResources"]
+        if r.get("PhysicalResourceId")
     }
     done = []
     for logical, resource in deployment.template.get("Resources", {}).items():

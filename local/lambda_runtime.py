@@ -108,6 +108,11 @@ _DEFAULT_ENV = {
 }
 
 
+# Set over every function's own variables: moto's Cognito issues ID tokens without the `amr` claim, so
+# the demo admin could never show MFA (the template says ADMIN_MFA=required: witan.api.identity).
+LOCAL_FUNCTION_ENV = {"ADMIN_MFA": "off"}
+
+
 @dataclass
 class RuntimeConfig:
     """Where handler AWS calls go and what extra environment they get."""
@@ -316,6 +321,7 @@ def _function_env(fn: lambda_models.LambdaFunction, code_dir: Path) -> dict[str,
         }
     )
     env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+    env.update(LOCAL_FUNCTION_ENV)
     if config.endpoint_url:
         env["AWS_ENDPOINT_URL"] = config.endpoint_url
     env.update(config.env_overrides)

@@ -125,3 +125,19 @@ def test_validator_grant_writes_are_narrowed(template: Tpl) -> None:
         and any("Put" in a or "Update" in a or "Write" in a for a in _as_list(s["Action"]))
     ]
     assert writers == ["ShareCollectedVersions"]
+
+
+def test_admins_need_mfa(template: Tpl) -> None:
+    """Cognito MFA is per pool (OPTIONAL here, TOTP); the API requires it of platform admins."""
+    name = f"witan-{ENV}-access-api"
+    (fn,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("FunctionName") == name
+    ]
+    assert fn["Environment"]["Variables"]["ADMIN_MFA"] == "required"
+    (pool,) = [
+        r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Cognito::UserPool"
+    ]
+    assert pool["MfaConfiguration"] == "OPTIONAL"
+    assert pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]

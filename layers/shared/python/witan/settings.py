@@ -26,6 +26,8 @@ DATAPACK_RETENTION_YEARS = "DATAPACK_RETENTION_YEARS"  # Object Lock retention o
 DATAPACK_LOCK_MODE = "DATAPACK_LOCK_MODE"  # COMPLIANCE (AWS) or GOVERNANCE
 AUDIT_SEAL_BUCKET = "AUDIT_SEAL_BUCKET"  # signed seals of the audit chains (S3 Object Lock)
 AUDIT_SEAL_KEY_ID = "AUDIT_SEAL_KEY_ID"  # the KMS key that signs them (sealer: Sign; readers: Verify)
+# "required": platform-admin rights only with a token whose `amr` claim says MFA (witan.api.identity).
+ADMIN_MFA = "ADMIN_MFA"
 
 # S3 key prefixes inside the data bucket.
 UPLOADS_PREFIX = "uploads/"  # uploads/{request_id}/{submission_id}/{file_name}

@@ -1,0 +1,48 @@
+"""Platform admins hold admin rights only with a token that says MFA was used (issue 15, item 7):
+Cognito cannot require MFA for one group, so the API checks the ID token's `amr` claim."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from witan.api.identity import mfa_used, principal_from_event
+
+
+def _event(groups: str, amr: Any = None) -> dict[str, Any]:
+    claims: dict[str, Any] = {"sub": "u-1", "cognito:groups": groups}
+    if amr is not None:
+        claims["amr"] = amr
+    return {"requestContext": {"authorizer": {"claims": claims}}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "used"),
+    [
+        (None, False),
+        ("", False),
+        ("[pwd]", False),
+        ('["pwd"]', False),
+        (["pwd", "otp"], False),  # a one-time code alone can be a passwordless single factor
+        ("[pwd, otp, mfa]", True),
+        ('["pwd","otp","mfa"]', True),
+        (["pwd", "hwk", "mfa"], True),
+        (7, False),
+    ],
+)
+def test_mfa_used(raw: Any, used: bool) -> None:
+    assert mfa_used(raw) is used
+
+
+def test_admin_without_mfa_loses_admin_rights_only_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_MFA", "required")
+    without = principal_from_event(_event("platform-admin,org-camden", "[pwd]"))
+    assert not without.is_admin and without.organisations == ("org-camden",)
+    assert not principal_from_event(_event("platform-admin")).is_admin  # no amr claim at all
+    assert principal_from_event(_event("platform-admin", "[pwd, otp, mfa]")).is_admin
+    # Other users are not asked for MFA.
+    assert principal_from_event(_event("org-camden", "[pwd]")).groups == ("org-camden",)
+    monkeypatch.setenv("ADMIN_MFA", "off")
+    assert principal_from_event(_event("platform-admin", "[pwd]")).is_admin
+    monkeypatch.delenv("ADMIN_MFA")
+    assert principal_from_event(_event("platform-admin")).is_admin
