@@ -57,7 +57,17 @@ def _deployable(template: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.filterwarnings("ignore:Tried to parse")
-def test_template_creates_on_moto_cloudformation(template: dict[str, Any], template_path: Path) -> None:
+def test_template_creates_on_moto_cloudformation(
+    template: dict[str, Any], template_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto's own AWS::KMS::Key makes every key symmetric and fails on CloudFormation's tag spelling
+    # (Key/Value); local/ creates keys with cfn_resources.KmsKey (the audit seal key signs), so here too.
+    from moto.cloudformation import parsing
+
+    from local.cfn_resources import KmsKey
+
+    models = parsing.get_model_map
+    monkeypatch.setattr(parsing, "get_model_map", lambda: {**models(), "AWS::KMS::Key": KmsKey})
     assets = json.loads(
         template_path.with_name(template_path.name.replace(".template.json", ".assets.json")).read_text()
     )
@@ -94,6 +104,11 @@ def test_template_creates_on_moto_cloudformation(template: dict[str, Any], templ
             "EventSourceMappings"
         ]
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # The audit table's stream reaches the sealer (moto registers stream mappings on the table).
+        (stream,) = functions.list_event_source_mappings(FunctionName="witan-local-audit-sealer")[
+            "EventSourceMappings"
+        ]
+        assert ":table/witan-local-audit/stream/" in stream["EventSourceArn"]
         # moto's CloudFormation keeps a function's Environment (not its Layers or TracingConfig).
         config = functions.get_function(FunctionName="witan-local-access-api")["Configuration"]
         assert config["Environment"]["Variables"]["STATE_MACHINE_ARN"] == outputs["StateMachineArn"]
