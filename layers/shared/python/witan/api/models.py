@@ -310,6 +310,9 @@ class VerifyReport(Body):
     digests: int
     chains: dict[str, int]
     expired_gaps: int
+    seals: int = Field(
+        0, description="signed seals (outside the table, docs/audit.md) the chains were checked against"
+    )
     problems: list[dict[str, Any]]
 
 
