@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup demo test test-fast lint synth deploy bench layers clean
+.PHONY: setup demo test test-fast lint synth deploy bench layers clean console
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,18 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 setup: $(VENV)/.installed
 
-demo: setup
+# The council console: npm ci from console/package-lock.json (exact versions), then the build copies our
+# source and the vendored npm files into the shared layer's witan/console/site/ (not committed).
+CONSOLE_SITE := layers/shared/python/witan/console/site/index.html
+$(CONSOLE_SITE): console/package.json console/package-lock.json console/build.mjs $(wildcard console/src/*)
+	cd console && npm ci --no-audit --no-fund --ignore-scripts && node build.mjs
+
+console: $(CONSOLE_SITE)
+
+demo: setup console
 	$(PY) -m local.demo
 
-test: setup
+test: setup console
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: setup
@@ -32,11 +40,11 @@ synth: setup
 layers: setup
 	$(PY) -m layers.build
 
-deploy: setup layers
+deploy: setup console layers
 	npx --yes aws-cdk@2 deploy --app "$(PY) -m infra.app" --require-approval broadening
 
 bench: setup
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf cdk.out .build .witan-local .pytest_cache .ruff_cache
+	rm -rf cdk.out .build .witan-local .pytest_cache .ruff_cache console/node_modules layers/shared/python/witan/console/site

@@ -1,8 +1,15 @@
 """API: Cognito user pool, REST API and the access_api function.
 
 Cognito-authorised routes: ANY / and ANY /{proxy+}. Without the Cognito authorizer (authorised inside
-the function): GET /openapi.json (public description) and ANY /collect/{proxy+} (partner capability
-tokens).
+the function): GET /openapi.json (public description), ANY /collect/{proxy+} (partner capability
+tokens) and GET /console, /console/{proxy+} (the council console's static files, witan.console).
+
+The console is served by access_api from the shared layer, as the partner page is, rather than from S3
+behind the API: it is then the same origin, one deployment and one set of headers (its strict CSP is
+built next to the files), with no bucket, integration role or deployment custom resource; a page load
+is a handful of small cached requests, each audited like every other request. Sign-in is Cognito
+managed login with the authorization-code flow and PKCE: a public app client (no secret) whose
+callback is the console on the API's own origin.
 
 Binary media types: GET /collect/{token}/template.xlsx returns the workbook base64-encoded with
 isBase64Encoded true; API Gateway turns it back into bytes only when the request's first Accept media
@@ -33,6 +40,9 @@ from infra.mail import Mail
 from infra.storage import Storage
 
 STAGE_NAME = "v1"
+# access_api's settings for the console's sign-in (witan.api.routes.console reads them).
+CONSOLE_AUTH_URL_ENV = "CONSOLE_AUTH_URL"
+CONSOLE_CLIENT_ID_ENV = "CONSOLE_CLIENT_ID"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The xlsx type names the binary response; */* is what makes browser downloads work (see above).
 BINARY_MEDIA_TYPES = (XLSX_TYPE, "*/*")
@@ -142,6 +152,17 @@ class Api(Construct):
             refresh_token_validity=Duration.days(1),
         )
 
+        # Managed login for the console: the pool's Cognito domain and a public client (no secret) for
+        # the authorization-code flow with PKCE. Its callback and sign-out URLs are set below, once the
+        # API's origin is known. The domain prefix is unique per account (prefixes are global).
+        self.user_pool_domain = self.user_pool.add_domain(
+            "ConsoleDomain",
+            cognito_domain=cognito.CognitoDomainOptions(
+                domain_prefix=f"{config.name('console')}-{Stack.of(self).account}"
+            ),
+        )
+        self.console_client: cognito.UserPoolClient | None = None
+
         self.access_api = WitanFunction(
             self,
             "AccessApi",
@@ -250,6 +271,30 @@ class Api(Construct):
         self.origin = f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
         # The partner page posts its presigned form straight to the data bucket from that origin.
         storage.allow_browser_uploads(self.origin)
+        console_url = f"{self.origin}/{STAGE_NAME}/console/"
+        self.console_client = self.user_pool.add_client(
+            "ConsoleClient",
+            user_pool_client_name=config.name("console"),
+            generate_secret=False,  # a browser app: PKCE instead of a secret
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=[console_url],
+                logout_urls=[console_url],
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, email_verified=True, fullname=True
+            ),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(fullname=True),
+            prevent_user_existence_errors=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(1),
+        )
+        fn.function.add_environment(CONSOLE_AUTH_URL_ENV, self.user_pool_domain.base_url())
+        fn.function.add_environment(CONSOLE_CLIENT_ID_ENV, self.console_client.user_pool_client_id)
         for response_type, (code, message) in GATEWAY_ERRORS.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{code.title().replace('_', '')}{response_type.response_type}",
@@ -283,6 +328,11 @@ class Api(Construct):
         self.openapi_method = root.add_resource("openapi.json").add_method("GET", integration, **open_route)
         self.collect_method = (
             root.add_resource("collect").add_resource("{proxy+}").add_method("ANY", integration, **open_route)
+        )
+        console = root.add_resource("console")
+        self.console_methods = (
+            console.add_method("GET", integration, **open_route),
+            console.add_resource("{proxy+}").add_method("GET", integration, **open_route),
         )
 
         # Partner links in scheduled reminders: the stage URL, built from the API id (not `rest_api.url`,

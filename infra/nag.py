@@ -161,9 +161,17 @@ def acknowledge_findings(stack: WitanStack) -> None:
             api.collect_method,
             "ANY /collect/{proxy+} is for partners holding capability tokens, checked in access_api",
         ),
+        *(
+            (
+                method,
+                "GET /console and /console/{proxy+} are the console's static files, loaded before sign-in",
+            )
+            for method in api.console_methods
+        ),
     ):
         for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
             acknowledge(method, rule, f"{why}; no Cognito authorizer by design")
+
 
 def _acknowledge_audit_seal(stack: WitanStack) -> None:
     """infra/audit_seal.py: writing and reading seals, under seals/ of the seal bucket only."""

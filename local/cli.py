@@ -54,6 +54,7 @@ def run_up(args: argparse.Namespace, stop: threading.Event | None = None) -> int
             f"(AWS_ENDPOINT_URL for boto3 or the aws cli; region {deployment.region})"
         )
         print(f"API endpoint:  {gateway.url}")
+        print(f"console:       {gateway.url}console/  (sign in as a demo user below)")
         print(f"outbox:        {outbox_dir}")
         print(
             f"deployed {deployment.stack_name} in {deployment.deploy_seconds:.1f}s; demo users (local only):"

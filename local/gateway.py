@@ -12,14 +12,23 @@ request body whose Content-Type matches reaches the function base64-encoded (isB
 response with isBase64Encoded true is decoded to bytes only when the request's first Accept media type
 matches, and otherwise reaches the client as the base64 text itself. A `*/*` entry matches any Accept,
 including none (browsers' downloads send none).
+
+Console sign-in: in AWS the console (GET /{stage}/console/) signs in through Cognito managed login
+with the authorization-code flow and PKCE. moto has no managed login, so this gateway plays it under
+/local/oauth2/: `authorize` is a sign-in page listing the demo users, `token` exchanges the code (after
+checking the PKCE verifier against the challenge) for the user's moto ID token; and it answers the
+console's config.json with these endpoints instead of the Cognito domain's.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import html
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 import urllib.parse
@@ -278,6 +287,126 @@ class AccessLog:
             )
 
 
+LOCAL_SIGN_IN_PREFIX = "/local/oauth2/"
+CODE_LIFETIME_S = 300
+
+
+class LocalSignIn:
+    """Cognito managed login's part for the console, locally: a sign-in page for the demo users and
+    the authorization-code exchange with PKCE (S256). Codes are single-use and short-lived."""
+
+    def __init__(self, deployment: Deployment, gateway: LocalGateway) -> None:
+        self.deployment = deployment
+        self.gateway = gateway
+        self._codes: dict[str, tuple[str, str, str, float]] = {}  # code -> user, challenge, redirect, at
+        self._lock = threading.Lock()
+
+    def _origin(self) -> str:
+        return self.gateway.url.rsplit(f"/{self.gateway.stage}/", 1)[0]
+
+    def config(self) -> dict[str, str]:
+        base = f"{self._origin()}{LOCAL_SIGN_IN_PREFIX}"
+        return {
+            "signIn": "local",
+            "authorizeUrl": f"{base}authorize",
+            "tokenUrl": f"{base}token",
+            "logoutUrl": "",
+            "clientId": "local-console",
+            "scope": "openid email profile",
+        }
+
+    def handle(self, method: str, split: urllib.parse.SplitResult, body: bytes) -> GatewayResponse:
+        name = split.path.removeprefix(LOCAL_SIGN_IN_PREFIX)
+        query = dict(urllib.parse.parse_qsl(split.query))
+        if split.path.endswith("/console/config.json"):
+            return self._json(200, self.config())
+        if name == "authorize" and method == "GET":
+            return self._page(query)
+        if name == "approve" and method == "GET":
+            return self._approve(query)
+        if name == "token" and method == "POST":
+            return self._token(dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"))))
+        return self._json(404, {"error": "not_found"})
+
+    @staticmethod
+    def _json(status: int, value: dict[str, Any]) -> GatewayResponse:
+        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        return GatewayResponse(status, headers, json.dumps(value).encode())
+
+    def _page(self, query: dict[str, str]) -> GatewayResponse:
+        problem = None
+        if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256":
+            problem = "The console must ask for a code with a PKCE S256 challenge."
+        elif not query.get("code_challenge") or not query.get("redirect_uri", "").startswith(self._origin()):
+            problem = "The sign-in request has no challenge, or a redirect to another site."
+        stylesheet = f"/{self.gateway.stage}/console/govuk-frontend.min.css"
+        items = []
+        for key, user in self.deployment.users.items():
+            approve = html.escape("approve?" + urllib.parse.urlencode({**query, "user": key}))
+            items.append(
+                f'<li><a class="govuk-button" href="{approve}">Sign in as {html.escape(key)}'
+                f'<span class="govuk-visually-hidden"> ({html.escape(user.email)})</span></a> '
+                f'<span class="govuk-body">{html.escape(user.email)}, '
+                f"group {html.escape(user.group)}</span></li>"
+            )
+        users = "".join(items)
+        body = (
+            '<!DOCTYPE html><html lang="en" class="govuk-template"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>Sign in (local) – Witan</title><link rel="stylesheet" href="{stylesheet}"></head>'
+            '<body class="govuk-template__body"><div class="govuk-width-container">'
+            '<main class="govuk-main-wrapper" id="main-content"><h1 class="govuk-heading-l">Sign in</h1>'
+            + (
+                '<div class="govuk-error-summary" role="alert">'
+                f'<p class="govuk-body">{html.escape(problem)}</p></div>'
+                if problem
+                else '<p class="govuk-body">This embedded stack has no Cognito managed login: choose a demo '
+                "user (they exist only in this local stack).</p>"
+                f'<ul class="govuk-list govuk-list--spaced">{users}</ul>'
+            )
+            + "</main></div></body></html>"
+        )
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'none'; "
+                "base-uri 'none'; frame-ancestors 'none'",
+            ),
+        ]
+        return GatewayResponse(200 if problem is None else 400, headers, body.encode())
+
+    def _approve(self, query: dict[str, str]) -> GatewayResponse:
+        user, redirect = query.get("user", ""), query.get("redirect_uri", "")
+        if user not in self.deployment.users or not redirect.startswith(self._origin()):
+            return self._json(400, {"error": "invalid_request"})
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = (user, query.get("code_challenge", ""), redirect, time.time())
+        location = redirect + "?" + urllib.parse.urlencode({"code": code, "state": query.get("state", "")})
+        return GatewayResponse(302, [("Location", location), ("Cache-Control", "no-store")], b"")
+
+    def _token(self, form: dict[str, str]) -> GatewayResponse:
+        with self._lock:
+            found = self._codes.pop(form.get("code", ""), None)  # single use
+        if found is None or form.get("grant_type") != "authorization_code":
+            return self._json(400, {"error": "invalid_grant"})
+        user, challenge, redirect, issued = found
+        verifier = form.get("code_verifier", "")
+        computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if (
+            time.time() - issued > CODE_LIFETIME_S
+            or form.get("redirect_uri") != redirect
+            or not secrets.compare_digest(computed, challenge)
+        ):
+            return self._json(400, {"error": "invalid_grant"})
+        token = self.deployment.id_token(user)
+        return self._json(
+            200, {"id_token": token, "access_token": token, "token_type": "Bearer", "expires_in": 3600}
+        )
+
+
 class LocalGateway:
     """ThreadingHTTPServer on 127.0.0.1 serving the stack's REST API at /{stage}/."""
 
@@ -293,6 +422,7 @@ class LocalGateway:
         setting = access_log_setting(deployment.template)
         self.access_log = AccessLog(deployment, setting) if setting else None
         self.invocations = 0
+        self.sign_in = LocalSignIn(deployment, self)
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -365,6 +495,8 @@ class LocalGateway:
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
     ) -> GatewayResponse:
         split = urllib.parse.urlsplit(raw_path)
+        if split.path.startswith(LOCAL_SIGN_IN_PREFIX) or split.path == f"/{self.stage}/console/config.json":
+            return self.sign_in.handle(method, split, body)
         stage_prefix = f"/{self.stage}"
         if not (split.path == stage_prefix or split.path.startswith(stage_prefix + "/")):
             return self.error("MISSING_AUTHENTICATION_TOKEN")  # no stage: no stage access log either

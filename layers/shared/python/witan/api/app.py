@@ -51,6 +51,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "models": ("model_runs",),  # the registered models
     "model-runs": ("model_runs",),  # runs of any model
     "datapacks": ("datapacks",),  # sealed, reproducible bundles
+    "console": ("console",),  # the council console's static files (witan.console)
 }
 AREAS["openapi.json"] = ("docs", *dict.fromkeys(m for ms in AREAS.values() for m in ms))
 # Actions answered without claims: each route module lists its own in PUBLIC_ACTIONS (the documentation;
