@@ -28,6 +28,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as logs_destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from witan import settings
@@ -271,6 +272,11 @@ class Api(Construct):
         self.origin = f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
         # The partner page posts its presigned form straight to the data bucket from that origin.
         storage.allow_browser_uploads(self.origin)
+        # The console reads run outputs (CSV) with fetch() from their presigned GETs: a GET rule for the
+        # same origin (simple requests: no preflight, no request headers, nothing exposed).
+        storage.data_bucket.add_cors_rule(
+            id="console-reads", allowed_methods=[s3.HttpMethods.GET], allowed_origins=[self.origin]
+        )
         console_url = f"{self.origin}/{STAGE_NAME}/console/"
         self.console_client = self.user_pool.add_client(
             "ConsoleClient",

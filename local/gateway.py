@@ -448,6 +448,28 @@ class LocalGateway:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread: threading.Thread | None = None
+        self._trust_local_origin()
+
+    def _trust_local_origin(self) -> None:
+        """The data bucket's CORS rules name the API's origin (`https://{api}.execute-api...`), where
+        the partner page and the console come from in AWS; here they come from this gateway, so each
+        such rule also names its origin: a browser on `witan local up` can then post partner uploads
+        to moto's S3 and the console can read run outputs from it."""
+        bucket = self.deployment.outputs.get("DataBucketName")
+        if not bucket:
+            return
+        s3 = self.deployment.client("s3")
+        try:
+            rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+        except Exception:  # no CORS configuration: nothing to extend
+            logger.info("data bucket has no CORS rules to extend for %s", self.url)
+            return
+        origin = self.url.rsplit(f"/{self.stage}/", 1)[0]
+        for rule in rules:
+            origins = rule.get("AllowedOrigins", [])
+            if any(".execute-api." in o for o in origins) and origin not in origins:
+                origins.append(origin)
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
 
     @property
     def url(self) -> str:

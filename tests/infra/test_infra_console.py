@@ -97,3 +97,19 @@ def test_console_csp_allows_only_its_own_scripts_and_styles() -> None:
     assert (
         config["authorizeUrl"] == f"{auth}/oauth2/authorize" and config["tokenUrl"] == f"{auth}/oauth2/token"
     )
+
+
+def test_data_bucket_lets_the_console_read_outputs_from_the_api_origin(template: Tpl) -> None:
+    """Charts fetch run outputs (CSV) from their presigned GETs: one GET rule for the API's origin."""
+    rules = [
+        rule
+        for bucket in _of_type(template, "AWS::S3::Bucket").values()
+        for rule in bucket["Properties"].get("CorsConfiguration", {}).get("CorsRules", [])
+        if rule.get("Id") == "console-reads"
+    ]
+    assert len(rules) == 1
+    (rule,) = rules
+    assert rule["AllowedMethods"] == ["GET"]
+    (origin,) = rule["AllowedOrigins"]
+    assert "execute-api" in json.dumps(origin) and "*" not in json.dumps(origin)
+    assert "AllowedHeaders" not in rule and "ExposedHeaders" not in rule
