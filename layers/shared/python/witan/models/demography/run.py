@@ -254,8 +254,12 @@ def charts(model_plan: dict[str, Any], by_scenario: Mapping[str, Mapping[str, Me
     """population_pyramid.png (baseline, every council summed; first and last projected year) and
     total_population.png (every council summed, every scenario)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     import witan.modelrun.charts  # noqa: F401  (the Agg backend and a writable config folder)
+
+    def _people(n: float) -> str:
+        return f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}k" if n >= 1e4 else f"{n:,.0f}"
 
     def _png(fig: Any) -> bytes:
         buf = io.BytesIO()
@@ -274,9 +278,9 @@ def charts(model_plan: dict[str, Any], by_scenario: Mapping[str, Mapping[str, Me
     ax.step(-grid[0, 1], ages, where="mid", color="navy", linewidth=1, label=f"men {first}")
     ax.step(grid[0, 0], ages, where="mid", color="darkred", linewidth=1, label=f"women {first}")
     ax.axvline(0, color="black", linewidth=0.5)
-    ticks = ax.get_xticks()
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{abs(t):,.0f}" for t in ticks])
+    # Both sides count people: unsigned labels, compact where a pyramid sums many councils.
+    ax.xaxis.set_major_locator(MaxNLocator(7, symmetric=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: _people(abs(t))))
     ax.set_ylabel("age (90 = 90 and over)")
     ax.set_xlabel("people")
     n = len(model_plan["gss_codes"])
