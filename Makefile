@@ -46,5 +46,19 @@ deploy: setup console layers
 bench: setup
 	$(PY) -m benchmarks
 
+# Headless Chromium for the browser tests (tests/e2e): without it `make test` skips them and says so;
+# CI (.ci/run) requires them. Debian has the `chromium` package; on Ubuntu it is `chromium-browser`
+# (a snap). Asks for sudo when not root; on other systems install Chromium by hand.
+.PHONY: browser
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+		echo "Chromium: $$(command -v chromium || command -v chromium-browser)"; \
+	elif command -v apt-get >/dev/null; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && ($$SUDO apt-get install -y -qq chromium || $$SUDO apt-get install -y -qq chromium-browser); \
+	else \
+		echo "Install Chromium (chromium or chromium-browser on PATH) to run the browser tests" >&2; exit 1; \
+	fi
+
 clean:
 	rm -rf cdk.out .build .witan-local .pytest_cache .ruff_cache console/node_modules layers/shared/python/witan/console/site

@@ -41,8 +41,11 @@ def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def browser() -> Iterator[Cdp]:
-    """Headless Chromium with one page session, over the DevTools pipe (test_e2e_partner_page.Cdp)."""
-    from .test_e2e_partner_page import Cdp
+    """Headless Chromium with one page session, over the DevTools pipe (test_e2e_partner_page.Cdp).
+    Without Chromium: skipped, saying how to get it (`make browser`); failed under CI instead."""
+    from .test_e2e_partner_page import Cdp, require_chromium
+
+    require_chromium()
 
     profile = Path(tempfile.mkdtemp(prefix="witan-chromium-"))
     cdp = Cdp(profile)
