@@ -150,6 +150,7 @@ def test_valid_upload_becomes_a_version_of_the_destination_dataset(e2e_stack: An
         dataset_id=dataset_id,
         dataset_owner_org="org-camden",
         requester_sub=requester_sub,
+        requester_groups=["org-camden"],  # stored at creation: delivery decides again with them
         share_with=[{"type": "user", "id": analyst_sub}],
     )
     put_submission(dynamodb, table, Submission(request_id, "s1", "partner@school.example"))
