@@ -454,22 +454,45 @@ class LocalGateway:
         """The data bucket's CORS rules name the API's origin (`https://{api}.execute-api...`), where
         the partner page and the console come from in AWS; here they come from this gateway, so each
         such rule also names its origin: a browser on `witan local up` can then post partner uploads
-        to moto's S3 and the console can read run outputs from it."""
+        to moto's S3 and the console can read run outputs from it. moto's CloudFormation does not apply
+        a bucket's CorsConfiguration: then the template's rules are applied, for this origin."""
         bucket = self.deployment.outputs.get("DataBucketName")
         if not bucket:
             return
         s3 = self.deployment.client("s3")
+        origin = self.url.rsplit(f"/{self.stage}/", 1)[0]
         try:
             rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
-        except Exception:  # no CORS configuration: nothing to extend
-            logger.info("data bucket has no CORS rules to extend for %s", self.url)
-            return
-        origin = self.url.rsplit(f"/{self.stage}/", 1)[0]
+        except Exception:  # no CORS configuration (moto's CloudFormation skips it): the template's
+            rules = []
+            for resource in self.deployment.template.get("Resources", {}).values():
+                cors = (
+                    resource.get("Properties", {}).get("CorsConfiguration")
+                    if resource["Type"] == "AWS::S3::Bucket"
+                    else None
+                )
+                for rule in (cors or {}).get("CorsRules", []):
+                    local_rule: dict[str, Any] = {"AllowedMethods": list(rule["AllowedMethods"])}
+                    if rule.get("Id"):
+                        local_rule["ID"] = str(rule["Id"])
+                    for key, s3_key in (
+                        ("AllowedHeaders", "AllowedHeaders"),
+                        ("ExposedHeaders", "ExposeHeaders"),
+                    ):
+                        if rule.get(key):
+                            local_rule[s3_key] = list(rule[key])
+                    if "MaxAge" in rule:
+                        local_rule["MaxAgeSeconds"] = int(rule["MaxAge"])
+                    rules.append(local_rule)
         for rule in rules:
-            origins = rule.get("AllowedOrigins", [])
-            if any(".execute-api." in o for o in origins) and origin not in origins:
+            origins = rule.setdefault("AllowedOrigins", [])
+            if (not origins or any(".execute-api." in o for o in origins)) and origin not in origins:
                 origins.append(origin)
-        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+        try:
+            if rules:
+                s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+        except Exception:  # a convenience for browsers: never a reason not to serve the API
+            logger.warning("could not add %s to the data bucket's CORS rules", origin, exc_info=True)
 
     @property
     def url(self) -> str:
