@@ -7,6 +7,8 @@ Scenarios, each with its invariants checked and its figures printed:
   once (one per request id), conflicts counted, the chain verifies against the seals.
 - `ses-down`: SES refuses every email while uploads are checked: outcomes still recorded once each
   (the email failures are counted, not retried through the DLQ).
+- `killed`: the validator dies half-way through each upload's first delivery; the redelivery checks
+  it: one outcome and one audit event per upload, nothing in the DLQ.
 - `throttled`: DynamoDB throttles 20% of the audit table's writes; API calls through the local
   gateway: each request leaves exactly one audit event (botocore retries the throttled puts), or
   fails closed; the trail verifies.
@@ -36,6 +38,7 @@ from typing import Any
 
 UPLOADS = int(os.environ.get("BENCH_LOAD_UPLOADS", "200"))
 SES_UPLOADS = int(os.environ.get("BENCH_LOAD_SES_UPLOADS", "20"))
+KILLED_UPLOADS = int(os.environ.get("BENCH_LOAD_KILLED_UPLOADS", "10"))
 CALLS = int(os.environ.get("BENCH_LOAD_CALLS", "60"))
 WRITERS = 16
 EVENTS_PER_WRITER = 10
@@ -234,6 +237,58 @@ def scenario_ses_down(deployment: Any, count: int) -> list[str]:
     ]
 
 
+def scenario_killed(deployment: Any, count: int) -> list[str]:
+    """The validator dies half-way (after its claim, while writing reports) on each upload's first
+    delivery; SQS redelivers once the message's visibility and the claim's lease have run out. Time is
+    compressed: the queue's visibility timeout is set to 1 s and the lease margin made negative, as if
+    the dead invocation's deadline had long passed. Each upload then ends with one outcome and one
+    `upload.checked` audit event, nothing in the DLQ."""
+    from witan.collect import service
+
+    from local import lambda_runtime
+
+    sqs, queue_url = deployment.client("sqs"), deployment.outputs["UploadQueueUrl"]
+    visibility = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"
+    ]
+    killed: Counter[str] = Counter()
+    original = service.UploadCheckService._store_reports
+
+    def dies_once(self: Any, upload: Any, *args: Any, **kwargs: Any) -> Any:
+        if not killed[upload.key]:
+            killed[upload.key] += 1
+            raise RuntimeError("injected: the function was killed half-way")
+        return original(self, upload, *args, **kwargs)
+
+    request_id = _request(deployment, count)
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "1"})
+    started = time.perf_counter()
+    try:
+        with (
+            _patched(service.UploadCheckService, "_store_reports", dies_once),
+            _patched(service, "LEASE_MARGIN_SECONDS", -3600),
+        ):
+            _upload_all(deployment, request_id, count)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and sum(_outcomes(deployment, request_id).values()) < count:
+                time.sleep(0.5)  # redeliveries come from the poller's sweep
+            lambda_runtime.wait_until_idle(60)
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=visibility)
+    seconds = time.perf_counter() - started
+    outcomes = _outcomes(deployment, request_id)
+    once = sum(1 for n in range(count) if outcomes.get(f"s{n}") == 1)
+    audited = _audit_events_by_request(deployment, prefix=f"request/{request_id}/", attribute="resource")
+    audited_once = sum(1 for n in range(count) if audited.get(f"request/{request_id}/submission/s{n}") == 1)
+    dlq = _dlq_depth(deployment)
+    ok = once == count and audited_once == count and dlq == 0 and len(killed) == count
+    return [
+        f"validator killed once  {count:>6}  all retried and checked in {seconds:6.1f} s",
+        f"  exactly one outcome  {once:>6}/{count}   one audit event {audited_once}/{count}   DLQ {dlq}   "
+        + ("OK" if ok else "FAILED"),
+    ]
+
+
 def scenario_throttled(deployment: Any, gateway: Any, calls: int) -> list[str]:
     from moto.core.exceptions import JsonRESTError
     from moto.dynamodb.models.table import Table
@@ -324,6 +379,7 @@ def main() -> int:
                 lines += scenario_uploads(deployment, UPLOADS)
                 lines += scenario_writers(deployment)
                 lines += scenario_ses_down(deployment, SES_UPLOADS)
+                lines += scenario_killed(deployment, KILLED_UPLOADS)
                 lines += scenario_throttled(deployment, gateway, CALLS)
                 lines += verify_line(deployment)
     finally:

@@ -1,6 +1,6 @@
 """The load and fault scenarios of `make bench` (benchmarks/bench_load.py), small, on the shared stack:
-uploads at once, writers on one chain, SES refusing, audit writes throttled; then the sealed trail
-verifies."""
+uploads at once, writers on one chain, SES refusing, the validator killed half-way, audit writes
+throttled; then the sealed trail verifies."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def test_load_and_fault_scenarios_keep_their_invariants(e2e_stack: Any) -> None:
         lines = bench_load.scenario_uploads(deployment, 12)
         lines += bench_load.scenario_writers(deployment)
         lines += bench_load.scenario_ses_down(deployment, 4)
+        lines += bench_load.scenario_killed(deployment, 4)
         lines += bench_load.scenario_throttled(deployment, gateway, 12)
         lines += bench_load.verify_line(deployment)
     finally:
