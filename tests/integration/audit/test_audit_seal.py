@@ -212,3 +212,30 @@ def test_cli_verify_with_seals(
     assert main(sealed) == 1
     assert f"PROBLEM seal_mismatch chain={CHAIN} seq=6" in capsys.readouterr().out
     assert main(["audit", "verify", "--table", audit_table, "--seal-bucket", BUCKET]) == 2
+
+
+def test_cli_verify_by_stack_outputs(
+    dynamodb: Any,
+    audit_table: str,
+    sealing: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--stack` takes the table, seal bucket and key from the stack's outputs."""
+    import argparse
+
+    from witan.audit import cli as audit_cli
+
+    signer, store = sealing
+    outputs = {"AuditTableName": audit_table, "AuditSealBucketName": BUCKET, "AuditSealKeyId": signer.key_id}
+    asked: list[str] = []
+    monkeypatch.setattr(audit_cli, "stack_outputs", lambda stack, *_: (asked.append(stack), outputs)[1])
+    _fill(dynamodb, audit_table)
+    write_seal(audit_table, dynamodb, signer, store, trigger="test", chains=1)
+    parser = argparse.ArgumentParser(prog="witan")
+    audit_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "verify", "--stack", "Witan-test"])
+    assert args.func(args) == 0 and asked == ["Witan-test"]
+    assert "checked against 1 signed seal(s)" in capsys.readouterr().out
+    args = parser.parse_args(["audit", "verify"])
+    assert args.func(args) == 2

@@ -16,8 +16,15 @@ def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="verify or digest the tamper-evident audit trail")
     commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
 
-    verify = commands.add_parser("verify", help="verify every hash chain and digest in the audit table")
-    _table_options(verify)
+    verify = commands.add_parser(
+        "verify", help="verify every hash chain and digest in the audit table, and the signed seals"
+    )
+    _table_options(verify, required=False)
+    verify.add_argument(
+        "--stack",
+        default=None,
+        help="a deployed Witan stack (e.g. Witan-prod): table, seal bucket and key from its outputs",
+    )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.add_argument(
         "--seal-bucket",
@@ -52,8 +59,8 @@ def register(subparsers: Any) -> None:
     digest.set_defaults(func=run_digest)
 
 
-def _table_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--table", required=True, help="audit table name (stack output AuditTableName)")
+def _table_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--table", required=required, help="audit table name (stack output AuditTableName)")
     parser.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint, e.g. the embedded stack's")
     parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
 
@@ -61,10 +68,23 @@ def _table_options(parser: argparse.ArgumentParser) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     import boto3
 
+    from botocore.exceptions import BotoCoreError, ClientError
     from witan.aws.audit_seals import KmsSigner, S3SealStore, verify_sealed
     from witan.aws.audit_table import AuditReadError, make_client, verify
     from witan.settings import Settings
 
+    if args.stack:
+        try:
+            outputs = stack_outputs(args.stack, args.endpoint_url, args.region)
+        except (ClientError, BotoCoreError) as exc:  # no such stack, no credentials, no network
+            print(f"audit verify: stack {args.stack} unreadable: {exc}", file=sys.stderr)
+            return 2
+        args.table = args.table or outputs.get("AuditTableName")
+        args.seal_bucket = args.seal_bucket or outputs.get("AuditSealBucketName")
+        args.seal_key = args.seal_key or outputs.get("AuditSealKeyId")
+    if not args.table:
+        print("audit verify: give --table or --stack", file=sys.stderr)
+        return 2
     if bool(args.seal_bucket) != bool(args.seal_key):
         print("audit verify: --seal-bucket and --seal-key go together", file=sys.stderr)
         return 2
@@ -102,6 +122,15 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"PROBLEM {p.kind} chain={p.chain} seq={p.seq}: {p.message}")
         print("INTACT" if result.ok else f"TAMPERED: {len(result.problems)} problem(s)")
     return 0 if result.ok else 1
+
+
+def stack_outputs(stack: str, endpoint_url: str | None, region: str | None) -> dict[str, str]:
+    """A CloudFormation stack's outputs (OutputKey -> OutputValue)."""
+    import boto3
+
+    client = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region)
+    (described,) = client.describe_stacks(StackName=stack)["Stacks"]
+    return {o["OutputKey"]: o.get("OutputValue", "") for o in described.get("Outputs", [])}
 
 
 def run_digest(args: argparse.Namespace) -> int:
