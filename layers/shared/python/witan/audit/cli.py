@@ -67,8 +67,8 @@ def _table_options(parser: argparse.ArgumentParser, required: bool = True) -> No
 
 def run_verify(args: argparse.Namespace) -> int:
     import boto3
-
     from botocore.exceptions import BotoCoreError, ClientError
+
     from witan.aws.audit_seals import KmsSigner, S3SealStore, verify_sealed
     from witan.aws.audit_table import AuditReadError, make_client, verify
     from witan.settings import Settings
