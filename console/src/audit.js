@@ -44,6 +44,7 @@ export async function show({ who, render }) {
           secondaryButton("Verify the audit trail", { id: "audit-verify-button", onclick: () => runVerify(verify) }), verify)
       : null,
   );
+  if (admin || filters.dataset) results.after(await usageReport(filters));
   if (!admin && !filters.dataset) {
     results.append(notice("Enter the id of a dataset your organisation owns to see its events."));
     return;
@@ -91,4 +92,27 @@ async function runVerify(container) {
   } catch (error) {
     container.replaceChildren(failure(error));
   }
+}
+
+/** Reads, downloads and denied attempts per day, dataset and user (GET /audit/reports/usage). */
+async function usageReport(filters) {
+  const section = h("div", { id: "audit-usage" }, h("h2.govuk-heading-m", "Usage"));
+  try {
+    const query = { dataset: filters.dataset, from: filters.from ? `${filters.from}T00:00:00Z` : "", to: filters.to ? `${filters.to}T23:59:59Z` : "" };
+    const report = await api("GET", "audit/reports/usage", { query });
+    const rows = report.rows || [];
+    section.append(
+      rows.length
+        ? table(
+            null,
+            ["Day", "Dataset", "Who", "Reads", "Downloads", "Denied"],
+            rows.slice(0, 200).map((row) => [row.day, row.dataset, row.actor_email || row.actor_sub, String(row.reads), String(row.downloads), String(row.denied)]),
+            { id: "audit-usage-table", numeric: ["Reads", "Downloads", "Denied"] },
+          )
+        : h("p.govuk-body", "No reads or downloads in this period."),
+    );
+  } catch (error) {
+    section.append(failure(error));
+  }
+  return section;
 }

@@ -9,6 +9,7 @@ const PAGES = {
   runs: () => import("./models.js"),
   datasets: () => import("./datasets.js"),
   requests: () => import("./requests.js"),
+  datapacks: () => import("./datapacks.js"),
   audit: () => import("./audit.js"),
 };
 
@@ -48,6 +49,7 @@ function homePage(who) {
       h("li", link("Models", "#/models"), ": choose a model, set its scenarios, run it and compare the results with the baseline."),
       h("li", link("Datasets", "#/datasets"), ": find datasets, see their metadata and versions, share and download them."),
       h("li", link("Requests", "#/requests"), ": ask partners for data and track their returns."),
+      h("li", link("Datapacks", "#/datapacks"), ": seal datasets and model runs into a bundle others can check and re-run."),
       h("li", link("Audit", "#/audit"), ": who did what, and whether the trail is intact."),
     ),
   );

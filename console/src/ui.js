@@ -213,10 +213,11 @@ export function secondaryButton(text, attributes = {}) {
 
 export function notice(text, kind = "info") {
   if (kind === "success") {
+    const titleId = `banner-title-${++fieldCounter}`; // unique: a page may show two banners
     return h(
       "div.govuk-notification-banner.govuk-notification-banner--success",
-      { role: "alert", "aria-labelledby": "banner-title" },
-      h("div.govuk-notification-banner__header", h("h2.govuk-notification-banner__title", { id: "banner-title" }, "Success")),
+      { role: "alert", "aria-labelledby": titleId },
+      h("div.govuk-notification-banner__header", h("h2.govuk-notification-banner__title", { id: titleId }, "Success")),
       h("div.govuk-notification-banner__content", h("p.govuk-notification-banner__heading", text)),
     );
   }

@@ -400,11 +400,36 @@ def test_request_create_track_reissue_and_close(console: Console) -> None:
     console.check("request-closed")
 
 
+def test_datapack_start_add_seal_verify_and_export(e2e_stack: Any, console: Console) -> None:
+    tag = f"pack{int(time.time())}"
+    _dataset(e2e_stack, "requester", f"Pack input {tag}", "input.csv", b"area,count\nA,1\nB,2\n", [tag])
+    console.sign_in("requester")
+    console.go("#/datapacks")
+    console.wait("document.getElementById('pack-form')")
+    _type(console, "pack-title", f"SEND sufficiency evidence {tag}")
+    _type(console, "pack-summary", "The inputs behind this year's sufficiency statement.")
+    console.click("#pack-submit")
+    console.wait("document.getElementById('member-form')")
+    _choose(console, "member-what", f"Dataset file: Pack input {tag}")
+    _type(console, "member-caption", "the counts it starts from")
+    console.click("#member-submit")
+    console.wait("document.querySelectorAll('#members tbody tr').length === 1")
+    console.check("datapack-draft")
+    console.click("#seal")
+    console.wait("document.getElementById('verify-pack')")
+    console.click("#verify-pack")
+    console.wait("document.getElementById('pack-result').innerText.includes('Every file matches')")
+    console.click("#export-pack")
+    console.wait("document.getElementById('export-link')")
+    console.check("datapack-sealed")
+
+
 def test_audit_events_and_verify_as_admin(console: Console) -> None:
     console.sign_in("admin")
     console.go("#/audit?action=dataset.download")
     console.wait("document.querySelectorAll('#audit-events tbody tr').length > 0")
     assert "dataset.download" in console.text("#audit-events")
+    console.wait("document.querySelectorAll('#audit-usage-table tbody tr').length > 0")
     console.check("audit")
     console.click("#audit-verify-button")
     console.wait("(document.getElementById('audit-verify').innerText || '').includes('Events checked')")
