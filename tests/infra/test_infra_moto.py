@@ -28,6 +28,7 @@ IGNORED_BY_MOTO = {
     "AWS::CloudWatch::Alarm",
     "AWS::Cognito::UserPool",
     "AWS::Cognito::UserPoolClient",
+    "AWS::Cognito::UserPoolDomain",
     "AWS::Cognito::UserPoolGroup",
     "AWS::Logs::SubscriptionFilter",
     "AWS::S3::BucketPolicy",
