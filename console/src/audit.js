@@ -1,7 +1,7 @@
 // Audit: events with filters (admins, and dataset owners for their datasets), the usage report, and a
 // verification of the hash chains (admins).
 import { api } from "./api.js";
-import { button, failure, field, formatDate, h, heading, notice, secondaryButton, summaryList, table, tag } from "./ui.js";
+import { button, failure, field, formatDate, h, heading, notice, secondaryButton, summaryList, table, tag, fill } from "./ui.js";
 
 export async function show({ who, render }) {
   const admin = who.groups.includes("platform-admin");
@@ -74,10 +74,10 @@ export async function show({ who, render }) {
 }
 
 async function runVerify(container) {
-  container.replaceChildren(h("p.govuk-body", "Checking…"));
+  fill(container, h("p.govuk-body", "Checking…"));
   try {
     const report = await api("GET", "audit/verify");
-    container.replaceChildren(
+    fill(container, 
       report.ok ? notice("The audit trail is intact.", "success") : failure(new Error(`${report.problems.length} problem(s) found in the audit trail`)),
       summaryList([
         ["Result", tag(report.ok ? "ok" : "failed")],
@@ -90,7 +90,7 @@ async function runVerify(container) {
         : null,
     );
   } catch (error) {
-    container.replaceChildren(failure(error));
+    fill(container, failure(error));
   }
 }
 

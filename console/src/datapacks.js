@@ -1,7 +1,7 @@
 // Datapacks: a sealed, reproducible bundle of dataset versions, model runs and notes. Start a pack, add
 // members, seal it (every file hashed, the manifest's hash in the audit trail), verify and export it.
 import { api } from "./api.js";
-import { button, failure, field, formatDate, h, heading, link, notice, secondaryButton, showErrors, summaryList, table, tag } from "./ui.js";
+import { button, failure, field, formatDate, h, heading, link, notice, secondaryButton, showErrors, summaryList, table, tag, fill } from "./ui.js";
 
 let flash = null;
 
@@ -136,7 +136,7 @@ function sealButton(id) {
           flash = "The pack is sealed.";
           again();
         } catch (error) {
-          result.replaceChildren(failure(error));
+          fill(result, failure(error));
         }
       },
     }, "Seal the pack"),
@@ -149,7 +149,7 @@ function sealedActions(id) {
   const verify = async () => {
     try {
       const report = await api("GET", `datapacks/${id}/verify`);
-      result.replaceChildren(
+      fill(result, 
         report.ok ? notice("Every file matches the sealed manifest, and the manifest matches the audit trail.", "success") : failure(new Error((report.problems || []).join("; ") || "the pack does not match its seal")),
         summaryList([
           ["Files checked", String(report.checked)],
@@ -158,18 +158,18 @@ function sealedActions(id) {
         ]),
       );
     } catch (error) {
-      result.replaceChildren(failure(error));
+      fill(result, failure(error));
     }
   };
   const exportPack = async () => {
     try {
       const exported = await api("GET", `datapacks/${id}/export`);
-      result.replaceChildren(
+      fill(result, 
         h("p.govuk-body", h("a.govuk-link", { href: exported.url, id: "export-link", rel: "noreferrer" }, `Download the pack (zip, ${Math.ceil(exported.bytes / 1024)} KB)`), ` — the link works until ${formatDate(exported.expires_at)}.`),
         exported.withheld && exported.withheld.length ? h("p.govuk-body", `Personal-data files exported as references only: ${exported.withheld.join(", ")}.`) : null,
       );
     } catch (error) {
-      result.replaceChildren(failure(error));
+      fill(result, failure(error));
     }
   };
   return h(

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import {
   button, failure, field, formatDate, h, heading, link, notice, showErrors, summaryList, table, tag,
+  fill,
 } from "./ui.js";
 
 let flash = null; // a success message for the next render of a dataset page
@@ -139,7 +140,7 @@ function downloadForm(id) {
     }
     try {
       const download = await api("GET", `datasets/${id}/download`, { query: { purpose } });
-      result.replaceChildren(
+      fill(result, 
         h("p.govuk-body", h("a.govuk-link", { href: download.url, id: "download-link", rel: "noreferrer" }, `Download version ${download.version}`), ` (the link works until ${formatDate(download.expires_at)})`),
       );
     } catch (error) {
@@ -245,9 +246,9 @@ function uploadForm(id) {
       data.append("file", file);
       const response = await fetch(created.upload.url, { method: "POST", body: data, credentials: "omit" });
       if (!response.ok) throw new Error(`the upload was refused (HTTP ${response.status})`);
-      status.replaceChildren(notice(`Uploaded ${safeName} as version ${created.upload.version}.`, "success"));
+      fill(status, notice(`Uploaded ${safeName} as version ${created.upload.version}.`, "success"));
     } catch (error) {
-      status.replaceChildren(failure(error));
+      fill(status, failure(error));
     }
   });
   return form;

@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { describeColumns, intervalChart, numberFormat } from "./chart.js";
 import {
   button, failure, field, formatDate, h, heading, link, secondaryButton, showErrors, summaryList, table, tag,
+  fill,
 } from "./ui.js";
 
 const POLL_MS = 1000;
@@ -387,7 +388,7 @@ async function showResults(run, container) {
   const select = field({ label: "Output to chart", name: "output", id: "result-output", kind: "select", options: outputs, value: outputs[0] });
   const charts = h("div", { id: "result-charts" }, h("p.govuk-body", "Drawing…"));
   const downloads = (run.outputs || []).filter((link) => link.kind === "workbook" || link.kind === "chart" || link.name.endsWith(".csv"));
-  container.replaceChildren(
+  fill(container, 
     h("h2.govuk-heading-l", "Results"),
     select,
     charts,
@@ -403,11 +404,11 @@ async function showResults(run, container) {
   );
   const draw = async () => {
     const output = select.querySelector("select").value;
-    charts.replaceChildren(h("p.govuk-body", "Drawing…"));
+    fill(charts, h("p.govuk-body", "Drawing…"));
     try {
-      charts.replaceChildren(...(await outputCharts(output, links, scenarios)).filter(Boolean));
+      fill(charts, ...(await outputCharts(output, links, scenarios)).filter(Boolean));
     } catch (error) {
-      charts.replaceChildren(failure(error));
+      fill(charts, failure(error));
     }
   };
   select.querySelector("select").addEventListener("change", draw);

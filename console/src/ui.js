@@ -245,3 +245,8 @@ export function saveFile(name, content, type) {
   anchor.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
+
+/** Replaces a container's children, leaving out the null/false of optional parts. */
+export function fill(container, ...nodes) {
+  container.replaceChildren(...nodes.flat(Infinity).filter((node) => node !== null && node !== undefined && node !== false));
+}
