@@ -296,10 +296,13 @@ def step_admin_audit(demo: Demo) -> None:
     _expect(status, 200, "verifying the trail", body)
     demo.say(
         f"verify: ok={body.get('ok')} items={body.get('items')} digests={body.get('digests')} "
-        f"chains={len(body.get('chains') or {})} problems={len(body.get('problems') or [])}"
+        f"chains={len(body.get('chains') or {})} seals={body.get('seals')} "
+        f"problems={len(body.get('problems') or [])}"
     )
     if body.get("ok") is not True or body.get("problems"):
         raise StepFailed(f"the audit trail does not verify: {json.dumps(body.get('problems'))[:300]}")
+    if not body.get("seals"):  # audit_sealer signs the heads into the Object Lock bucket on every batch
+        raise StepFailed("the audit trail was checked against no signed seal (docs/audit.md)")
 
 
 def step_subject_access(demo: Demo) -> None:
