@@ -38,6 +38,8 @@ TABLE_READ_WRITE = (
 AUDIT_APPEND = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem")
 
 
+# What a delivery decides from (a request's META item, docs/data-model.md): written by access_api alone.
+DELIVERY_INPUTS = ("share_with", "share_until", "requester_sub", "requester_groups", "dataset_owner_org")
 # The attributes of a grant item (witan.aws.grants_table): all the validator may put in the grants table.
 GRANT_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "record", "expires_at")
 
@@ -161,7 +163,8 @@ class Collect(Construct):
         )
         # The request's share_with decides which grants a delivery makes. DynamoDB has no IAM condition
         # on attribute values, so no policy can compare a grant with share_with; what IAM can hold: the
-        # validator never writes share_with (only access_api does, after its checks), and it puts only
+        # validator never writes share_with or the other inputs of the delivery decision (only
+        # access_api does, after its checks), and it puts only
         # dataset grant items, with exactly a grant's attributes. The code (witan.collect.destination)
         # makes one read grant per share_with entry of the request it re-reads at delivery.
         dataset_keys = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["DATASET#*"]}}
@@ -178,7 +181,7 @@ class Collect(Construct):
                 effect=iam.Effect.DENY,
                 actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
                 resources=table_and_indexes(storage.requests_table.table_arn),
-                conditions={"ForAnyValue:StringEquals": {"dynamodb:Attributes": ["share_with"]}},
+                conditions={"ForAnyValue:StringEquals": {"dynamodb:Attributes": list(DELIVERY_INPUTS)}},
             )
         )
         grant_audit_append(fn, storage)

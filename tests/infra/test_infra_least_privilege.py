@@ -108,9 +108,8 @@ def test_validator_grant_writes_are_narrowed(template: Tpl) -> None:
     deny = statements["NeverWriteShareWith"]
     assert deny["Effect"] == "Deny"
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(_as_list(deny["Action"]))
-    assert deny["Condition"] == {"ForAnyValue:StringEquals": {"dynamodb:Attributes": "share_with"}} or deny[
-        "Condition"
-    ] == {"ForAnyValue:StringEquals": {"dynamodb:Attributes": ["share_with"]}}
+    denied = set(_as_list(deny["Condition"]["ForAnyValue:StringEquals"]["dynamodb:Attributes"]))
+    assert denied == {"share_with", "share_until", "requester_sub", "requester_groups", "dataset_owner_org"}
     # Nothing else of the validator's may write the grants table.
     grants = [
         k
