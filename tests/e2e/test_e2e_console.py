@@ -317,10 +317,63 @@ def test_send_run_with_a_scenario_to_its_comparison_chart(e2e_stack: Any, consol
     print(f"SEND run through the console: {run_seconds:.1f}s")
 
 
+def test_send_run_takes_its_population_from_a_demography_run(e2e_stack: Any, console: Console) -> None:
+    """An input chosen as another run's output: the form offers the demography run's population."""
+    from witan.models.demography.synthetic import synthetic_files
+    from witan.models.send.synthetic import SyntheticSpec, synthetic_tables
+
+    tag = f"chain{int(time.time())}"
+    inputs = {
+        role: {"dataset": _dataset(e2e_stack, "requester", f"Demography {role} {tag}", name, data, [tag])}
+        for role, (name, data) in synthetic_files(councils=1).items()
+    }
+    status, started = _api(
+        e2e_stack,
+        "POST",
+        "model-runs",
+        "requester",
+        {"model": "demography", "inputs": inputs, "parameters": {"last_year": 2025}, "notify": False},
+    )
+    assert status == 202, started
+    deadline = time.monotonic() + 180
+    view: dict[str, Any] = {"status": "RUNNING"}
+    while view.get("status") not in ("SUCCEEDED", "FAILED") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        _, view = _api(e2e_stack, "GET", f"model-runs/{started['id']}", "requester")
+    assert view.get("status") == "SUCCEEDED", view
+    for name, text in synthetic_tables(SyntheticSpec(children=200, population=1500)).items():
+        if name != "population":
+            _dataset(e2e_stack, "requester", f"SEND {name} {tag}", f"{name}.csv", text.encode(), ["send"])
+
+    console.sign_in("requester")
+    console.go("#/models/send")
+    console.wait("document.getElementById('run-form')")
+    for role, table_name in (
+        ("transitions", "transitions"),
+        ("costs", "costs"),
+        ("valid_states", "valid-states"),
+    ):
+        _choose(console, f"input-{role}", f"SEND {table_name} {tag}")
+    _choose(console, "input-population", f"of demography run {started['id'][:12]}")
+    _type(console, "input-population-gss", "E09900000")
+    _type(console, "run-simulations", "10")
+    console.cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "https://*", "requestStage": "Request"}]})
+    console.on_pause = _s3_answer(e2e_stack, console)
+    try:
+        console.click("#run-submit")
+        console.wait("window.location.hash.startsWith('#/runs/')")
+        console.wait("document.querySelector('#chart-count svg')", timeout=240, idle=True)
+        assert f"output population of run {started['id']}" in console.text(), console.text()
+        console.check("model-run-chained")
+    finally:
+        console.cdp.send("Fetch.disable")
+        console.on_pause = None
+
+
 # --- datasets, requests, audit --------------------------------------------------------------------
 
 
-def test_dataset_search_share_and_download(e2e_stack: Any, console: Console) -> None:
+def test_dataset_search_share_upload_and_download(e2e_stack: Any, console: Console, tmp_path: Path) -> None:
     from datetime import date, timedelta
 
     tag = f"walk{int(time.time())}"
@@ -349,6 +402,26 @@ def test_dataset_search_share_and_download(e2e_stack: Any, console: Console) -> 
     _type(console, "download-purpose", "check the shared file")
     console.click("#download-submit")
     console.wait("document.getElementById('download-link')")
+
+    # A new version from the browser: the presigned POST goes to S3 (relayed to in-process moto).
+    from .test_e2e_partner_page import S3Relay
+
+    new_file = tmp_path / "places.csv"
+    new_file.write_text("school,places\nA,31\nB,45\nC,12\n", encoding="utf-8")
+    root = console.cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = console.cdp.send("DOM.querySelector", {"nodeId": root, "selector": "#upload-file"})["nodeId"]
+    console.cdp.send("DOM.setFileInputFiles", {"files": [str(new_file)], "nodeId": node})
+    relay = S3Relay()
+    console.cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "https://*", "requestStage": "Request"}]})
+    console.on_pause = lambda paused: relay.redirect(console.cdp, paused)
+    try:
+        console.click("#upload-submit")
+        console.wait("document.getElementById('upload-result').innerText.includes('as version 2')")
+    finally:
+        console.cdp.send("Fetch.disable")
+        console.on_pause = None
+        relay.close()
+    assert relay.statuses and all(200 <= s < 300 for s in relay.statuses), relay.statuses
     console.check("dataset-owner")
 
     console.sign_in("analyst")  # in org-hackney: the grant lets them read and download
