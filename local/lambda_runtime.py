@@ -621,10 +621,22 @@ class _SqsPoller:
                 if "x-amz-function-error" in response_headers:
                     failed = True
                     break
-        if failed:  # retried at the next sweep, as Lambda retries a stream batch
-            with _stream_lock:
-                shard.items = records + shard.items
-                _stream_backlog.add(shard)
+        if not failed:
+            _stream_failures.pop(id(shard), None)
+            return
+        # Retried at the next sweep, as Lambda retries a stream batch, up to the mapping's attempts.
+        attempts = _stream_failures.get(id(shard), 0) + 1
+        if attempts > STREAM_MAX_RETRIES:
+            _stream_failures.pop(id(shard), None)
+            print(
+                f"stream batch of {len(records)} record(s) dropped after {attempts - 1} retries",
+                file=sys.stderr,
+            )
+            return
+        _stream_failures[id(shard)] = attempts
+        with _stream_lock:
+            shard.items = records + shard.items
+            _stream_backlog.add(shard)
 
     def _drain(self, sqs_queue: Any) -> None:
         from moto.awslambda.utils import get_backend
@@ -687,6 +699,9 @@ _poller: _SqsPoller | None = None
 _add_message_lock = threading.Lock()
 _stream_lock = threading.Lock()
 _stream_backlog: set[Any] = set()  # shards holding a batch that failed, for the sweep
+_stream_failures: dict[int, int] = {}  # consecutive failed deliveries per shard
+# As infra/audit_seal.py's mapping (retry_attempts=10): then the batch is dropped, as Lambda does.
+STREAM_MAX_RETRIES = 10
 
 
 def _stream_event(records: list[Any], esm: Any, functions: Any) -> str:
@@ -815,6 +830,7 @@ def uninstall() -> None:
     sqs_models.Queue.add_message = _installed.pop("add_message")  # type: ignore[method-assign]
     ddb_table_models.StreamShard.add = _installed.pop("stream_add")  # type: ignore[method-assign]
     _stream_backlog.clear()
+    _stream_failures.clear()
     sfn_models.StateMachine.create_from_cloudformation_json = _installed.pop("state_machine_from_cfn")  # type: ignore[method-assign]
     urllib.request.urlopen = _installed.pop("urlopen")
     s3_notifications._get_s3_event = _installed.pop("s3_event")
