@@ -156,3 +156,18 @@ def test_lying_bomb_is_refused_by_the_bytes_inflated_not_the_sizes_declared(
     with pytest.raises(readers.InputError) as refused:  # ...and the guard counts what it inflates
         readers.check_zip_bomb(path)
     assert refused.value.code == "file-too-large"
+
+
+@pytest.mark.parametrize("chunk", [65_537, 1 << 20])  # inflate gives >= ~64 KB at a time
+def test_sheet_extent_sees_every_reference_whatever_the_chunks(chunk: int) -> None:
+    """However the inflated XML is cut, a far cell's reference is seen (max is over whole tags)."""
+    row = b'<row r="1">' + b'<c r="A1" s="1"><v>1</v></c>' * 200_000 + b'<c r="ZZ1048000"><v>1</v></c></row>'
+    sheet = row + b'<row r="7"><c r="C7"><v>2</v></c></row><row><c><v>3</v></c><c><v>4</v></c></row>'
+    extent = readers._SheetExtent()
+    for start in range(0, len(sheet), chunk):
+        extent.feed(sheet[start : start + chunk])
+    extent.feed(b"", final=True)
+    assert (extent.max_row, extent.max_col) == (1_048_000, 701)
+    with pytest.raises(readers.InputError) as refused:
+        extent.check()
+    assert refused.value.code in ("too-many-rows", "too-many-cells")

@@ -424,7 +424,9 @@ class _SheetExtent:
             if len(data) < 4 * _INFLATE_CHUNK:
                 self._tail = data
                 return
-            cut = len(data)  # one enormous row: scan what there is
+            # One enormous row: scan up to its last tag, so that no reference is cut in two.
+            cut = data.rfind(b"<")
+            cut = cut if cut > 0 else len(data)
         part, self._tail = data[:cut], data[cut:]
         refs = _CELL_REF.findall(part)
         if refs:
@@ -535,9 +537,11 @@ def _inflate_member(
     produced = 0
     crc = 0
     left = info.compress_size  # stored parts: exactly this many bytes; deflated ones end themselves
+    pending: list[bytes] = []  # scanned 256 KB at a time, however small the pieces inflate gives
+    pending_size = 0
 
     def take(data: bytes) -> None:
-        nonlocal produced, crc
+        nonlocal produced, crc, pending_size
         produced += len(data)
         budget[0] += len(data)
         if budget[0] > XLSX_MAX_UNCOMPRESSED or (
@@ -545,8 +549,13 @@ def _inflate_member(
         ):
             raise _too_large(budget[0], file_size)
         crc = zlib.crc32(data, crc)
-        if extent is not None:
-            extent.feed(data)
+        if extent is not None and data:
+            pending.append(data)
+            pending_size += len(data)
+            if pending_size >= 256 * 1024:
+                extent.feed(b"".join(pending))
+                pending.clear()
+                pending_size = 0
 
     while True:
         if decompressor is None:
@@ -571,7 +580,7 @@ def _inflate_member(
         except zlib.error:
             raise _damaged(f"part {info.filename!r} is corrupt") from None
     if extent is not None:
-        extent.feed(b"", final=True)
+        extent.feed(b"".join(pending), final=True)
     if produced != info.file_size or (crc & 0xFFFFFFFF) != info.CRC:
         raise _damaged(f"part {info.filename!r} does not match the size or checksum the zip declares")
 
