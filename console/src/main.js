@@ -2,6 +2,7 @@
 // page never reloads and the tokens held in memory stay.
 import { completeSignIn, onChange, signOut, startSignIn, user } from "./auth.js";
 import { failure, h, heading, link, summaryList } from "./ui.js";
+import { initAll } from "./govuk-frontend.min.js";
 
 const app = document.getElementById("app");
 const PAGES = {
@@ -14,6 +15,8 @@ const PAGES = {
 };
 
 document.body.classList.add("js-enabled", "govuk-frontend-supported");
+// govuk-frontend's behaviour for the shell: the skip link and the navigation's menu toggle on small screens.
+initAll();
 
 function setTitle(text) {
   document.title = `${text} – Witan council console`;

@@ -497,7 +497,10 @@ def test_datapack_start_add_seal_verify_and_export(e2e_stack: Any, console: Cons
     console.check("datapack-sealed")
 
 
-def test_audit_events_and_verify_as_admin(console: Console) -> None:
+def test_audit_events_and_verify_as_admin(e2e_stack: Any, console: Console) -> None:
+    dataset_id = _dataset(e2e_stack, "requester", f"Audited {time.time()}", "a.csv", b"a\n1\n", ["audit"])
+    status, _ = _api(e2e_stack, "GET", f"datasets/{dataset_id}/download?purpose=audit+walk", "requester")
+    assert status == 200
     console.sign_in("admin")
     console.go("#/audit?action=dataset.download")
     console.wait("document.querySelectorAll('#audit-events tbody tr').length > 0")
