@@ -1,7 +1,7 @@
 // Audit: events with filters (admins, and dataset owners for their datasets), the usage report, and a
 // verification of the hash chains (admins).
 import { api } from "./api.js";
-import { button, failure, field, formatDate, h, heading, notice, secondaryButton, summaryList, table, tag, fill } from "./ui.js";
+import { button, failure, field, formatDate, h, heading, notice, saveFile, secondaryButton, showErrors, summaryList, table, tag, fill } from "./ui.js";
 
 export async function show({ who, render }) {
   const admin = who.groups.includes("platform-admin");
@@ -44,6 +44,7 @@ export async function show({ who, render }) {
           secondaryButton("Verify the audit trail", { id: "audit-verify-button", onclick: () => runVerify(verify) }), verify)
       : null,
   );
+  document.getElementById("app").append(subjectExport(who, admin));
   if (admin || filters.dataset) results.after(await usageReport(filters));
   if (!admin && !filters.dataset) {
     results.append(notice("Enter the id of a dataset your organisation owns to see its events."));
@@ -115,4 +116,46 @@ async function usageReport(filters) {
     section.append(failure(error));
   }
   return section;
+}
+
+/** A subject access export: everything the trail holds about one person (admins: anyone; others: themselves). */
+function subjectExport(who, admin) {
+  const result = h("div", { id: "subject-result", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { id: "subject-form", novalidate: true },
+    h("h2.govuk-heading-m", admin ? "Subject access export" : "Your own record"),
+    h("p.govuk-body", admin ? "Everything the audit trail holds about one person, for a subject access request." : "Everything the audit trail holds about you."),
+    admin ? field({ label: "User id", name: "user", id: "subject-user", hint: "The person's user id (sub).", attributes: { class: "govuk-input--width-30" } }) : null,
+    admin ? field({ label: "Email address (optional)", name: "email", id: "subject-email", kind: "email", hint: "Also finds events that name the address.", attributes: { class: "govuk-input--width-30" } }) : null,
+    button(admin ? "Export" : "Export my record", { id: "subject-submit", class: "govuk-button--secondary" }),
+    result,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const user = admin ? form.elements.user.value.trim() : who.sub;
+    if (!/^[A-Za-z0-9:@._+-]{1,128}$/.test(user)) return showErrors(form, [{ field: "subject-user", message: "Enter the person's user id" }]);
+    const email = admin ? form.elements.email.value.trim() : "";
+    try {
+      const exported = await api("GET", `audit/subjects/${encodeURIComponent(user)}`, { query: { email } });
+      const events = exported.events || [];
+      fill(
+        result,
+        summaryList([["Subject", exported.subject], ["Events", String(exported.count ?? events.length)], ["Generated", formatDate(exported.generated_at)]]),
+        table(
+          "The latest events",
+          ["When", "Action", "Resource", "Decision"],
+          events.slice(-20).reverse().map((e) => [formatDate(e.time), e.action, e.resource || "", tag(e.decision)]),
+          { id: "subject-events" },
+        ),
+        secondaryButton("Download the whole export (JSON)", {
+          id: "subject-download",
+          onclick: () => saveFile(`audit-subject-${user}.json`, JSON.stringify(exported, null, 2), "application/json"),
+        }),
+      );
+    } catch (error) {
+      fill(result, failure(error));
+    }
+  });
+  return form;
 }

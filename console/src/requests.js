@@ -132,7 +132,13 @@ async function requestPage(id, render) {
     r.error_count !== undefined ? `${r.error_count} error${r.error_count === 1 ? "" : "s"}${r.rows !== undefined ? ` in ${r.rows} rows` : ""}` : "",
     r.last_reminded_on ? tag("reminded") : "",
     open && !r.valid
-      ? h("button.govuk-button.govuk-button--secondary.govuk-!-margin-bottom-0", { type: "button", "data-reissue": r.submission_id, onclick: () => act(`requests/${id}/recipients/${r.submission_id}/reissue`, `A new link was emailed to ${r.email}.`) }, "Reissue link", h("span.govuk-visually-hidden", ` for ${r.email}`))
+      ? h(
+          "div.govuk-button-group.govuk-!-margin-bottom-0",
+          h("button.govuk-button.govuk-button--secondary.govuk-!-margin-bottom-0", { type: "button", "data-reissue": r.submission_id, onclick: () => act(`requests/${id}/recipients/${r.submission_id}/reissue`, `A new link was emailed to ${r.email}.`) }, "Reissue link", h("span.govuk-visually-hidden", ` for ${r.email}`)),
+          r.link_revoked
+            ? h("span.govuk-body-s", "links revoked")
+            : h("button.govuk-button.govuk-button--warning.govuk-!-margin-bottom-0", { type: "button", "data-revoke": r.submission_id, onclick: () => act(`requests/${id}/recipients/${r.submission_id}/revoke`, `${r.email}'s links no longer work.`) }, "Revoke", h("span.govuk-visually-hidden", ` the links of ${r.email}`)),
+        )
       : "",
   ]);
   render(

@@ -467,6 +467,8 @@ def test_request_create_track_reissue_and_close(console: Console) -> None:
 
     console.click("[data-reissue]")
     console.wait(f"{BANNER}.includes('new link')")
+    console.click("[data-revoke]")
+    console.wait(f"{BANNER}.includes('no longer work')")
     console.click("#request-close")
     console.wait(f"{BANNER}.includes('closed')")
     assert "closed" in console.text(".govuk-summary-list")
@@ -511,5 +513,14 @@ def test_audit_events_and_verify_as_admin(e2e_stack: Any, console: Console) -> N
     console.wait("(document.getElementById('audit-verify').innerText || '').includes('Events checked')")
     assert "intact" in console.text("#audit-verify"), console.text("#audit-verify")
     console.check("audit-verify")
+    import jwt
+
+    requester_sub = jwt.decode(
+        e2e_stack.deployment.id_token("requester"), options={"verify_signature": False}
+    )["sub"]
+    _type(console, "subject-user", requester_sub)
+    console.click("#subject-submit")
+    console.wait("document.querySelectorAll('#subject-events tbody tr').length > 0")
+    console.check("audit-subject-export")
     summary = {name: len(found) for name, found in console.axe_results.items()}
     print(f"axe violations by page (none serious or critical): {summary}")
