@@ -108,7 +108,13 @@ def test_no_cors_rule_uses_wildcard_origins(template: Tpl) -> None:
 def test_partner_links_and_cors_name_the_same_origin(template: Tpl) -> None:
     """The reminder emails' links (the rule's input) start with the origin the bucket trusts."""
     origin = _api_origin(_rest_api_id(template))
-    (rule,) = _of_type(template, "AWS::Events::Rule").values()
+    # The reminders rule (the audit seal's schedule is the other one: test_infra_audit_seal.py).
+    (rule,) = [
+        r
+        for r in _of_type(template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+        and r["Properties"]["ScheduleExpression"].startswith("cron(")
+    ]
     (target,) = rule["Properties"]["Targets"]
     parts = target["InputTransformer"]["InputTemplate"]["Fn::Join"][1]
     host = origin["Fn::Join"][1]

@@ -167,7 +167,11 @@ def test_data_bucket_cors_logging_and_lifecycle(template: Tpl) -> None:
     # The configured origins' rule; the API origin's rule is in test_infra_browser_access.py.
     (cors,) = [r for r in data["CorsConfiguration"]["CorsRules"] if r["AllowedOrigins"] == ORIGINS]
     assert "POST" in cors["AllowedMethods"] and "PUT" not in cors["AllowedMethods"]
-    log_bucket_id = (set(resources(template, "AWS::S3::Bucket")) - {data_id}).pop()
+    (log_bucket_id,) = [
+        k
+        for k, v in resources(template, "AWS::S3::Bucket").items()
+        if "access-logs" in json.dumps(v["Properties"].get("BucketName"))
+    ]
     assert refs(data["LoggingConfiguration"]["DestinationBucketName"]) == {log_bucket_id}
     rules = {r["Id"]: r for r in data["LifecycleConfiguration"]["Rules"]}
     assert (
