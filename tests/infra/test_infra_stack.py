@@ -508,7 +508,15 @@ def test_routes_and_authorizers(template: Tpl) -> None:
         assert m["AuthorizationType"] == "NONE", key
         assert "AuthorizerId" not in m
     access_api_id = function(template, "access_api")[0]
-    for key in (("/", "ANY"), ("/{proxy+}", "ANY"), ("/openapi.json", "GET"), ("/collect/{proxy+}", "ANY")):
+    # The console's static files: open GETs to access_api too (tests/infra/test_infra_console.py).
+    console = (("/console", "GET"), ("/console/{proxy+}", "GET"))
+    for key in (
+        ("/", "ANY"),
+        ("/{proxy+}", "ANY"),
+        ("/openapi.json", "GET"),
+        ("/collect/{proxy+}", "ANY"),
+        *console,
+    ):
         m = methods[key]
         assert refs(m["RequestValidatorId"]) == {validator_id}
         assert m["Integration"]["Type"] == "AWS_PROXY"
@@ -519,6 +527,7 @@ def test_routes_and_authorizers(template: Tpl) -> None:
         ("/{proxy+}", "ANY"),
         ("/openapi.json", "GET"),
         ("/collect/{proxy+}", "ANY"),
+        *console,
     }
     authorizer = template["Resources"][authorizer_id]["Properties"]
     assert authorizer["Type"] == "COGNITO_USER_POOLS"
@@ -582,7 +591,8 @@ def test_user_pool_groups_and_demo_client(template: Tpl) -> None:
         v["Properties"]["GroupName"] for v in resources(template, "AWS::Cognito::UserPoolGroup").values()
     }
     assert groups == {"platform-admin", "org-camden", "org-hackney"}
-    client = props(template, "AWS::Cognito::UserPoolClient")
+    # The demo's client; the console has its own (managed login, tests/infra/test_infra_console.py).
+    client = props(template, "AWS::Cognito::UserPoolClient", ClientName=f"witan-{ENV}-web")
     assert "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]
     assert client["GenerateSecret"] is False
 
