@@ -156,7 +156,8 @@ def create_request(
         Body(
             description='{"title", "message"?, "schema", "due_date": "yyyy-mm-dd", '
             '"recipients": [{"email", "name"?, "organisation"?}], "dataset_id"?, '
-            '"share_with"?: [{"type": "user"|"group", "id"}], "sheet"?}'
+            '"share_with"?: [{"type": "user"|"group", "id"}], "share_until"?: "yyyy-mm-dd" '
+            '(grants made by deliveries end then, or when your own right to share ends), "sheet"?}'
         ),
     ],
 ) -> Response[Any]:
@@ -232,10 +233,9 @@ def _owner_action(
         return _owned(cur, lambda: action(cur, service, admin))
 
 
-def _finish(request_id: str, action: str) -> Response[Any]:
+def _cancel(request_id: str) -> Response[Any]:
     def change(cur: Current, service: Any, admin: bool) -> Any:
-        call = service.close if action == "close" else service.cancel
-        return call(request_id, cur.sub, is_admin=admin)
+        return service.cancel(request_id, cur.sub, is_admin=admin)
 
     return _json(200, _owner_action(f"collect-request/{request_id}", request_id, change))
 
@@ -248,7 +248,15 @@ def _finish(request_id: str, action: str) -> Response[Any]:
     responses={200: {"description": "request summary"}, **ERRORS},
 )
 def close_request(request_id: RequestId) -> Response[Any]:
-    return _finish(request_id, "close")
+    """The requester, an admin, or a member of the destination dataset's owner organisation (who may
+    stop deliveries into their dataset from a request they did not make)."""
+    cur, service = _cur(f"collect-request/{request_id}")
+    admin, groups = cur.principal.is_admin, tuple(cur.principal.groups)
+    _owned(cur, lambda: service.closable_meta(request_id, cur.sub, groups, is_admin=admin))
+    with cur.changing(200):
+        return _json(
+            200, _owned(cur, lambda: service.close(request_id, cur.sub, is_admin=admin, groups=groups))
+        )
 
 
 @router.post(
@@ -259,7 +267,7 @@ def close_request(request_id: RequestId) -> Response[Any]:
     responses={200: {"description": "request summary"}, **ERRORS},
 )
 def cancel_request(request_id: RequestId) -> Response[Any]:
-    return _finish(request_id, "cancel")
+    return _cancel(request_id)
 
 
 @router.post(
