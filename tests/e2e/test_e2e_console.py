@@ -118,7 +118,7 @@ class Console:
         assert not self.problems(), f"{name}: {self.problems()}"
         return violations
 
-    def sign_in(self, user: str) -> None:
+    def sign_in(self, user: str, *, check_sign_in_page: bool = False) -> None:
         self.cdp.send("Page.navigate", {"url": self.url})
         self.wait("document.getElementById('sign-in') || document.getElementById('signed-in-as')")
         if self.cdp.evaluate("!!document.getElementById('signed-in-as')"):
@@ -126,6 +126,8 @@ class Console:
             self.wait("document.getElementById('sign-in')")
         self.click("#sign-in")
         self.wait(f"document.querySelector('a[href*=\"user={user}\"]')")
+        if check_sign_in_page:
+            self.check("local-sign-in")
         self.click(f'a[href*="user={user}"]')
         self.wait("document.getElementById('signed-in-as')")
 
@@ -168,7 +170,7 @@ def test_console_is_served_with_a_strict_csp(e2e_stack: Any) -> None:
 
 
 def test_sign_in_shows_the_shell_and_sign_out_forgets_the_token(console: Console) -> None:
-    console.sign_in("requester")
+    console.sign_in("requester", check_sign_in_page=True)
     assert "requester@camden.example" in console.text("#signed-in-as")
     assert console.cdp.evaluate("!document.getElementById('navigation-wrapper').hidden")
     # Tokens in memory only: nothing in web storage once signed in.
