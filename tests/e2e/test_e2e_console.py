@@ -277,8 +277,15 @@ def test_send_run_with_a_scenario_to_its_comparison_chart(e2e_stack: Any, consol
     assert "SEND demand" in console.text("#models")
     console.check("models")
 
+    # Every model's form comes from its schemas: demography's enums become selects.
+    console.go("#/models/demography")
+    console.wait("document.getElementById('parameter-fertility_variant')")
+    console.click("#add-scenario")
+    console.wait("document.getElementById('scenario-1-in_migrant_multiplier')")
+    console.check("model-form-demography")
+
     console.go("#/models/send")
-    console.wait("document.getElementById('run-form')")
+    console.wait("document.getElementById('input-transitions')")
     console.click("#run-submit")  # nothing chosen: the error summary links to the fields
     console.wait("document.querySelector('.govuk-error-summary a[href=\"#input-transitions\"]')")
     console.check("model-form-errors")
@@ -349,7 +356,7 @@ def test_send_run_takes_its_population_from_a_demography_run(e2e_stack: Any, con
 
     console.sign_in("requester")
     console.go("#/models/send")
-    console.wait("document.getElementById('run-form')")
+    console.wait("document.getElementById('input-transitions')")
     for role, table_name in (
         ("transitions", "transitions"),
         ("costs", "costs"),
