@@ -220,9 +220,9 @@ class CicDefinition:
         return parameters.get("uncertainty", "exact") == "monte-carlo"
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
-        from witan.models.cic import scenarios as sc
+        from witan.models.cic.scenario_checks import validate
 
-        sc.validate(scenarios)
+        validate(scenarios)
         for a, b in (("reference_start", "reference_end"), ("start", "end")):
             if parameters.get(a) and parameters.get(b) and parameters[a] > parameters[b]:
                 raise ModelInputError("parameters", f"{a} is after {b}", column=a, code="bad-period")

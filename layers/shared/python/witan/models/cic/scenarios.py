@@ -14,23 +14,10 @@ import numpy as np
 
 from witan.modelrun.errors import ModelInputError
 from witan.models.cic import states as st
+from witan.models.cic.scenario_checks import check_adjustment
+from witan.models.cic.scenario_checks import validate as validate  # the checks run before a plan, re-exported
 
 S_ALL = st.N_STATES_ALL
-
-
-def _check_adjustment(adj: dict[str, Any], where: str) -> tuple[float | None, float | None]:
-    mult, add = adj.get("multiply"), adj.get("add")
-    if (mult is None) == (add is None):
-        raise ModelInputError(
-            "scenario", f"{where}: give exactly one of multiply or add", column=where, code="bad-adjustment"
-        )
-    if mult is not None and mult < 0:
-        raise ModelInputError("scenario", f"{where}: a negative factor", column=where, code="bad-adjustment")
-    if add is not None and add > 1:
-        raise ModelInputError(
-            "scenario", f"{where}: an added rate above 1", column=where, code="bad-adjustment"
-        )
-    return mult, add
 
 
 def normalise_group(rates: np.ndarray, adjusted: np.ndarray) -> np.ndarray:
@@ -59,7 +46,7 @@ def adjust_rates(pairs: np.ndarray, rate: np.ndarray, changes: list[dict[str, An
     f_band = from_state // 5
     for i, change in enumerate(changes):  # a scenario's handful of changes, each vectorised
         where = f"rates[{i}]"
-        mult, add = _check_adjustment(change, where)
+        mult, add = check_adjustment(change, where)
         f_place = st.PLACEMENTS.index(change["from_placement"])
         t_name = change["to_placement"]
         t_place = st.NOT_IN_CARE if t_name == "not-in-care" else st.PLACEMENTS.index(t_name)
@@ -100,7 +87,7 @@ def adjust_entrants(entrants: np.ndarray, changes: list[dict[str, Any]], name: s
     out = entrants.astype(float).copy()
     for i, change in enumerate(changes):
         where = f"entrants[{i}]"
-        mult, add = _check_adjustment(change, where)
+        mult, add = check_adjustment(change, where)
         place = st.PLACEMENTS.index(change["placement"])
         bands = [st.AGE_BANDS.index(change["age_band"])] if "age_band" in change else range(len(st.AGE_BANDS))
         idx = np.array([b * 5 + place for b in bands])
@@ -132,21 +119,3 @@ def normalise_proportions(historic: np.ndarray, edits: dict[str, float]) -> np.n
         else:
             out[group & ~edited] *= (1 - adj) / rest
     return out
-
-
-def validate(scenarios: list[dict[str, Any]]) -> None:
-    """Checks needing no data: names unique and not 'baseline', every adjustment well formed."""
-    from witan.modelrun.definition import BASELINE
-
-    seen: set[str] = set()
-    for s in scenarios:
-        name = s["name"]
-        if name == BASELINE or name in seen:
-            raise ModelInputError(
-                "scenario", f"scenario name {name!r} is taken", column="name", code="bad-scenario"
-            )
-        seen.add(name)
-        for i, change in enumerate(s.get("rates", [])):
-            _check_adjustment(change, f"rates[{i}]")
-        for i, change in enumerate(s.get("entrants", [])):
-            _check_adjustment(change, f"entrants[{i}]")
