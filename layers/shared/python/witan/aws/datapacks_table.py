@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from witan.access.model import Grant, GranteeType
+from witan.aws.catalog_table import S3FileTransfer
 from witan.aws.dynamo import query_items
 from witan.aws.grants_table import grant_from_record, grant_to_record
 from witan.catalog.model import ConflictError
@@ -261,25 +262,11 @@ class S3PackObjects:
     def put_export(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.packs_bucket, Key=key, Body=data, ContentType="application/zip")
 
+    # Presigned transfers on the packs bucket: the datastore's own, on another bucket.
     def presign_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
-        post = self.client.generate_presigned_post(
-            Bucket=self.packs_bucket,
-            Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
-            ExpiresIn=expires_in,
+        return S3FileTransfer(self.packs_bucket, self.client).presign_post(
+            key, content_type, max_bytes, expires_in
         )
-        expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
-        return PresignedPost(url=post["url"], fields=dict(post["fields"]), expires_at=expires_at, key=key)
 
     def presign_get(self, key: str, download_name: str, expires_in: int) -> PresignedGet:
-        url = self.client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.packs_bucket,
-                "Key": key,
-                "ResponseContentDisposition": f'attachment; filename="{download_name}"',
-            },
-            ExpiresIn=expires_in,
-        )
-        return PresignedGet(url=url, expires_at=datetime.now(UTC) + timedelta(seconds=expires_in), key=key)
+        return S3FileTransfer(self.packs_bucket, self.client).presign_get(key, download_name, expires_in)

@@ -25,8 +25,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from witan.access.model import Activity, Grant, GranteeType, Purpose
-from witan.access.policy import access_summary, decide, decide_revoke, decide_share, held_activities
+from witan.access.model import Activity, Grant, GranteeType
+from witan.access.policy import access_summary, decide, decide_revoke, held_activities
 from witan.api.current import EVERYTHING, Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
 from witan.api.errors import ApiError
@@ -44,7 +44,7 @@ from witan.api.models import (
     error_responses,
     with_success,
 )
-from witan.api.timeparse import parse_time
+from witan.api.routes.grants import requested_grant
 from witan.catalog.model import CatalogError, Dataset
 from witan.datapacks import model as packs
 from witan.datapacks.gather import draft_key, run_sources
@@ -1160,39 +1160,7 @@ def _grant_view(pack_id: str, grant: Grant) -> PackGrantView:
 def put_pack_grant(pack_id: PathPackId, body: GrantRequest) -> PackGrantView:
     cur = _cur()
     pack, _, grants = _pack(cur, pack_id, Activity.SHARE)
-    expires_at = None
-    if body.expires_at is not None:
-        try:
-            expires_at = parse_time(body.expires_at)
-        except ValueError as exc:
-            raise ApiError(422, "invalid-value", f"expires_at: {exc}") from exc
-        if expires_at <= cur.now:
-            raise ApiError(422, "invalid-value", "expires_at is in the past")
-    requested = frozenset(Activity(a) for a in body.activities)
-    kind = GranteeType(body.grantee_type)
-    existing = next((g for g in grants if g.grantee_type is kind and g.grantee == body.grantee), None)
-    decision = decide_share(
-        cur.principal, requested, expires_at, pack.owner_org, grants, cur.now, replacing=existing
-    )
-    if not decision.allowed:
-        cur.record.deny(decision.reason)
-        raise ApiError(403, "forbidden", "you may not give this grant")
-    grant = Grant(
-        dataset_id=pack_id,
-        grantee_type=kind,
-        grantee=body.grantee,
-        activities=requested,
-        granted_by=cur.sub,
-        granted_at=cur.now,
-        purpose=None if body.purpose is None else Purpose(body.purpose.code, body.purpose.text),
-        expires_at=expires_at,
-    )
-    cur.record.purpose = grant.purpose.code if grant.purpose else None
-    cur.record.detail.update(
-        {"grantee": grant.label, "activities": sorted(body.activities), "expires_at": iso(expires_at)}
-    )
-    if kind is GranteeType.USER:
-        cur.record.detail["subject"] = grant.grantee
+    grant, _ = requested_grant(cur, body, pack_id, pack.owner_org, grants)
     with cur.changing(200):
         ports(cur).packs.put_grant(pack, grant)
     return _grant_view(pack_id, grant)

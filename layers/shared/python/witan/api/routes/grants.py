@@ -54,6 +54,49 @@ _REFUSALS = {
 }
 
 
+def requested_grant(
+    cur: Current, body: GrantRequest, target_id: str, owner_org: str, grants: list[Grant]
+) -> tuple[Grant, Grant | None]:
+    """The grant a PUT asks for on a dataset or a datapack, if the caller may give it (an expiry in the
+    future, within their own rights: `decide_share`), with the grant it replaces; the audit record
+    names the grantee, activities, purpose and expiry. Refusals are 422 or 403 (denied in the trail)."""
+    expires_at = None
+    if body.expires_at is not None:
+        try:
+            expires_at = parse_time(body.expires_at)
+        except ValueError as exc:
+            raise ApiError(422, "invalid-value", f"expires_at: {exc}") from exc
+        if expires_at <= cur.now:
+            raise ApiError(422, "invalid-value", "expires_at is in the past")
+    requested = frozenset(Activity(a) for a in body.activities)
+    kind = GranteeType(body.grantee_type)
+    existing = next((g for g in grants if g.grantee_type is kind and g.grantee == body.grantee), None)
+    decision = decide_share(
+        cur.principal, requested, expires_at, owner_org, grants, cur.now, replacing=existing
+    )
+    if not decision.allowed:
+        cur.record.deny(decision.reason)
+        why = _REFUSALS.get(decision.reason.split(":", 1)[0], "you may not give this grant")
+        raise ApiError(403, "forbidden", why)
+    grant = Grant(
+        dataset_id=target_id,
+        grantee_type=kind,
+        grantee=body.grantee,
+        activities=requested,
+        granted_by=cur.sub,
+        granted_at=cur.now,
+        purpose=None if body.purpose is None else Purpose(body.purpose.code, body.purpose.text),
+        expires_at=expires_at,
+    )
+    cur.record.purpose = grant.purpose.code if grant.purpose else None
+    cur.record.detail.update(
+        {"grantee": grant.label, "activities": sorted(body.activities), "expires_at": iso(expires_at)}
+    )
+    if kind is GranteeType.USER:
+        cur.record.detail["subject"] = grant.grantee  # the person this concerns, for subject access
+    return grant, existing
+
+
 def _put_unchanged(cur: Current, grant: Grant, existing: Grant | None) -> None:
     store = cur.services.grants
     put_if = getattr(store, "put_if", None)
@@ -96,40 +139,7 @@ def _grant_view(grant: Grant) -> GrantView:
 def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     cur = _cur()
     dataset, grants = cur.dataset(dataset_id, Activity.SHARE, live=True)
-    expires_at = None
-    if body.expires_at is not None:
-        try:
-            expires_at = parse_time(body.expires_at)
-        except ValueError as exc:
-            raise ApiError(422, "invalid-value", f"expires_at: {exc}") from exc
-        if expires_at <= cur.now:
-            raise ApiError(422, "invalid-value", "expires_at is in the past")
-    requested = frozenset(Activity(a) for a in body.activities)
-    kind = GranteeType(body.grantee_type)
-    existing = next((g for g in grants if g.grantee_type is kind and g.grantee == body.grantee), None)
-    decision = decide_share(
-        cur.principal, requested, expires_at, dataset.owner_org, grants, cur.now, replacing=existing
-    )
-    if not decision.allowed:
-        cur.record.deny(decision.reason)
-        why = _REFUSALS.get(decision.reason.split(":", 1)[0], "you may not give this grant")
-        raise ApiError(403, "forbidden", why)
-    grant = Grant(
-        dataset_id=dataset_id,
-        grantee_type=kind,
-        grantee=body.grantee,
-        activities=requested,
-        granted_by=cur.sub,
-        granted_at=cur.now,
-        purpose=None if body.purpose is None else Purpose(body.purpose.code, body.purpose.text),
-        expires_at=expires_at,
-    )
-    cur.record.purpose = grant.purpose.code if grant.purpose else None
-    cur.record.detail.update(
-        {"grantee": grant.label, "activities": sorted(body.activities), "expires_at": iso(expires_at)}
-    )
-    if grant.grantee_type is GranteeType.USER:
-        cur.record.detail["subject"] = grant.grantee  # the person this concerns, for subject access
+    grant, existing = requested_grant(cur, body, dataset_id, dataset.owner_org, grants)
     with cur.changing(200):
         _put_unchanged(cur, grant, existing)
     return _grant_view(grant)
