@@ -155,7 +155,9 @@ def test_plan_chunks_aggregate(aws: dict[str, Any], capsys: pytest.CaptureFixtur
     assert (
         meta["seed"] == 11
         and meta["simulations"] == 6
-        and set(meta["input_hashes"]) == {"transitions", "population", "costs", "valid_states"}
+        and set(meta["input_hashes"])
+        == {"transitions", "population", "costs", "valid_states"}
+        | {f"{t}.csv" for t in ("transitions", "population", "costs", "valid-states")}
     )
     rec = record(aws, "run-1")
     assert rec["status"]["S"] == "SUCCEEDED"

@@ -215,7 +215,7 @@ def run_inputs(run: Mapping[str, Any], files: Mapping[str, bytes]) -> tuple[dict
         out[role] = given
     recorded = run.get("input_hashes") or {}
     for role, digest in hashes(out).items():
-        if role in recorded and recorded[role] != digest:
+        if role in out and role in recorded and recorded[role] != digest:  # by role (file names too)
             problems.append(f"input {role} is not the file the run read (sha256 {digest[:12]}...)")
     return out, problems
 

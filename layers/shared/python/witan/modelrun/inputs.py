@@ -124,12 +124,14 @@ def check_file_against(schema_file: Path, f: InputFile) -> None:
 
 
 def hashes(files: Mapping[str, Sequence[InputFile]]) -> dict[str, str]:
-    """role -> sha256 of its file (several files: of their hashes in name order)."""
+    """sha256 of every input, each file hashed once: by file name, and by role (a role of several
+    files: the hash of their hashes in name order), so a run can be traced either way."""
     import hashlib
 
-    out = {}
+    out: dict[str, str] = {}
     for role, given in files.items():
         digests = sorted((f.name, hashlib.sha256(f.data).hexdigest()) for f in given)
+        out.update(digests)
         out[role] = (
             digests[0][1]
             if len(digests) == 1

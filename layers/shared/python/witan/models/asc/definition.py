@@ -306,7 +306,6 @@ class AscDefinition:
         simulations: int,
         seed: int,
     ) -> Planned:
-        import hashlib
 
         from witan.models.asc.scenario_schema import check_scenarios
 
@@ -346,7 +345,6 @@ class AscDefinition:
             "scenarios": {sc["name"]: sc for sc in scenarios},
             "snapshots": derived.states.years,
         }
-        hashes = {f.name: hashlib.sha256(f.data).hexdigest() for role in inputs.values() for f in role}
         meta = {
             "snapshots": [f"{y}-03-31" for y in derived.states.years],
             "people": len(derived.states.people.ids),
@@ -355,7 +353,8 @@ class AscDefinition:
             "step_unit": "years to 31 March",
             "summary": f"{years} year(s) projected after 31 March {fitted.last_year}",
         }
-        return Planned(plan=plan, input_hashes=hashes, warnings=warnings, meta=meta)
+        # Inputs are hashed by the platform (witan.modelrun.inputs.hashes), by file name and by role.
+        return Planned(plan=plan, input_hashes={}, warnings=warnings, meta=meta)
 
     def simulate(
         self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int

@@ -109,7 +109,7 @@ def plan(
     }
     return Planned(
         plan=model_plan,
-        input_hashes=dict(inputs.hashes),
+        input_hashes={},  # the platform hashes every input file (witan.modelrun.inputs.hashes)
         meta={
             "years": base.years,
             "gss_codes": len(councils),
