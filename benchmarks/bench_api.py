@@ -467,10 +467,10 @@ def _event(method: str, path: str, body: Any = None, query: dict[str, str] | Non
 
 def overhead() -> tuple[float, dict[str, tuple[float, float]], float]:
     """(first request ms, {route: (p50 ms, p95 ms)}, events per request) with in-memory ports."""
-    from witan.access.model import Activity, Grant, GranteeType
+    from witan.access.records import Activity, Grant, GranteeType
     from witan.api.app import handle
     from witan.api.deps import Services
-    from witan.catalog import model as catalog
+    from witan.catalog import records as catalog
 
     audit = MemoryAudit()
     services = Services(

@@ -24,7 +24,7 @@ import boto3
 from moto.dynamodb.models.table import Table
 from moto.server import ThreadedMotoServer
 from witan.audit.chain import verify_items
-from witan.audit.model import AuditEvent, AuditWriteError
+from witan.audit.records import AuditEvent, AuditWriteError
 from witan.aws.audit_table import DynamoAuditTrail, create_audit_table, scan_items, verify
 
 EVENTS_PER_RUN = int(os.environ.get("BENCH_AUDIT_EVENTS", "160"))

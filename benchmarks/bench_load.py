@@ -111,7 +111,7 @@ def _outcomes(deployment: Any, request_id: str) -> Counter[str]:
 
 def _request(deployment: Any, submissions: int) -> str:
     from witan.aws.submissions import put_request, put_submission
-    from witan.collect.model import CollectionRequest, Submission
+    from witan.collect.records import CollectionRequest, Submission
 
     ddb, table = deployment.client("dynamodb"), deployment.outputs["RequestsTableName"]
     request_id = f"load-{uuid.uuid4().hex[:8]}"
@@ -157,7 +157,7 @@ def scenario_uploads(deployment: Any, count: int) -> list[str]:
 
 
 def scenario_writers(deployment: Any) -> list[str]:
-    from witan.audit.model import AuditEvent, AuditWriteError
+    from witan.audit.records import AuditEvent, AuditWriteError
     from witan.aws.audit_table import DynamoAuditTrail
 
     table = deployment.outputs["AuditTableName"]
@@ -243,7 +243,7 @@ def scenario_killed(deployment: Any, count: int) -> list[str]:
     compressed: the queue's visibility timeout is set to 1 s and the lease margin made negative, as if
     the dead invocation's deadline had long passed. Each upload then ends with one outcome and one
     `upload.checked` audit event, nothing in the DLQ."""
-    from witan.collect import service
+    from witan.collect.uploads import check as service
 
     from local import lambda_runtime
 

@@ -165,7 +165,7 @@ class Collect(Construct):
         # on attribute values, so no policy can compare a grant with share_with; what IAM can hold: the
         # validator never writes share_with or the other inputs of the delivery decision (only
         # access_api does, after its checks), and it puts only
-        # dataset grant items, with exactly a grant's attributes. The code (witan.collect.destination)
+        # dataset grant items, with exactly a grant's attributes. The code (witan.collect.uploads.deliver)
         # makes one read grant per share_with entry of the request it re-reads at delivery.
         dataset_keys = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["DATASET#*"]}}
         fn.grant("ReadDatasetGrants", ("dynamodb:Query",), [storage.grants_table.table_arn], dataset_keys)

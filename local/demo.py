@@ -85,7 +85,7 @@ def step_upload(demo: Demo) -> None:
     """S3 -> SQS -> upload_validator, for one valid and one invalid file; read back its records."""
     require_handler("upload_validator")
     from witan.aws.submissions import put_request, put_submission
-    from witan.collect.model import CollectionRequest, Submission, request_pk
+    from witan.collect.records import CollectionRequest, Submission, request_pk
 
     d = demo.deployment
     dynamodb, table, bucket = (

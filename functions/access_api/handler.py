@@ -109,8 +109,8 @@ def build_collect(settings: Settings, dynamodb: Any, clock: Any = None) -> Colle
         put_stored_schema,
         read_json_report,
     )
-    from witan.collect.request_service import CollectRequestService
-    from witan.collect.schemas import SchemaResolver
+    from witan.collect.requests.schemas import SchemaResolver
+    from witan.collect.requests.service import CollectRequestService
     from witan.validation.schema import builtin_schema_names
 
     s3 = make_s3_client()
@@ -183,7 +183,7 @@ def run_scheduled(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
     Records one audit event (no path, no token: counts only)."""
     from witan.api.routes.collect import CollectWiring
-    from witan.audit.model import AuditEvent
+    from witan.audit.records import AuditEvent
 
     services = services_for(settings)
     wiring = getattr(services, "collect", None)

@@ -47,7 +47,7 @@ def _notify(settings: Settings, email: str | None, subject: str, text: str) -> N
         return
     try:
         from witan.aws.ses import SesMailer
-        from witan.collect.email import Email
+        from witan.collect.uploads.notify import Email
 
         html = "<p>" + text.replace("&", "&amp;").replace("<", "&lt;").replace("\n", "<br>") + "</p>"
         SesMailer(settings.ses_sender, configuration_set=settings.ses_configuration_set).send(

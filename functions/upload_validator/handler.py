@@ -1,6 +1,6 @@
 """upload_validator: SQS batch of S3 ObjectCreated notifications -> check each upload.
 
-Thin: parse the message, hand each upload to witan.collect.service, count the outcome. A message
+Thin: parse the message, hand each upload to witan.collect.uploads.check, count the outcome. A message
 that fails is reported in batchItemFailures (partial batch response), so only it is retried.
 """
 
@@ -23,11 +23,11 @@ from witan.aws.grants_table import DynamoGrantStore
 from witan.aws.s3 import S3ObjectStore
 from witan.aws.ses import SesMailer
 from witan.aws.submissions import DynamoCheckStore, get_stored_schema, make_client
-from witan.collect.destination import DatasetDelivery
-from witan.collect.events import uploads_from_body
-from witan.collect.model import UploadStatus
-from witan.collect.schemas import SchemaResolver
-from witan.collect.service import UploadCheckService
+from witan.collect.records import UploadStatus
+from witan.collect.requests.schemas import SchemaResolver
+from witan.collect.uploads.check import UploadCheckService
+from witan.collect.uploads.deliver import DatasetDelivery
+from witan.collect.uploads.events import uploads_from_body
 from witan.settings import Settings
 from witan.validation import check_file
 

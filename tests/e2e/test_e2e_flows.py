@@ -71,7 +71,7 @@ def test_handler_exists_and_is_deployed(e2e_stack: Any, name: str) -> None:
 
 def test_upload_goes_through_sqs_to_validator_and_result_is_recorded(e2e_stack: Any) -> None:
     from witan.aws.submissions import put_request, put_submission
-    from witan.collect.model import CollectionRequest, Submission, request_pk
+    from witan.collect.records import CollectionRequest, Submission, request_pk
 
     d = e2e_stack.deployment
     dynamodb, table, bucket = (
@@ -131,7 +131,7 @@ def test_valid_upload_becomes_a_version_of_the_destination_dataset(e2e_stack: An
     dataset and shares it as the request says; the datastore API then serves it to that person only.
     The META item is written as the Collect+Share API writes it after its destination check."""
     from witan.aws.submissions import put_request, put_submission
-    from witan.collect.model import CollectionRequest, Submission
+    from witan.collect.records import CollectionRequest, Submission
 
     d = e2e_stack.deployment
     requester, analyst = d.id_token("requester"), d.id_token("analyst")

@@ -9,7 +9,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
-from witan.collect.page import partner_page_html
+from witan.collect.requests.page import partner_page_html
 
 from infra.api import BINARY_MEDIA_TYPES, XLSX_TYPE
 

@@ -10,10 +10,10 @@ from types import ModuleType
 from typing import Any
 
 from aws_stack import call_rest_api, load_function
-from witan.access.model import Activity, Grant, GranteeType
+from witan.access.records import Activity, Grant, GranteeType
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
-from witan.catalog import model as catalog
+from witan.catalog import records as catalog
 
 TABLE_VARS = ("CATALOG_TABLE", "GRANTS_TABLE", "AUDIT_TABLE")
 BUCKET = "test-data-bucket"

@@ -25,7 +25,7 @@ from api_harness import (
     Api,
     Persona,
 )
-from witan.access.model import Activity
+from witan.access.records import Activity
 
 MV, MR, MU, FR, SH = (GRANTEES[a] for a in Activity)
 PERSONAS = [OWNER, MEMBER, MV, MR, MU, FR, SH, EXPIRED, OTHER, ANONYMOUS, ADMIN]

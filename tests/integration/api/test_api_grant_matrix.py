@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_harness import ADMIN, MEMBER, OWNER, Api, Persona
-from witan.access.model import Activity, Grant, GranteeType
+from witan.access.records import Activity, Grant, GranteeType
 from witan.aws.grants_table import DynamoGrantStore
 
 A = Activity

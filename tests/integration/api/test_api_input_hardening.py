@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from api_harness import GRANTEES, OWNER, Api
-from witan.access.model import Activity
-from witan.api.models import MAX_FREE_JSON_BYTES, MAX_FREE_JSON_DEPTH, MAX_FREE_JSON_KEYS
+from witan.access.records import Activity
+from witan.api.bodies import MAX_FREE_JSON_BYTES, MAX_FREE_JSON_DEPTH, MAX_FREE_JSON_KEYS
 from witan.aws.catalog_table import ConflictError, DynamoCatalogStore
 
 META_VISIBLE = GRANTEES[Activity.META_VISIBLE]

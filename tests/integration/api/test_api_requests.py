@@ -16,8 +16,8 @@ import pytest
 from api_harness import ADMIN, ANONYMOUS, BUCKET, MAX_UPLOAD, MEMBER, OTHER, OWNER, Api
 from aws_stack import header
 from witan.api.app import openapi_document
+from witan.api.bodies import SubjectExportView, UsageReport, VerifyReport
 from witan.api.deps import MAX_BODY_BYTES
-from witan.api.models import SubjectExportView, UsageReport, VerifyReport
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api_harness import ADMIN, OWNER, Api, Persona
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 from witan.aws.audit_table import DynamoAuditTrail
 
 EMAIL = "victim@example.org"

@@ -13,7 +13,7 @@ from aws_stack import FAKE_CREDENTIALS
 from moto.server import ThreadedMotoServer
 from witan import cli
 from witan.audit import cli as audit_cli
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 from witan.aws.audit_table import DynamoAuditTrail, create_audit_table
 
 

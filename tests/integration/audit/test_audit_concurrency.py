@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 from witan.aws.audit_table import DynamoAuditTrail, from_wire, verify
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import aws_stack
 import pytest
-from witan.audit.model import AuditEvent
 from witan.audit.query import (
     QueryError,
     encode_token,
@@ -20,6 +19,7 @@ from witan.audit.query import (
     usage_report,
     usage_report_csv,
 )
+from witan.audit.records import AuditEvent
 from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail, create_audit_table
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from witan.audit.chain import DIGEST_CHAIN, GENESIS_HASH, body_of, compute_hash
-from witan.audit.model import AuditEvent, AuditTrail, AuditWriteError
+from witan.audit.records import AuditEvent, AuditTrail, AuditWriteError
 from witan.aws.audit_table import DynamoAuditTrail, from_wire, verify
 from witan.settings import Settings
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_stack import REGION, Aws
 from witan.audit.chain import EARLY_EXPIRY, body_of, compute_hash
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 from witan.audit.seal import BAD_SEAL, NO_SEAL, SEAL_MISMATCH, SEAL_MISSING, SEAL_PREFIX
 from witan.aws.audit_seals import KmsSigner, S3SealStore, verify_sealed, write_seal
 from witan.aws.audit_table import DynamoAuditTrail, from_wire, to_wire, verify

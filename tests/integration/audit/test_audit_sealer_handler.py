@@ -11,7 +11,7 @@ import pytest
 from aws_stack import REGION, Aws, LambdaContext, load_function
 from boto3.dynamodb.types import TypeSerializer
 from witan.audit.chain import format_time
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 from witan.aws.audit_table import DynamoAuditTrail
 
 BUCKET = "witan-test-sealer"

@@ -18,7 +18,7 @@ from witan.audit.chain import (
     body_of,
     compute_hash,
 )
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 from witan.aws.audit_table import DynamoAuditTrail, from_wire, to_wire, verify
 
 CHAIN = "events#0"

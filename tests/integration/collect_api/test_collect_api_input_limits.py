@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ca_harness import RITA, Api
-from witan.api.models import MAX_FREE_JSON_DEPTH
+from witan.api.bodies import MAX_FREE_JSON_DEPTH
 
 
 def _deep(depth: int) -> dict[str, Any]:

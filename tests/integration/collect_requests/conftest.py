@@ -13,9 +13,9 @@ from witan.aws.grants_table import DynamoGrantStore
 from witan.aws.s3 import S3ObjectStore
 from witan.aws.ses import SesMailer
 from witan.aws.submissions import DynamoCheckStore, DynamoRequestStore, S3UploadPresigner, read_json_report
-from witan.collect.destination import DatasetDelivery
-from witan.collect.request_service import CollectRequestService
-from witan.collect.service import UploadCheckService
+from witan.collect.requests.service import CollectRequestService
+from witan.collect.uploads.check import UploadCheckService
+from witan.collect.uploads.deliver import DatasetDelivery
 from witan.validation import check_file, load_schema
 
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from witan.aws.submissions import DynamoRequestStore
-from witan.collect.request_service import CollectRequestService
-from witan.collect.service import UploadCheckService
+from witan.collect.requests.service import CollectRequestService
+from witan.collect.uploads.check import UploadCheckService
 
 BUCKET = "witan-cr-data"
 TABLE = "witan-cr-requests"

@@ -16,13 +16,13 @@ import pytest
 from cr_stack import BASE_URL, BUCKET, TABLE, Env
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
-from witan.access.model import Activity, Grant, GranteeType, Principal
 from witan.access.policy import decide
-from witan.catalog.model import create as create_dataset
-from witan.catalog.model import soft_delete
-from witan.collect.destination import DestinationRefused
-from witan.collect.model import UploadRef
-from witan.collect.requests import Conflict, Requester
+from witan.access.records import Activity, Grant, GranteeType, Principal
+from witan.catalog.records import create as create_dataset
+from witan.catalog.records import soft_delete
+from witan.collect.records import UploadRef
+from witan.collect.requests.body import Conflict, Requester
+from witan.collect.uploads.deliver import DestinationRefused
 
 RITA = Requester(sub="sub-rita", email="rita@council.example", name="Rita", groups=("org-camden",))
 HAL = Requester(sub="sub-hal", email="hal@hackney.example", name="Hal", groups=("org-hackney",))

@@ -15,8 +15,8 @@ from cr_stack import BASE_URL, BUCKET, MAX_BYTES, TABLE, Env
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from witan.aws.submissions import BadCursor
-from witan.collect.model import UploadRef
-from witan.collect.requests import CollectError, Conflict, InvalidRequest, NotFound, Requester
+from witan.collect.records import UploadRef
+from witan.collect.requests.body import CollectError, Conflict, InvalidRequest, NotFound, Requester
 
 RITA = Requester(sub="sub-rita", email="rita@council.example", name="Rita")
 _LINK = re.compile(re.escape(BASE_URL) + r"/collect/([A-Za-z0-9_-]{43})")
@@ -269,7 +269,7 @@ def test_digest_only_when_something_changed(env: Env) -> None:
 
 def test_stored_schema_for_request_template_and_check(env: Env) -> None:
     from witan.aws.submissions import get_stored_schema, put_stored_schema
-    from witan.collect.schemas import SchemaResolver
+    from witan.collect.requests.schemas import SchemaResolver
 
     descriptor = {"fields": [{"name": "q1", "type": "integer", "constraints": {"required": True}}]}
     assert put_stored_schema(env.ddb, TABLE, "survey", descriptor, owner_sub=RITA.sub)

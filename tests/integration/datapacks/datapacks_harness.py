@@ -14,12 +14,12 @@ from types import ModuleType
 from typing import Any
 
 from aws_stack import REGION, call_rest_api, load_function
-from witan.access.model import Activity, Grant, GranteeType
+from witan.access.records import Activity, Grant, GranteeType
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.datapacks_table import DynamoPackStore
 from witan.aws.grants_table import DynamoGrantStore
-from witan.catalog import model as catalog
-from witan.datapacks import model as packs
+from witan.catalog import records as catalog
+from witan.datapacks import records as packs
 
 DATA_BUCKET = "dp-data-bucket"
 PACKS_BUCKET = "dp-packs-bucket"

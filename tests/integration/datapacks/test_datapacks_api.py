@@ -22,7 +22,7 @@ from datapacks_harness import (
     group_grant,
     zip_names,
 )
-from witan.access.model import Activity
+from witan.access.records import Activity
 from witan.datapacks.bundle import verify_zip
 from witan.datapacks.reproduce import IDENTICAL, reproduce_zip
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from datapacks_harness import ADMIN, ANONYMOUS, EXPIRED, GRANTEES, MEMBER, OTHER, OWNER, Persona, World
-from witan.access.model import Activity
+from witan.access.records import Activity
 
 pytestmark = pytest.mark.xdist_group("datapacks")
 

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from mr_harness import ADMIN, ANONYMOUS, BUCKET, GRANTEES, MEMBER, OTHER, OWNER, World
-from witan.access.model import Activity
+from witan.access.records import Activity
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
 from witan.aws.model_runs import ModelRunsTable
-from witan.catalog import model as catalog
+from witan.catalog import records as catalog
 from witan.modelrun.limits import MAX_PROJECTION_YEARS
 from witan.modelrun.pipeline import RunRequest
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from mr_harness import BUCKET, OWNER
 from witan.aws.catalog_table import DynamoCatalogStore
-from witan.catalog import model as catalog
+from witan.catalog import records as catalog
 
 
 def prefix_input(world: Any) -> dict[str, str]:

@@ -12,11 +12,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from uv_stack import BUCKET, CATALOG, GRANTS, REQUESTS, Stack
-from witan.access.model import Activity, Grant, GranteeType, Purpose
+from witan.access.records import Activity, Grant, GranteeType, Purpose
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
 from witan.aws.submissions import put_stored_schema
-from witan.catalog.model import create, soft_delete
+from witan.catalog.records import create, soft_delete
 
 GOOD = b"id,dob,school,fte\n1,2015-04-01,A,1.0\n2,2016-05-02,B,0.5\n"
 BAD = b"id,dob,school,fte\n1,2015-04-01,Z,1.0\n"

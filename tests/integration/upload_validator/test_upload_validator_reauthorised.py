@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from uv_stack import CATALOG, GRANTS, REQUESTER, Stack
-from witan.access.model import Activity, Grant, GranteeType
+from witan.access.records import Activity, Grant, GranteeType
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
-from witan.catalog.model import create
+from witan.catalog.records import create
 
 GOOD = b"id,dob,school,fte\n1,2015-04-01,A,1.0\n2,2016-05-02,B,0.5\n"
 DATASET = "e" * 32

@@ -16,7 +16,7 @@ import aws_stack
 from aws_stack import REGION, sent_emails
 from witan.aws.audit_table import scan_items
 from witan.aws.submissions import put_request, put_submission
-from witan.collect.model import CollectionRequest, Submission
+from witan.collect.records import CollectionRequest, Submission
 
 BUCKET = "witan-test-data"
 REQUESTS = "witan-test-requests"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from witan.access.model import Principal, claim_true
+from witan.access.records import Principal, claim_true
 from witan.api.identity import principal_from_event
 
 

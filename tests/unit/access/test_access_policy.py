@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from witan.access.model import Activity, Grant, GranteeType, Principal, Purpose, expand, parse_groups
 from witan.access.policy import access_summary, decide, decide_grant, decide_revoke, held_activities
+from witan.access.records import Activity, Grant, GranteeType, Principal, Purpose, expand, parse_groups
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OWNER_ORG = "org-camden"

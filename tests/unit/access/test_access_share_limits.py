@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from witan.access.model import Activity, Grant, GranteeType, Principal
 from witan.access.policy import decide_share, held_until
+from witan.access.records import Activity, Grant, GranteeType, Principal
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OWNER_ORG = "org-camden"

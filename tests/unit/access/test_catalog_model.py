@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from witan.access.model import Principal
+from witan.access.records import Principal
 from witan.api.context import RequestRecord
 from witan.api.identity import principal_from_event
-from witan.catalog import model as catalog
-from witan.catalog.model import CatalogError
+from witan.catalog import records as catalog
+from witan.catalog.records import CatalogError
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ WITAN_COLD_MODULES = frozenset(
     {
         "witan",
         "witan.access",
-        "witan.access.model",
+        "witan.access.records",
         "witan.access.policy",
         "witan.api",
         "witan.api.app",
@@ -30,9 +30,9 @@ WITAN_COLD_MODULES = frozenset(
         "witan.api.errors",
         "witan.api.identity",
         "witan.audit",
-        "witan.audit.model",
+        "witan.audit.records",
         "witan.catalog",
-        "witan.catalog.model",
+        "witan.catalog.records",
         "witan.catalog.ports",
         "witan.settings",
     }

@@ -32,7 +32,7 @@ from witan.audit.chain import (
     verify_chain,
     verify_items,
 )
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = int((T0 + timedelta(days=1)).timestamp())

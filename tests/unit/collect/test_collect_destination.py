@@ -10,10 +10,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from witan.access.model import Activity, Grant, GranteeType, Principal
-from witan.catalog.model import create
-from witan.collect.destination import DestinationRefused, check_destination, parquet_to_csv, version_file_name
-from witan.collect.partner import submission_history, upload_order
+from witan.access.records import Activity, Grant, GranteeType, Principal
+from witan.catalog.records import create
+from witan.collect.requests.partner import submission_history, upload_order
+from witan.collect.uploads.deliver import (
+    DestinationRefused,
+    check_destination,
+    parquet_to_csv,
+    version_file_name,
+)
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 DATASET, _, _ = create("a" * 32, "org-camden", "sub-o", {"title": "T"}, "x.csv", "text/csv", 1, NOW)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from witan.collect.email import EMAIL_MAX_ERRORS, ReportLinks, compose_emails
-from witan.collect.model import CheckRecord, CollectionRequest, Submission, UploadStatus
-from witan.validation.model import CheckError
+from witan.collect.records import CheckRecord, CollectionRequest, Submission, UploadStatus
+from witan.collect.uploads.notify import EMAIL_MAX_ERRORS, ReportLinks, compose_emails
+from witan.validation.records import CheckError
 
 REQUEST = CollectionRequest(
     request_id="r1",

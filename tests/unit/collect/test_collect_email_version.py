@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from witan.collect.email import ReportLinks, compose_emails
-from witan.collect.model import CheckRecord, CollectionRequest, Submission, UploadStatus
+from witan.collect.records import CheckRecord, CollectionRequest, Submission, UploadStatus
+from witan.collect.uploads.notify import ReportLinks, compose_emails
 
 REQUEST = CollectionRequest("r1", "Census", "pupils", "rita@council.example", "Rita")
 SUBMISSION = Submission("r1", "s1", "uma@school.example", "Uma")

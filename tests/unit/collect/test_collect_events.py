@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from witan.collect.events import BadNotification, uploads_from_body
-from witan.collect.model import BadUploadKey, UploadRef, UploadStatus, status_for
+from witan.collect.records import BadUploadKey, UploadRef, UploadStatus, status_for
+from witan.collect.uploads.events import BadNotification, uploads_from_body
 
 
 def _body(key: str, event: str = "ObjectCreated:Put", version: str | None = "v1") -> str:

@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from witan.access.model import Activity, Grant, GranteeType
-from witan.catalog.model import create
-from witan.collect.destination import authorise_delivery
-from witan.collect.model import CollectionRequest, Destination, share_until_end
-from witan.collect.requests import InvalidRequest, can_close, validate_body
+from witan.access.records import Activity, Grant, GranteeType
+from witan.catalog.records import create
+from witan.collect.records import CollectionRequest, Destination, share_until_end
+from witan.collect.requests.body import InvalidRequest, can_close, validate_body
+from witan.collect.uploads.deliver import authorise_delivery
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from cr_items import meta, sample
-from witan.collect.invitations import digest_email, invitation_email, partner_link, reminder_email
-from witan.collect.reminders import digest_changes
-from witan.collect.tracking import compute_tracking
+from witan.collect.requests.invitations import digest_email, invitation_email, partner_link, reminder_email
+from witan.collect.requests.reminders import digest_changes
+from witan.collect.requests.tracking import compute_tracking
 
 LINK = partner_link("https://api.example/prod/", "TOKEN123")
 SUB = {"uploader_email": "b@x.example", "uploader_name": "Bob <script>alert(1)</script>"}

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from witan.collect import page
+from witan.collect.requests import page
 
 HARNESS = Path(__file__).with_name("partner_page_harness.js")
 PAGE = Path(page.__file__).with_name("static") / "partner.html"

@@ -6,9 +6,9 @@ import re
 
 import pytest
 from cr_items import check, meta, submission
-from witan.collect.page import partner_page_headers, partner_page_html
-from witan.collect.partner import explain_schema, partner_view, submission_history, upload_target
-from witan.collect.requests import CollectError
+from witan.collect.requests.body import CollectError
+from witan.collect.requests.page import partner_page_headers, partner_page_html
+from witan.collect.requests.partner import explain_schema, partner_view, submission_history, upload_target
 from witan.validation.schema import parse_schema
 
 SCHEMA = parse_schema(

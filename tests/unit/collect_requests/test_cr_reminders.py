@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 from cr_items import meta, sample, submission
-from witan.collect.reminders import ReminderPolicy, digest_changes, group_by_requester, reminders_due
-from witan.collect.tracking import compute_tracking
+from witan.collect.requests.reminders import ReminderPolicy, digest_changes, group_by_requester, reminders_due
+from witan.collect.requests.tracking import compute_tracking
 
 DUE = date(2026, 12, 1)
 

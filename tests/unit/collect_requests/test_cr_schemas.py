@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from witan.collect.schemas import SchemaResolver
+from witan.collect.requests.schemas import SchemaResolver
 from witan.validation.schema import SchemaError
 
 STORED = {"survey": json.dumps({"fields": [{"name": "q1", "type": "integer"}]}), "broken": "{not json"}

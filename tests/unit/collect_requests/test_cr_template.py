@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from openpyxl import load_workbook
-from witan.collect.template import HELP_SHEET, LISTS_SHEET, template_xlsx
+from witan.collect.requests.template import HELP_SHEET, LISTS_SHEET, template_xlsx
 from witan.validation.schema import parse_schema
 
 SCHEMA = parse_schema(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 
-from witan.collect.requests import token_item
-from witan.collect.tokens import expiry_for, grant_from_item, hash_token, new_token, token_gsi_key
+from witan.collect.requests.body import token_item
+from witan.collect.requests.tokens import expiry_for, grant_from_item, hash_token, new_token, token_gsi_key
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DUE = date(2026, 12, 1)

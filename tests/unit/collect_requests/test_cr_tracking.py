@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cr_items import meta, sample, submission
-from witan.collect.tracking import compute_tracking
+from witan.collect.requests.tracking import compute_tracking
 
 
 def by_id() -> dict[str, dict[str, object]]:

@@ -4,7 +4,7 @@ all of theirs) and for the whole request, from the check items the validator sto
 from __future__ import annotations
 
 from cr_items import check, meta, submission
-from witan.collect.tracking import compute_tracking
+from witan.collect.requests.tracking import compute_tracking
 
 DATASET = "d" * 32
 

@@ -6,14 +6,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from witan.collect.requests import (
+from witan.collect.requests.body import (
     MAX_RECIPIENTS,
     InvalidRequest,
     Requester,
     build_request,
     validate_body,
 )
-from witan.collect.tokens import hash_token
+from witan.collect.requests.tokens import hash_token
 
 TODAY = date(2026, 11, 25)
 KNOWN = {"pupils", "sen2-ehcp"}

@@ -26,7 +26,7 @@ class Built:
 
 
 def build_pack(root: Path, *, personal_path: str | None = None) -> Built:
-    from witan.datapacks import model as dm
+    from witan.datapacks import records as dm
     from witan.datapacks.bundle import export_zip
     from witan.datapacks.manifest import PackFile, RunInput, build_manifest
     from witan.datapacks.sources import local_run_files

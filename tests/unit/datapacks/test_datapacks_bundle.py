@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from witan.datapacks import model as dm
+from witan.datapacks import records as dm
 from witan.datapacks.bundle import export_zip, read_zip, verify_zip
 from witan.datapacks.describe import DATAPACKAGE_NAME, README_NAME, RO_CRATE_NAME
 from witan.datapacks.manifest import manifest_bytes, sha256_hex

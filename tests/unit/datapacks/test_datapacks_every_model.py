@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from witan.datapacks import model as dm
+from witan.datapacks import records as dm
 from witan.datapacks.bundle import export_zip
 from witan.datapacks.manifest import PackFile, RunInput, build_manifest
 from witan.datapacks.reproduce import IDENTICAL, reproduce_zip

@@ -9,9 +9,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from witan.datapacks import model as dm
+from witan.datapacks import records as dm
 from witan.datapacks.gather import member_files, run_inputs, run_sources
-from witan.datapacks.model import DatapackError
+from witan.datapacks.records import DatapackError
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 D1, D2 = "1" * 32, "2" * 32

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 from witan.validation import reports
-from witan.validation.model import CheckError, CheckReport
+from witan.validation.records import CheckError, CheckReport
 from witan.validation.reports import neutralise, report_csv_text, report_dict, write_reports
 
 LIGHT_RED = "FFFFC7CE"

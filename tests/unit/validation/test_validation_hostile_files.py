@@ -20,7 +20,7 @@ import pytest
 from hostile_corpus import CASES, REDOS_PYTHON_ONLY, SCHEMA, TEST_LIMITS, Case
 from witan.cli import main
 from witan.validation import SchemaError, check_file, parse_schema, readers
-from witan.validation.model import ERROR_CODES, FILE_REFUSAL_CODES
+from witan.validation.records import ERROR_CODES, FILE_REFUSAL_CODES
 from witan.validation.reports import write_reports
 
 SECONDS_PER_FILE = 10.0  # generous for a shared CI machine; measured figures are far below

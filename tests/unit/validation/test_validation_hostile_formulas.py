@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
-from witan.collect.destination import parquet_to_csv
-from witan.collect.template import template_xlsx
+from witan.collect.requests.template import template_xlsx
+from witan.collect.uploads.deliver import parquet_to_csv
 from witan.validation import SchemaError, parse_schema
 from witan.validation.schema import Field, Schema
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from witan.access.model import (
+from witan.access.records import (
     ALL_ACTIVITIES,
     AccessEntry,
     Activity,

@@ -3,7 +3,7 @@
 `handle(event, context, services)` is what the Lambda handler calls. It
 1. reads the caller from the Cognito claims and finds the route (its operation_id is the audit action);
 2. refuses oversized bodies (413) and anonymous callers (401) before routing;
-3. lets Powertools route and validate (pydantic models in witan.api.models);
+3. lets Powertools route and validate (pydantic models in witan.api.bodies);
 4. records one AuditEvent for the request, allowed or not. Mutating routes record it before they change
    anything (`Current.write_ahead`); everything else is recorded here after the response is built and
    before it is returned, so if the audit write fails the caller gets 503 and nothing else (fail closed).
@@ -34,8 +34,8 @@ from witan.api.current import CONTEXT_KEY, Current
 from witan.api.deps import MAX_BODY_BYTES, Services
 from witan.api.errors import AUDIT_UNAVAILABLE, CATALOG_STATUS, ApiError
 from witan.api.identity import principal_from_event
-from witan.audit.model import AuditWriteError
-from witan.catalog.model import CatalogError, valid_dataset_id
+from witan.audit.records import AuditWriteError
+from witan.catalog.records import CatalogError, valid_dataset_id
 
 logger = logging.getLogger(__name__)
 

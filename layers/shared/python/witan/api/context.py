@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from witan.access.model import Principal
-from witan.audit.model import AuditEvent
+from witan.access.records import Principal
+from witan.audit.records import AuditEvent
 
 
 @dataclass(eq=False)  # compared by identity: field-wise __eq__ has no use and costs at import

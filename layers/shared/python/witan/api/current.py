@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from witan.access.model import Activity, Grant, Principal
 from witan.access.policy import decide, held_activities
+from witan.access.records import Activity, Grant, Principal
 from witan.api.context import RequestRecord
 from witan.api.deps import Services
 from witan.api.errors import CATALOG_STATUS, ApiError
-from witan.catalog.model import CatalogError, Dataset
+from witan.catalog.records import CatalogError, Dataset
 
 logger = logging.getLogger(__name__)
 CONTEXT_KEY = "witan"

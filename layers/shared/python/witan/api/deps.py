@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from witan.audit.model import AuditTrail
-from witan.catalog.model import new_dataset_id
+from witan.audit.records import AuditTrail
 from witan.catalog.ports import CatalogStore, FileTransfer, GrantStore
+from witan.catalog.records import new_dataset_id
 
 if TYPE_CHECKING:  # the audit query module (csv, hashing) is loaded only by the audit routes
     from witan.audit.query import AuditReader

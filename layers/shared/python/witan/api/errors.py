@@ -19,7 +19,7 @@ class ApiError(Exception):
         return {"code": self.code, "message": self.message, **self.extra}
 
 
-# Domain refusal codes (witan.catalog.model.CatalogError) and their HTTP status.
+# Domain refusal codes (witan.catalog.records.CatalogError) and their HTTP status.
 CATALOG_STATUS: dict[str, int] = {
     "conflict": 409,
     "no-change": 422,

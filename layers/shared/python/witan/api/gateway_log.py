@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from witan.audit.model import AuditEvent, AuditTrail
 from witan.audit.query import AuditReader
+from witan.audit.records import AuditEvent, AuditTrail
 
 GATEWAY_REFUSED_ACTION = "api.gateway-refused"
 REQUEST_RESOURCE_PREFIX = "api-request/"

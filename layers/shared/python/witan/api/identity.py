@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from witan.access.model import Principal, claim_true, parse_groups
+from witan.access.records import Principal, claim_true, parse_groups
 from witan.settings import ADMIN_GROUP, ADMIN_MFA
 
 _AMR_SPLIT = re.compile(r"[\s,\[\]\"']+")

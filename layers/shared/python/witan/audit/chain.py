@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from witan.audit.model import AuditEvent
+from witan.audit.records import AuditEvent
 
 SCHEMA_VERSION = 1
 GENESIS_HASH = "0" * 64

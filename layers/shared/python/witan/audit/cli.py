@@ -134,7 +134,7 @@ def stack_outputs(stack: str, endpoint_url: str | None, region: str | None) -> d
 
 
 def run_digest(args: argparse.Namespace) -> int:
-    from witan.audit.model import AuditWriteError
+    from witan.audit.records import AuditWriteError
     from witan.aws.audit_table import DynamoAuditTrail, make_client
 
     if args.chains is not None and args.chains < 1:

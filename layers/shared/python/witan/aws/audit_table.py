@@ -48,8 +48,8 @@ from witan.audit.chain import (
     verify_groups,
     verify_items,
 )
-from witan.audit.model import AuditEvent, AuditWriteError
 from witan.audit.query import Page, QueryError
+from witan.audit.records import AuditEvent, AuditWriteError
 from witan.aws.dynamo import query_items
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from witan.aws.dynamo import query_items
-from witan.catalog.model import ConflictError, Dataset, FileVersion, MetadataVersion
 from witan.catalog.ports import PresignedGet, PresignedPost
+from witan.catalog.records import ConflictError, Dataset, FileVersion, MetadataVersion
 
 LIST_PK = "DATASET"
 
@@ -216,7 +216,7 @@ class DynamoCatalogStore:
 
 
 class CollectedVersions:
-    """witan.collect.destination.CollectedCatalog on the catalog table: Collect+Share's dataset versions.
+    """witan.collect.uploads.deliver.CollectedCatalog on the catalog table: Collect+Share's dataset versions.
 
     A version is saved only if the dataset's CURRENT record is exactly as loaded (its stored JSON is the
     concurrency token), so a dataset deleted or edited meanwhile is reloaded, never overwritten.

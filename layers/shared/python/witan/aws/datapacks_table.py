@@ -22,13 +22,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from witan.access.model import Grant, GranteeType
+from witan.access.records import Grant, GranteeType
 from witan.aws.catalog_table import S3FileTransfer
 from witan.aws.dynamo import query_items
 from witan.aws.grants_table import grant_from_record, grant_to_record
-from witan.catalog.model import ConflictError
 from witan.catalog.ports import PresignedGet, PresignedPost
-from witan.datapacks.model import Pack
+from witan.catalog.records import ConflictError
+from witan.datapacks.records import Pack
 
 LIST_PK = "PACK"
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from witan.access.model import Activity, Grant, GranteeType, Purpose
+from witan.access.records import Activity, Grant, GranteeType, Purpose
 from witan.aws.dynamo import query_items
 
 TTL_GRACE = timedelta(days=90)

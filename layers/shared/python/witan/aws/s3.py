@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from witan.collect.ports import ObjectInfo
+from witan.collect.uploads.ports import ObjectInfo
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")

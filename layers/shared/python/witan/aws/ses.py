@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from witan.collect.email import Email
+from witan.collect.uploads.notify import Email
 
 
 def make_client(endpoint_url: str | None = None, region_name: str | None = None) -> Any:

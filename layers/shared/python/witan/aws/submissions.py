@@ -22,7 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from witan.aws.dynamo import condition_failed, query_items
-from witan.collect.model import (
+from witan.collect.records import (
     META_SK,
     CheckRecord,
     CollectionRequest,
@@ -34,8 +34,8 @@ from witan.collect.model import (
     share_until_end,
     submission_sk,
 )
-from witan.collect.ports import Claim
-from witan.collect.requests import CollectError
+from witan.collect.requests.body import CollectError
+from witan.collect.uploads.ports import Claim
 
 SEQUENCER_WIDTH = 40  # S3 sequencers are hex strings of varying length; pad to compare as strings
 _serializer = TypeSerializer()
@@ -317,7 +317,7 @@ def put_submission(client: Any, table_name: str, submission: Submission, **extra
     client.put_item(TableName=table_name, Item=_wire(item))
 
 
-# -- Collect+Share requests (witan.collect.request_service.RequestStore) ---------------------------
+# -- Collect+Share requests (witan.collect.requests.service.RequestStore) ---------------------------
 
 
 class BadCursor(CollectError):
@@ -587,7 +587,7 @@ def read_json_report(client: Any, bucket: str) -> Any:
 
 
 def get_stored_schema(client: Any, table_name: str) -> Any:
-    """A `get_stored(name)` for witan.collect.schemas.SchemaResolver: the descriptor JSON or None."""
+    """A `get_stored(name)` for witan.collect.requests.schemas.SchemaResolver: the descriptor JSON or None."""
 
     def get(name: str) -> str | None:
         response = client.get_item(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from witan.access.model import Grant, GranteeType
-from witan.catalog.model import Dataset, FileVersion, MetadataVersion
+from witan.access.records import Grant, GranteeType
+from witan.catalog.records import Dataset, FileVersion, MetadataVersion
 
 
 class CatalogStore(Protocol):

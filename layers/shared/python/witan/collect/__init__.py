@@ -1,1 +1,2 @@
-"""Collect: uploads against a request are checked, reported on, recorded and announced by email."""
+"""Collect+Share: `requests` (asking partners for data) and `uploads` (checking what they send);
+`records` holds the records both share."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from witan.datapacks.manifest import PackFile, RunInput, run_member_files, sha256_hex
-from witan.datapacks.model import DatapackError, Member, MemberKind, Pack
+from witan.datapacks.records import DatapackError, Member, MemberKind, Pack
 from witan.datapacks.sources import output_names, role_schemas
 from witan.settings import DATASETS_PREFIX, MODELS_PREFIX
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from witan.datapacks.model import DatapackError, Member, MemberKind, Pack
+from witan.datapacks.records import DatapackError, Member, MemberKind, Pack
 
 MANIFEST_FORMAT = "witan-datapack-manifest/1"
 SEAL_FORMAT = "witan-datapack-seal/1"

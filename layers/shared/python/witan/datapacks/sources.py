@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from witan.datapacks.manifest import PackFile, RunInput, run_member_files
-from witan.datapacks.model import Member
+from witan.datapacks.records import Member
 
 RUN_FILES = ("plan.json", "metadata.json")
 

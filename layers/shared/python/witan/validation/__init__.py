@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from witan.validation.check import check_file
-    from witan.validation.model import ERROR_CODES, CheckError, CheckReport
+    from witan.validation.records import ERROR_CODES, CheckError, CheckReport
     from witan.validation.schema import (
         Field,
         Schema,
@@ -61,9 +61,9 @@ if TYPE_CHECKING:
 # needs for schema parsing, never at cold start.
 _HOME = {
     "check_file": "witan.validation.check",
-    "ERROR_CODES": "witan.validation.model",
-    "CheckError": "witan.validation.model",
-    "CheckReport": "witan.validation.model",
+    "ERROR_CODES": "witan.validation.records",
+    "CheckError": "witan.validation.records",
+    "CheckReport": "witan.validation.records",
     "Field": "witan.validation.schema",
     "Schema": "witan.validation.schema",
     "SchemaError": "witan.validation.schema",

@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 from witan.validation import readers
 from witan.validation.cells import ReadColumn, arrow_type, read_column
 from witan.validation.keys import DuplicateIndex
-from witan.validation.model import CheckError, CheckReport
 from witan.validation.readers import (
     Batch,
     CsvReader,
@@ -33,6 +32,7 @@ from witan.validation.readers import (
     check_cells,
     column_letter,
 )
+from witan.validation.records import CheckError, CheckReport
 from witan.validation.schema import Field, Schema, parse_constraint_value
 
 VALUE_CHARS = 100

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from witan.validation.model import FILE_REFUSAL_CODES
+from witan.validation.records import FILE_REFUSAL_CODES
 
 # Codes meaning the file could not be read as a table at all, or is beyond a limit.
 UNUSABLE_CODES = FILE_REFUSAL_CODES

@@ -26,8 +26,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string
 from openpyxl.worksheet.worksheet import Worksheet
 
-from witan.validation.model import ERROR_CODES, FILE_REFUSAL_CODES, CheckError, CheckReport
 from witan.validation.readers import cell_text, detect_encoding, sniff_delimiter
+from witan.validation.records import ERROR_CODES, FILE_REFUSAL_CODES, CheckError, CheckReport
 
 CSV_COLUMNS: tuple[str, ...] = ("row", "column", "field", "code", "constraint", "value", "message")
 ERROR_FILL = PatternFill(fill_type="solid", start_color="FFFFC7CE", end_color="FFFFC7CE")  # light red

@@ -17,9 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from witan.api.current import Current, current
-from witan.api.errors import ApiError
-from witan.api.models import (
+from witan.api.bodies import (
     AuditEvents,
     DatasetId,
     SubjectExportView,
@@ -29,6 +27,8 @@ from witan.api.models import (
     json_or_csv,
     with_success,
 )
+from witan.api.current import Current, current
+from witan.api.errors import ApiError
 from witan.settings import ADMIN_GROUP
 
 router = Router()

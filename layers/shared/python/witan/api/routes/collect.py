@@ -26,13 +26,13 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from witan.api.bodies import error_responses
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, Services
 from witan.api.errors import ApiError
-from witan.api.models import error_responses
-from witan.audit.model import AuditEvent, AuditTrail
-from witan.collect.requests import CollectError, InvalidRequest
-from witan.collect.tokens import hash_token
+from witan.audit.records import AuditEvent, AuditTrail
+from witan.collect.requests.body import CollectError, InvalidRequest
+from witan.collect.requests.tokens import hash_token
 
 router = Router()
 TAGS = ["collect (partners)"]
@@ -186,7 +186,7 @@ def open_link(token: Token) -> Response[Any]:
     _granted(cur, token, service)
     if _wants_json(router.current_event.headers):
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=plain(view))
-    from witan.collect.page import partner_page_headers, partner_page_html
+    from witan.collect.requests.page import partner_page_headers, partner_page_html
 
     headers = partner_page_headers(wiring(cur).upload_origin())
     content_type = headers.pop("Content-Type")

@@ -25,12 +25,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from witan.access.model import Activity, Grant, GranteeType
 from witan.access.policy import access_summary, decide, decide_revoke, held_activities
-from witan.api.current import EVERYTHING, Current, current, iso
-from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
-from witan.api.errors import ApiError
-from witan.api.models import (
+from witan.access.records import Activity, Grant, GranteeType
+from witan.api.bodies import (
     STRICT,
     AccessEntryView,
     Body,
@@ -44,11 +41,14 @@ from witan.api.models import (
     error_responses,
     with_success,
 )
+from witan.api.current import EVERYTHING, Current, current, iso
+from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
+from witan.api.errors import ApiError
 from witan.api.routes.grants import requested_grant
-from witan.catalog.model import CatalogError, Dataset
-from witan.datapacks import model as packs
+from witan.catalog.records import CatalogError, Dataset
+from witan.datapacks import records as packs
 from witan.datapacks.gather import draft_key, run_sources
-from witan.datapacks.model import DatapackError, Member, MemberKind, Pack, Role
+from witan.datapacks.records import DatapackError, Member, MemberKind, Pack, Role
 from witan.settings import (
     DATAPACK_LOCK_MODE,
     DATAPACK_RETENTION_YEARS,

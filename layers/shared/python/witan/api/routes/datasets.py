@@ -12,12 +12,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from witan.access.model import Activity, GranteeType
 from witan.access.policy import decide
-from witan.api.current import Current, current, iso
-from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
-from witan.api.errors import ApiError
-from witan.api.models import (
+from witan.access.records import Activity, GranteeType
+from witan.api.bodies import (
     MAX_FREE_JSON_DEPTH,
     MAX_FREE_JSON_KEYS,
     MAX_METADATA_BYTES,
@@ -42,8 +39,11 @@ from witan.api.models import (
     free_json_problem,
     with_success,
 )
-from witan.catalog import model as catalog
-from witan.catalog.model import Dataset, FileVersion
+from witan.api.current import Current, current, iso
+from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
+from witan.api.errors import ApiError
+from witan.catalog import records as catalog
+from witan.catalog.records import Dataset, FileVersion
 from witan.settings import DATASETS_PREFIX
 
 router = Router()

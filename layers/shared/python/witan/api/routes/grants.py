@@ -12,11 +12,9 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from witan.access.model import Activity, Grant, GranteeType, Purpose
 from witan.access.policy import access_summary, decide_revoke, decide_share
-from witan.api.current import Current, current, iso
-from witan.api.errors import ApiError
-from witan.api.models import (
+from witan.access.records import Activity, Grant, GranteeType, Purpose
+from witan.api.bodies import (
     AccessEntryView,
     AccessList,
     ErrorBody,
@@ -26,6 +24,8 @@ from witan.api.models import (
     RevokeRequest,
     with_success,
 )
+from witan.api.current import Current, current, iso
+from witan.api.errors import ApiError
 from witan.api.routes.datasets import ERRORS, PathId
 from witan.api.timeparse import parse_time
 

@@ -27,11 +27,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from witan.access.model import Activity, Principal
+from witan.access.records import Activity, Principal
+from witan.api.bodies import STRICT, Body, DatasetId, OrgGroup, error_responses, with_success
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS
 from witan.api.errors import ApiError
-from witan.api.models import STRICT, Body, DatasetId, OrgGroup, error_responses, with_success
 from witan.modelrun.limits import MAX_PROJECTION_YEARS, MAX_SIMULATION_YEARS, run_work
 from witan.settings import DATASETS_PREFIX, Settings
 

@@ -2,7 +2,7 @@
 
 `POST/GET /requests`, `GET /requests/{id}` (owner or admin; anyone else gets 404), close, cancel,
 revoke/reissue one recipient's link; `POST/GET /schemas`. Bodies are validated by the domain
-(witan.collect.requests), whose field errors come back as 422 `invalid-request` with
+(witan.collect.requests.body), whose field errors come back as 422 `invalid-request` with
 `errors: [{field, code, message}]`.
 """
 
@@ -17,13 +17,13 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from witan.api.bodies import error_responses, free_json_problem
 from witan.api.current import Current, current
 from witan.api.deps import MAX_BODY_BYTES
 from witan.api.errors import ApiError
-from witan.api.models import error_responses, free_json_problem
 from witan.api.routes.collect import collect_error, link_base, plain, wiring
-from witan.collect.requests import CollectError, Requester
-from witan.collect.schemas import STORED_NAME, STORED_PREFIX
+from witan.collect.requests.body import CollectError, Requester
+from witan.collect.requests.schemas import STORED_NAME, STORED_PREFIX
 from witan.validation.schema import SchemaError, parse_schema
 
 router = Router()

@@ -9,7 +9,7 @@ import io
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from witan.collect.partner import explain_field
+from witan.collect.requests.partner import explain_field
 from witan.validation.schema import Field, Schema, example_value, parse_constraint_value
 
 if TYPE_CHECKING:  # openpyxl is imported when a template is built: the API's cold start stays small

@@ -14,15 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from witan.access.model import Principal
-from witan.catalog.model import Dataset, MetadataVersion
+from witan.access.records import Principal
 from witan.catalog.ports import CatalogStore, GrantStore
-from witan.collect.destination import DestinationRefused, check_destination, request_dataset
-from witan.collect.invitations import digest_email, invitation_email, partner_link, reminder_email
-from witan.collect.partner import partner_view, submission_history, upload_target
-from witan.collect.ports import Mailer
-from witan.collect.reminders import ReminderPolicy, digest_changes, group_by_requester, reminders_due
-from witan.collect.requests import (
+from witan.catalog.records import Dataset, MetadataVersion
+from witan.collect.requests.body import (
     CollectError,
     Conflict,
     NewRequest,
@@ -38,9 +33,20 @@ from witan.collect.requests import (
     token_item,
     validate_body,
 )
-from witan.collect.template import template_xlsx
-from witan.collect.tokens import DEFAULT_GRACE_DAYS, TokenGrant, grant_from_item, hash_token, new_token
-from witan.collect.tracking import RequestTracking, compute_tracking
+from witan.collect.requests.invitations import digest_email, invitation_email, partner_link, reminder_email
+from witan.collect.requests.partner import partner_view, submission_history, upload_target
+from witan.collect.requests.reminders import ReminderPolicy, digest_changes, group_by_requester, reminders_due
+from witan.collect.requests.template import template_xlsx
+from witan.collect.requests.tokens import (
+    DEFAULT_GRACE_DAYS,
+    TokenGrant,
+    grant_from_item,
+    hash_token,
+    new_token,
+)
+from witan.collect.requests.tracking import RequestTracking, compute_tracking
+from witan.collect.uploads.deliver import DestinationRefused, check_destination, request_dataset
+from witan.collect.uploads.ports import Mailer
 from witan.validation.schema import Schema, SchemaError
 
 logger = logging.getLogger(__name__)

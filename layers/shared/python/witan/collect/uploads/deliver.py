@@ -34,10 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from witan.access.model import Activity, Grant, GranteeType, Principal, Purpose, expand
 from witan.access.policy import decide, decide_grant, decide_share, held_until
-from witan.audit.model import AuditEvent, AuditTrail
-from witan.catalog.model import (
+from witan.access.records import Activity, Grant, GranteeType, Principal, Purpose, expand
+from witan.audit.records import AuditEvent, AuditTrail
+from witan.catalog.records import (
     ConflictError,
     Dataset,
     FileVersion,
@@ -45,15 +45,15 @@ from witan.catalog.model import (
     add_file_version,
     new_dataset_id,
 )
-from witan.catalog.model import create as create_dataset
-from witan.collect.model import (
+from witan.catalog.records import create as create_dataset
+from witan.collect.records import (
     CheckRecord,
     CollectionRequest,
     Destination,
     collected_source,
     dataset_curated_key,
 )
-from witan.collect.requests import CollectError
+from witan.collect.requests.body import CollectError
 
 SHARED_ACTIVITIES: frozenset[Activity] = frozenset({Activity.META_READ, Activity.FILE_READ})
 PURPOSE_CODE = "collect-request"

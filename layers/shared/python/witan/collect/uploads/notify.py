@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from witan.collect.model import CheckRecord, CollectionRequest, Submission, UploadStatus
-from witan.validation.model import ERROR_CODES, CheckError
+from witan.collect.records import CheckRecord, CollectionRequest, Submission, UploadStatus
+from witan.validation.records import ERROR_CODES, CheckError
 
 EMAIL_MAX_ERRORS = 10  # rows in the "first errors" table
 SUBJECT_MAX_TITLE = 80

@@ -7,9 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from witan.collect.email import Email
-from witan.collect.model import CheckRecord, CollectionRequest, Submission
-from witan.validation.model import CheckReport
+from witan.collect.records import CheckRecord, CollectionRequest, Submission
+from witan.collect.uploads.notify import Email
+from witan.validation.records import CheckReport
 
 
 class Claim(StrEnum):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from witan.catalog.model import DATASET_ID_PATTERN, FILE_NAME_PATTERN
+from witan.catalog.records import DATASET_ID_PATTERN, FILE_NAME_PATTERN
 
 # Limits on free JSON (`structure`): deep enough for a Table Schema with constraints, far below
 # DynamoDB's 32 levels and the parsers' recursion limits; keys counted over the whole value. The whole

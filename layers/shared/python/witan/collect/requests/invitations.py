@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from witan.collect.email import SUBJECT_MAX_TITLE, Email, _one_line, _plural, _safe
-from witan.collect.reminders import DigestRequest
+from witan.collect.requests.reminders import DigestRequest
+from witan.collect.uploads.notify import SUBJECT_MAX_TITLE, Email, _one_line, _plural, _safe
 
 FOOTER = "This message was sent by Witan. Please do not reply to it."
 EVENT_WORDS = {

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from witan.collect.requests import CollectError
+from witan.collect.requests.body import CollectError
 from witan.settings import UPLOADS_PREFIX
 from witan.validation.schema import Field, Schema, type_phrase
 

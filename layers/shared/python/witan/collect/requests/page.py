@@ -19,7 +19,9 @@ _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
 @cache
 def partner_page_html() -> str:
-    return resources.files("witan.collect").joinpath("static/partner.html").read_text(encoding="utf-8")
+    return (
+        resources.files("witan.collect.requests").joinpath("static/partner.html").read_text(encoding="utf-8")
+    )
 
 
 def _hash(source: str) -> str:

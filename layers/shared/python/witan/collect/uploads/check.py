@@ -4,7 +4,7 @@ Order matters for "nothing lost, nothing twice":
 1. claim the version (conditional put; a redelivered message for a finished version stops here);
 2. check and write reports (+ Parquet when valid) under keys derived from the version, so a retry
    after a crash overwrites the same objects; a valid upload to a request with a checked destination
-   becomes the dataset's next file version (witan.collect.destination; idempotent by its SOURCE marker);
+   becomes the dataset's next file version (witan.collect.uploads.deliver; idempotent by its SOURCE marker);
 3. audit, then the final record (conditional on our claim); a failure before this point makes the
    message fail and SQS redeliver it once the claim's lease has run out;
 4. email last, best effort: a rejected address must not undo the check, so failures are recorded
@@ -24,10 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from witan.audit.model import AuditEvent, AuditTrail
-from witan.collect.destination import DatasetDelivery
-from witan.collect.email import ReportLinks, compose_emails
-from witan.collect.model import (
+from witan.audit.records import AuditEvent, AuditTrail
+from witan.collect.records import (
     CheckRecord,
     CollectionRequest,
     Submission,
@@ -37,8 +35,10 @@ from witan.collect.model import (
     report_prefix,
     status_for,
 )
-from witan.collect.ports import CheckFile, CheckStore, Claim, LoadSchema, Mailer, ObjectStore
-from witan.validation.model import CheckError, CheckReport
+from witan.collect.uploads.deliver import DatasetDelivery
+from witan.collect.uploads.notify import ReportLinks, compose_emails
+from witan.collect.uploads.ports import CheckFile, CheckStore, Claim, LoadSchema, Mailer, ObjectStore
+from witan.validation.records import CheckError, CheckReport
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from witan.collect.model import META_SK, request_pk, submission_sk
-from witan.collect.tokens import (
+from witan.collect.records import META_SK, request_pk, submission_sk
+from witan.collect.requests.tokens import (
     DEFAULT_GRACE_DAYS,
     expiry_for,
     hash_token,
@@ -124,7 +124,7 @@ class Recipient:
 class ShareEntry:
     """Who may see the collected result: a Cognito user (sub) or group (e.g. an organisation)."""
 
-    type: str  # "user" | "group" (witan.access.model.GranteeType)
+    type: str  # "user" | "group" (witan.access.records.GranteeType)
     id: str
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from witan.collect.model import UploadRef
+from witan.collect.records import UploadRef
 
 
 class BadNotification(ValueError):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from witan.collect.tracking import RecipientTracking, RequestTracking
+from witan.collect.requests.tracking import RecipientTracking, RequestTracking
 
 
 @dataclass(frozen=True)
