@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup demo test test-fast lint synth deploy bench layers clean console
+.PHONY: setup demo test test-fast lint typecheck synth deploy bench layers clean console
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: setup console
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Strict on the domain package (config in pyproject.toml); joins `lint` once clean.
+typecheck: setup
+	$(VENV)/bin/mypy -p witan
 
 synth: setup
 	WITAN_SKIP_LAYER_BUILD=$${WITAN_SKIP_LAYER_BUILD:-0} $(PY) -m infra.app
