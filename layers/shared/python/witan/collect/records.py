@@ -1,7 +1,7 @@
 """Collect domain records: requests, submissions, the check of one uploaded object version.
 
-Keys and prefixes are built here so that the validator and the Collect+Share API agree
-(docs/data-model.md describes the stored items).
+S3 key prefixes are built here so that the validator and the Collect+Share API agree; how records
+are stored is the adapter's business (witan.aws.submissions; docs/data-model.md describes the items).
 """
 
 from __future__ import annotations
@@ -50,21 +50,6 @@ UNUSABLE_CODES = frozenset(
 
 class BadUploadKey(ValueError):
     """An object key that is not `uploads/{request_id}/{submission_id}/{file_name}`."""
-
-
-def request_pk(request_id: str) -> str:
-    return f"REQUEST#{request_id}"
-
-
-META_SK = "META"
-
-
-def submission_sk(submission_id: str) -> str:
-    return f"SUBMISSION#{submission_id}"
-
-
-def check_sk(submission_id: str, version_key: str) -> str:
-    return f"SUBMISSION#{submission_id}#CHECK#{version_key}"
 
 
 def report_prefix(request_id: str, submission_id: str, version_key: str) -> str:

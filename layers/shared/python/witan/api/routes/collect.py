@@ -19,14 +19,13 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from witan.api.bodies import error_responses
+from witan.api.bodies import PresignUploadBody, error_responses
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, Services
 from witan.api.errors import ApiError
@@ -101,17 +100,6 @@ def link_base(cur: Current, configured: str) -> str:
     return configured
 
 
-def plain(value: Any) -> Any:
-    """DynamoDB numbers (Decimal) as int/float, recursively, so answers are plain JSON."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [plain(v) for v in value]
-    return value
-
-
 def collect_error(exc: CollectError) -> ApiError:
     extra = {"errors": [e.to_dict() for e in exc.errors]} if isinstance(exc, InvalidRequest) else {}
     return ApiError(int(getattr(exc, "status", 400)), exc.code, exc.message, **extra)
@@ -147,10 +135,9 @@ def _partner(token: str) -> tuple[Current, Any]:
 
 def _granted(cur: Current, token: str, service: Any) -> None:
     """Name what the token opened (request and submission), once the domain accepted it."""
-    found = service.store.find_token(hash_token(token))
-    if found:
-        rid, sid = found.get("request_id"), found.get("submission_id")
-        cur.record.resource = f"collect-request/{rid}/submission/{sid}"
+    grant = service.granted(token)
+    if grant is not None:
+        cur.record.resource = f"collect-request/{grant.request_id}/submission/{grant.submission_id}"
     cur.record.allow("capability-token")
 
 
@@ -185,7 +172,7 @@ def open_link(token: Token) -> Response[Any]:
     view = _run(cur, lambda: service.open_link(token))
     _granted(cur, token, service)
     if _wants_json(router.current_event.headers):
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=plain(view))
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=view)
     from witan.collect.requests.page import partner_page_headers, partner_page_html
 
     headers = partner_page_headers(wiring(cur).upload_origin())
@@ -232,15 +219,15 @@ def template(token: Token) -> Response[Any]:
 )
 def presign_upload(
     token: Token,
-    body: Annotated[dict[str, Any], Body(description='{"file_name": "returns.csv", "size": 1234}')],
+    body: Annotated[PresignUploadBody, Body(description='{"file_name": "returns.csv", "size": 1234}')],
 ) -> Response[Any]:
     cur, service = _partner(token)
-    target = _run(cur, lambda: service.presign_upload(token, body))
+    target = _run(cur, lambda: service.presign_upload(token, body.file_name, body.size))
     _granted(cur, token, service)
     # The key names request and submission only (ids, no secret); the POST policy pins it exactly.
     cur.record.detail.update({"key": target["key"], "content_type": target["content_type"]})
     cur.write_ahead(200)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=plain(target))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=target)
 
 
 @router.get(
@@ -253,7 +240,7 @@ def presign_upload(
 )
 def submissions(token: Token) -> Response[Any]:
     cur, service = _partner(token)
-    history = plain(_run(cur, lambda: service.partner_submissions(token)))
+    history = _run(cur, lambda: service.partner_submissions(token))
     _granted(cur, token, service)
     files = cur.services.files
     for item in history.get("submissions", []):

@@ -1,9 +1,9 @@
 """Collect+Share requester routes (Cognito): requests to partners, their tracking, and Table Schemas.
 
 `POST/GET /requests`, `GET /requests/{id}` (owner or admin; anyone else gets 404), close, cancel,
-revoke/reissue one recipient's link; `POST/GET /schemas`. Bodies are validated by the domain
-(witan.collect.requests.body), whose field errors come back as 422 `invalid-request` with
-`errors: [{field, code, message}]`.
+revoke/reissue one recipient's link; `POST/GET /schemas`. Bodies are pydantic models
+(witan.api.bodies); a request body's field problems come back together, in the API's one validation
+shape (422, `errors: [{location, type, message}]`, each `type` a code such as `past-date`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,19 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from witan.api.bodies import error_responses, free_json_problem
+from witan.api.bodies import (
+    CreateCollectRequest,
+    RequestChecks,
+    StoredSchemaBody,
+    error_responses,
+    free_json_problem,
+)
 from witan.api.current import Current, current
 from witan.api.deps import MAX_BODY_BYTES
 from witan.api.errors import ApiError
-from witan.api.routes.collect import collect_error, link_base, plain, wiring
-from witan.collect.requests.body import CollectError, Requester
+from witan.api.routes.collect import collect_error, link_base, wiring
+from witan.collect.requests.body import CollectError, NewRequest
+from witan.collect.requests.records import Requester, RequestRecord
 from witan.collect.requests.schemas import STORED_NAME, STORED_PREFIX
 from witan.validation.schema import SchemaError, parse_schema
 
@@ -34,8 +41,9 @@ ERRORS: dict[int, Any] = error_responses(
         401: "no identity (code: unauthenticated)",
         404: "no such request, or not yours (code: not-found)",
         409: "the request is no longer open (code: request-not-open), or the schema name is taken",
-        422: "body fails validation (code: invalid-request with errors[], invalid-schema, json-too-deep, "
-        "...), or your token has no verified email (code: requester-email-required)",
+        422: "body fails validation (code: invalid-value, unknown-field, ..., with errors[] each naming "
+        "its field and a type such as past-date or bad-email; invalid-schema, json-too-deep, ...), or "
+        "your token has no verified email (code: requester-email-required)",
         503: "the audit trail is unavailable (code: audit-unavailable)",
     }
 )
@@ -92,9 +100,9 @@ class _WriteAheadStore:
     def __init__(self, inner: Any, cur: Current) -> None:
         self.inner, self.cur = inner, cur
 
-    def create(self, new: Any) -> None:
+    def create(self, new: NewRequest) -> None:
         record = self.cur.record
-        record.resource, extra = creation_audit(new.request_id, new.meta)
+        record.resource, extra = creation_audit(new.request)
         record.detail.update(extra)
         _take_email_quota(self.cur, self.inner, len(new.submissions))
         with self.cur.changing(201):
@@ -104,7 +112,7 @@ class _WriteAheadStore:
         return getattr(self.inner, name)
 
 
-def creation_audit(request_id: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def creation_audit(request: RequestRecord) -> tuple[str, dict[str, Any]]:
     """The resource and detail of a request's one creation event.
 
     A request that directs data into a dataset (named, or made for it here) is recorded against that
@@ -112,19 +120,19 @@ def creation_audit(request_id: str, meta: dict[str, Any]) -> tuple[str, dict[str
     key per event) shows where its versions will come from and, for a made one, when it was created.
     The request is named in the detail; a request with no destination is recorded against itself.
     """
-    dataset_id = meta.get("dataset_id")
-    if not dataset_id or not meta.get("dataset_owner_org"):
-        return f"collect-request/{request_id}", {}
+    dataset_id = request.dataset_id
+    if not dataset_id or not request.dataset_owner_org:
+        return f"collect-request/{request.request_id}", {}
     detail = {
-        "collect_request": request_id,
+        "collect_request": request.request_id,
         "dataset_id": dataset_id,
-        "dataset_created": bool(meta.get("dataset_created")),
+        "dataset_created": request.dataset_created,
     }
     return f"dataset/{dataset_id}", detail
 
 
 def _json(status: int, body: Any) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=plain(body))
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def _owned(cur: Current, call: Any) -> Any:
@@ -173,12 +181,16 @@ def create_request(
     # Groups decide whether a destination dataset may be used (owner organisation, admin, grants).
     requester = Requester(sub=cur.sub, email=email, name="", groups=principal.groups)
     cur.record.allow("signed-in")
-    cur.record.detail["recipients"] = len(body.get("recipients") or [])
-    # The domain validates the body first (a refusal is recorded with its 422); the audit event is
-    # written just before the request's items, once its id is known.
+    recipients = body.get("recipients")
+    cur.record.detail["recipients"] = len(recipients) if isinstance(recipients, list) else 0
+    # Checked here, not by Powertools: the checks need the service's date and schemas. A refusal is
+    # recorded with its 422; the audit event is written just before the request is stored, once its id
+    # is known.
+    checks = RequestChecks(today=service.today(), schema_exists=service.schema_exists)
+    spec = CreateCollectRequest.model_validate(body, context=checks).spec()
     audited = dataclasses.replace(service, store=_WriteAheadStore(service.store, cur))
     try:
-        created = audited.create(body, requester)
+        created = audited.create(spec, requester)
     except CollectError as exc:
         raise collect_error(exc) from None
     return _json(201, created)
@@ -226,7 +238,7 @@ def _owner_action(
     the write-ahead, then the change (a refused change is recorded as the outcome too)."""
     cur, service = _cur(resource)
     admin = cur.principal.is_admin
-    _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
+    _owned(cur, lambda: service.owned_request(request_id, cur.sub, admin))
     if emails:
         _take_email_quota(cur, service.store, emails)
     with cur.changing(200):
@@ -252,7 +264,7 @@ def close_request(request_id: RequestId) -> Response[Any]:
     stop deliveries into their dataset from a request they did not make)."""
     cur, service = _cur(f"collect-request/{request_id}")
     admin, groups = cur.principal.is_admin, tuple(cur.principal.groups)
-    _owned(cur, lambda: service.closable_meta(request_id, cur.sub, groups, is_admin=admin))
+    _owned(cur, lambda: service.closable_request(request_id, cur.sub, groups, is_admin=admin))
     with cur.changing(200):
         return _json(
             200, _owned(cur, lambda: service.close(request_id, cur.sub, is_admin=admin, groups=groups))
@@ -314,22 +326,12 @@ def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Res
     summary="Store a Table Schema (validated) for requests to name as stored:{name}; immutable",
     responses={201: {"description": "Created"}, **ERRORS},
 )
-def create_schema(
-    body: Annotated[
-        dict[str, Any],
-        Body(description='{"name": "lowercase-name", "schema": {Table Schema descriptor}}'),
-    ],
-) -> Response[Any]:
+def create_schema(body: StoredSchemaBody) -> Response[Any]:
     cur = current(router.context)
     w = wiring(cur)
-    unknown = sorted(set(body) - {"name", "schema"})
-    if unknown:
-        raise ApiError(422, "unknown-field", f"unknown field(s): {', '.join(unknown)}")
-    name, descriptor = body.get("name"), body.get("schema")
-    if not isinstance(name, str) or not STORED_NAME.match(name):
+    name, descriptor = body.name, body.descriptor
+    if not STORED_NAME.match(name):
         raise ApiError(422, "bad-schema-name", "name: lowercase letters, digits and -, at most 63")
-    if not isinstance(descriptor, dict):
-        raise ApiError(422, "missing-field", "schema: a Table Schema object is required")
     # Stored for good and read by every request naming it: no deeper than other free JSON. Keys and
     # size are bounded by the body limit and the field count.
     problem = free_json_problem(descriptor, "schema", MAX_BODY_BYTES, max_keys=MAX_BODY_BYTES)
