@@ -194,6 +194,11 @@ class CheckRecord:
     dataset_key: str | None = None  # the file the datastore serves for that version
     detail: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def result_counts(self) -> dict[str, int] | None:
+        """Problems by code once the check has finished; None while it is still running."""
+        return dict(self.counts) if self.status is not UploadStatus.CHECKING else None
+
 
 def status_for(counts: dict[str, int]) -> UploadStatus:
     """valid, invalid (errors in the data) or unusable (the file as a whole could not be checked)."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from witan.collect.records import CheckRecord, UploadStatus
+from witan.collect.records import CheckRecord
 from witan.collect.requests.body import CollectError
 from witan.collect.requests.records import RequestRecord, SubmissionRecord
 from witan.settings import UPLOADS_PREFIX
@@ -141,9 +141,8 @@ def _check_view(check: CheckRecord) -> dict[str, Any]:
         "checked_at": check.checked_at,
         "rows": check.rows,
         "error_count": check.error_count,
-        # A check still running has no counts yet; reports exist once it has finished.
-        "counts": dict(check.counts) if check.status is not UploadStatus.CHECKING else None,
-        "report_keys": dict(check.report_keys) or None,
+        "counts": check.result_counts,
+        "report_keys": dict(check.report_keys) or None,  # reports exist once the check has finished
         "size": check.size,
     }
     message = check.detail.get("message")
