@@ -209,6 +209,14 @@ def _py(av: dict[str, Any]) -> Any:
     return value
 
 
+STORAGE_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})  # keys and index: never in a record
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored run as its record: plain values, without the table's keys."""
+    return {k: _py(v) for k, v in item.items() if k not in STORAGE_ATTRIBUTES}
+
+
 class ModelRunsTable:
     """The run record of each model run (one item per run)."""
 
@@ -336,7 +344,7 @@ class ModelRunsTable:
         item = self.client.get_item(TableName=self.table_name, Key=self.key(run_id), ConsistentRead=True).get(
             "Item"
         )
-        return None if item is None else {k: _py(v) for k, v in item.items()}
+        return None if item is None else _record(item)
 
 
 # --- used by the API (POST/GET /model-runs) ---------------------------------------------------------
@@ -428,7 +436,7 @@ def list_runs(table: ModelRunsTable, max_items: int = 5000) -> list[dict[str, An
         ExpressionAttributeValues={":p": {"S": "RUNS"}},
         ScanIndexForward=False,
     )
-    return [{k: _py(v) for k, v in item.items()} for item in islice(items, max_items)]
+    return [_record(item) for item in islice(items, max_items)]
 
 
 class StepFunctionsStarter:

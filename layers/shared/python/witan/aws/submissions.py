@@ -366,8 +366,9 @@ class DynamoCheckStore:
             uploader_name=item.get("uploader_name"),
         )
 
-    def get_check(self, request_id: str, submission_id: str, version_key: str) -> dict[str, Any] | None:
-        return self._get(request_pk(request_id), check_sk(submission_id, version_key))
+    def get_check(self, request_id: str, submission_id: str, version_key: str) -> CheckRecord | None:
+        item = self._get(request_pk(request_id), check_sk(submission_id, version_key))
+        return check_from_item(item) if item else None
 
     def claim(self, record: CheckRecord, *, now_epoch: int) -> Claim:
         try:
@@ -382,7 +383,7 @@ class DynamoCheckStore:
             if not condition_failed(exc):
                 raise
             existing = self.get_check(record.request_id, record.submission_id, record.version_key)
-            if existing is not None and existing.get("status") == UploadStatus.CHECKING:
+            if existing is not None and existing.status is UploadStatus.CHECKING:
                 return Claim.BUSY
             return Claim.DONE
         return Claim.CLAIMED
