@@ -270,13 +270,16 @@ def test_digest_only_when_something_changed(env: Env) -> None:
 
 
 def test_stored_schema_for_request_template_and_check(env: Env) -> None:
-    from witan.aws.submissions import get_stored_schema, put_stored_schema
+    from witan.collect.requests.records import StoredSchema
     from witan.collect.requests.schemas import SchemaResolver
 
     descriptor = {"fields": [{"name": "q1", "type": "integer", "constraints": {"required": True}}]}
-    assert put_stored_schema(env.ddb, TABLE, "survey", descriptor, owner_sub=RITA.sub)
-    assert not put_stored_schema(env.ddb, TABLE, "survey", {"fields": [{"name": "other"}]})  # immutable
-    resolver = SchemaResolver(get_stored=get_stored_schema(env.ddb, TABLE))
+    assert env.store.put_stored_schema("survey", descriptor, created_by=RITA.sub)
+    other = {"fields": [{"name": "other"}]}
+    assert not env.store.put_stored_schema("survey", other, created_by="sub-sam")  # immutable
+    assert env.store.list_stored_schemas() == [StoredSchema("survey", RITA.sub)]
+    assert env.store.get_stored_schema("nope") is None
+    resolver = SchemaResolver(get_stored=env.store.get_stored_schema)
     env.service.resolve_schema = resolver
     env.checker.load_schema = resolver  # the validator wired with the same resolver
     created = create(env, schema="stored:survey", recipients=[{"email": "cy@school.example"}])
