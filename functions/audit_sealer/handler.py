@@ -9,7 +9,6 @@ the batch still succeeds, so the stream moves on and the seal records what the t
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,7 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from witan.audit.chain import plain
 from witan.audit.seal import stream_alerts
-from witan.settings import AUDIT_SEAL_BUCKET, AUDIT_SEAL_KEY_ID, Settings
+from witan.aws.wiring import sealer_services
+from witan.settings import Settings
 
 if TYPE_CHECKING:
     from witan.aws.audit_seals import SealOutcome
@@ -29,7 +29,6 @@ SEALS_METRIC = "AuditSealsWritten"
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
-_clients: dict[str, Any] = {}
 
 
 def _plain_image(image: dict[str, Any] | None) -> dict[str, Any]:
@@ -47,27 +46,18 @@ def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "dynamodb": data}
 
 
-def _client(name: str) -> Any:
-    if name not in _clients:
-        import boto3
-
-        _clients[name] = boto3.client(name)
-    return _clients[name]
-
-
 def seal(trigger: str) -> SealOutcome:
-    from witan.aws.audit_seals import KmsSigner, S3SealStore, write_seal
+    from witan.aws.audit_seals import write_seal
 
-    settings = Settings.from_env()
-    signer = KmsSigner(os.environ[AUDIT_SEAL_KEY_ID], _client("kms"))
-    store = S3SealStore(os.environ[AUDIT_SEAL_BUCKET], _client("s3"))
+    ports = sealer_services(Settings.from_env())
     return write_seal(
-        settings.audit_table,
-        _client("dynamodb"),
-        signer,
-        store,
+        ports.audit_table,
+        ports.dynamodb,
+        ports.signer,
+        ports.seals,
         trigger=trigger,
-        retention_days=settings.audit_retention_days,
+        retention_days=ports.retention_days,
+        chains=ports.chains,
     )
 
 
