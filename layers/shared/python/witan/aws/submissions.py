@@ -847,9 +847,13 @@ def get_stored_schema(client: Any, table_name: str) -> Callable[[str], str | Non
 
 
 def put_stored_schema(
-    client: Any, table_name: str, name: str, descriptor: Mapping[str, Any], **extra: Any
+    client: Any, table_name: str, name: str, descriptor: Mapping[str, Any], *, created_by: str
 ) -> bool:
-    """Store a schema once as `stored:{name}`; False if the name is taken (stored schemas are immutable).
-    Of `extra`, only `created_by` is kept: the store decides the keys."""
-    store = DynamoRequestStore(table_name, client)
-    return store.put_stored_schema(name, descriptor, created_by=str(extra.get("created_by") or ""))
+    """Store a schema once as `stored:{name}`; False if the name is taken (stored schemas are immutable)."""
+    return DynamoRequestStore(table_name, client).put_stored_schema(name, descriptor, created_by=created_by)
+
+
+def list_stored_schemas(client: Any, table_name: str) -> list[dict[str, str]]:
+    """The stored schemas' names and makers, by name (at most MAX_STORED_SCHEMAS_LISTED)."""
+    stored = DynamoRequestStore(table_name, client).list_stored_schemas()
+    return [{"name": s.name, "created_by": s.created_by} for s in stored]
