@@ -298,7 +298,7 @@ class ModelRunsTable:
 
     def chunk_done(self, run_id: str) -> float:
         """Count a finished chunk; returns the progress (retried chunks can only push it to 1)."""
-        item = self.client.update_item(
+        item: dict[str, Any] = self.client.update_item(
             TableName=self.table_name,
             Key=self.key(run_id),
             UpdateExpression="ADD chunks_done :one SET updated_at = :now",
@@ -306,7 +306,7 @@ class ModelRunsTable:
             ReturnValues="ALL_NEW",
         )["Attributes"]
         done, total = _py(item["chunks_done"]), _py(item.get("chunks_total", {"N": "0"})) or 1
-        progress = round(min(1.0, done / total), 4)
+        progress = float(round(min(1.0, done / total), 4))
         self._set(
             run_id,
             {"progress": progress},
