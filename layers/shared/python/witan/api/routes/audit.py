@@ -28,7 +28,10 @@ from witan.api.bodies import (
     with_success,
 )
 from witan.api.current import Current, current
-from witan.api.errors import ApiError
+from witan.audit.records import AuditReadError
+from witan.errors import (
+    ForbiddenError,
+)
 from witan.settings import ADMIN_GROUP
 
 router = Router()
@@ -50,14 +53,13 @@ def _cur() -> Current:
 
 
 def _read(cur: Current, call: Callable[[], T]) -> T:
-    from witan.audit import query as audit_query
-
+    """Bad filters raise catalogue errors (400) by themselves; a store failure becomes AuditReadError."""
     try:
         return call()
-    except audit_query.QueryError as exc:
-        raise ApiError(400, exc.code.replace("_", "-"), exc.message) from exc
+    except AuditReadError:
+        raise
     except cur.services.read_errors as exc:
-        raise ApiError(503, "audit-unavailable", "the audit trail cannot be read now") from exc
+        raise AuditReadError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _require_admin_or_owner(cur: Current, dataset: str | None) -> None:
@@ -68,12 +70,12 @@ def _require_admin_or_owner(cur: Current, dataset: str | None) -> None:
         return
     if dataset is None:
         cur.record.deny("admin-only-without-dataset")
-        raise ApiError(403, "forbidden", "only admins may read the trail without a dataset filter")
+        raise ForbiddenError("only admins may read the trail without a dataset filter")
     cur.record.resource = f"dataset/{dataset}"
     found = cur.services.catalog.get(dataset)
     if found is None or found.owner_org not in principal.organisations:
         cur.record.deny("not-owner")
-        raise ApiError(403, "forbidden", "only the owning organisation may read this dataset's trail")
+        raise ForbiddenError("only the owning organisation may read this dataset's trail")
     cur.record.allow(f"owner:{found.owner_org}")
 
 
@@ -189,7 +191,7 @@ def subject(
         email, self_service = principal.verified_email, True
     else:
         cur.record.deny("not-self")
-        raise ApiError(403, "forbidden", "only admins may export another person's audit record")
+        raise ForbiddenError("only admins may export another person's audit record")
     cur.record.detail["subject"] = user
     export = _read(
         cur,
@@ -216,7 +218,7 @@ def verify() -> Response[Any]:
     cur = _cur()
     if not cur.principal.is_admin:
         cur.record.deny("admin-only")
-        raise ApiError(403, "forbidden", "only admins may verify the audit trail")
+        raise ForbiddenError("only admins may verify the audit trail")
     cur.record.allow(f"admin:{ADMIN_GROUP}")
     result = _read(cur, cur.services.verify_audit)
     cur.record.detail["ok"] = bool(result.get("ok"))

@@ -29,10 +29,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from witan.api.bodies import error_responses
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, Services
-from witan.api.errors import ApiError
 from witan.audit.records import AuditEvent, AuditTrail
-from witan.collect.requests.body import CollectError, InvalidRequest
 from witan.collect.requests.tokens import hash_token
+from witan.errors import (
+    CollectUnavailableError,
+    NotFoundError,
+)
 
 router = Router()
 TAGS = ["collect (partners)"]
@@ -84,7 +86,7 @@ class CollectServices(Services):
 def wiring(cur: Current) -> CollectWiring:
     found = getattr(cur.services, "collect", None)
     if not isinstance(found, CollectWiring):
-        raise ApiError(503, "collect-unavailable", "Collect+Share is not configured on this deployment")
+        raise CollectUnavailableError("Collect+Share is not configured on this deployment")
     return found
 
 
@@ -110,11 +112,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         return [plain(v) for v in value]
     return value
-
-
-def collect_error(exc: CollectError) -> ApiError:
-    extra = {"errors": [e.to_dict() for e in exc.errors]} if isinstance(exc, InvalidRequest) else {}
-    return ApiError(int(getattr(exc, "status", 400)), exc.code, exc.message, **extra)
 
 
 def redact_path(path: str) -> str:
@@ -157,10 +154,9 @@ def _granted(cur: Current, token: str, service: Any) -> None:
 def _run(cur: Current, call: Callable[[], Any]) -> Any:
     try:
         return call()
-    except CollectError as exc:
-        if exc.code == "not-found":
-            cur.record.deny("invalid-token")
-        raise collect_error(exc) from None
+    except NotFoundError:
+        cur.record.deny("invalid-token")
+        raise
 
 
 def _wants_json(headers: Mapping[str, str]) -> bool:

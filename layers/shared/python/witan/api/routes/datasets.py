@@ -41,9 +41,15 @@ from witan.api.bodies import (
 )
 from witan.api.current import Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
-from witan.api.errors import ApiError
 from witan.catalog import records as catalog
 from witan.catalog.records import Dataset, FileVersion
+from witan.errors import (
+    FileTooLargeError,
+    ForbiddenError,
+    NoChangeError,
+    NoFileError,
+    OrganisationRequiredError,
+)
 from witan.settings import DATASETS_PREFIX
 
 router = Router()
@@ -97,7 +103,7 @@ def _view(dataset: Dataset, access: list[str]) -> DatasetView:
 def _upload_limit(cur: Current, size_bytes: int | None) -> int:
     limit = cur.services.max_upload_bytes
     if size_bytes is not None and size_bytes > limit:
-        raise ApiError(422, "file-too-large", f"size_bytes exceeds the limit of {limit} bytes")
+        raise FileTooLargeError(f"size_bytes exceeds the limit of {limit} bytes")
     return size_bytes or limit
 
 
@@ -115,8 +121,8 @@ def _check_free_json(cur: Current, structure: Any, metadata: dict[str, Any] | No
             max_keys=MAX_FREE_JSON_KEYS + 50,
         )
     if problem is not None:
-        cur.record.deny(problem[0])
-        raise ApiError(422, *problem)
+        cur.record.deny(problem.code)
+        raise problem
 
 
 def _title_only(dataset: Dataset) -> Dataset:
@@ -152,11 +158,11 @@ def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     if org is None:
         if len(organisations) != 1:
             cur.record.deny("organisation-required")
-            raise ApiError(422, "organisation-required", "say which of your organisations owns the dataset")
+            raise OrganisationRequiredError(purpose="owns the dataset")
         org = organisations[0]
     if org not in organisations and not principal.is_admin:
         cur.record.deny(f"not-member:{org}")
-        raise ApiError(403, "forbidden", f"you are not a member of {org}")
+        raise ForbiddenError(f"you are not a member of {org}")
     max_bytes = _upload_limit(cur, body.size_bytes)
     metadata = body.model_dump(
         exclude_none=True, exclude={"organisation", "file_name", "content_type", "size_bytes"}
@@ -277,7 +283,7 @@ def patch_dataset(dataset_id: PathId, body: MetadataPatch) -> DatasetView:
     dataset, grants = cur.dataset(dataset_id, Activity.META_UPDATE, live=True)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise ApiError(422, "no-change", "the patch names no field")
+        raise NoChangeError("the patch names no field")
     _check_free_json(cur, changes.get("structure"))
     updated, meta = catalog.apply_patch(dataset, changes, cur.sub, cur.now)
     _check_free_json(cur, None, updated.metadata)
@@ -346,10 +352,10 @@ def download(
     cur.record.purpose = purpose
     dataset, _ = cur.dataset(dataset_id, Activity.FILE_READ, live=True)
     if dataset.file is None:
-        raise ApiError(409, "no-file", "the dataset has no file yet")
+        raise NoFileError("the dataset has no file yet")
     key = dataset.file.key
     if not key.startswith(DATASETS_PREFIX):
-        raise ApiError(409, "no-file", "the dataset's file is not in the datasets area")
+        raise NoFileError("the dataset's file is not in the datasets area")
     signed = cur.services.files.presign_get(key, dataset.file.file_name, DOWNLOAD_EXPIRY_SECONDS)
     cur.record.detail.update({"file_version": dataset.file.version, "key": key})
     return Download(
@@ -370,7 +376,7 @@ def delete_dataset(dataset_id: PathId) -> Deleted:
     principal = cur.principal
     if not principal.is_admin and dataset.owner_org not in principal.organisations:
         cur.record.deny("owner-only")
-        raise ApiError(403, "forbidden", "only the owning organisation may delete a dataset")
+        raise ForbiddenError("only the owning organisation may delete a dataset")
     deleted = catalog.soft_delete(dataset, cur.sub, cur.now)
     with cur.changing(200):
         cur.services.catalog.save_deleted(deleted)

@@ -25,9 +25,15 @@ from witan.api.bodies import (
     with_success,
 )
 from witan.api.current import Current, current, iso
-from witan.api.errors import ApiError
 from witan.api.routes.datasets import ERRORS, PathId
 from witan.api.timeparse import parse_time
+from witan.errors import (
+    ConflictError,
+    ForbiddenError,
+    GrantNotFoundError,
+    InvalidValueError,
+    MissingFieldError,
+)
 
 router = Router()
 TAGS = ["sharing"]
@@ -65,9 +71,9 @@ def requested_grant(
         try:
             expires_at = parse_time(body.expires_at)
         except ValueError as exc:
-            raise ApiError(422, "invalid-value", f"expires_at: {exc}") from exc
+            raise InvalidValueError(f"expires_at: {exc}") from exc
         if expires_at <= cur.now:
-            raise ApiError(422, "invalid-value", "expires_at is in the past")
+            raise InvalidValueError("expires_at is in the past")
     requested = frozenset(Activity(a) for a in body.activities)
     kind = GranteeType(body.grantee_type)
     existing = next((g for g in grants if g.grantee_type is kind and g.grantee == body.grantee), None)
@@ -77,7 +83,7 @@ def requested_grant(
     if not decision.allowed:
         cur.record.deny(decision.reason)
         why = _REFUSALS.get(decision.reason.split(":", 1)[0], "you may not give this grant")
-        raise ApiError(403, "forbidden", why)
+        raise ForbiddenError(why)
     grant = Grant(
         dataset_id=target_id,
         grantee_type=kind,
@@ -103,7 +109,7 @@ def _put_unchanged(cur: Current, grant: Grant, existing: Grant | None) -> None:
     if put_if is None:  # a store without conditional writes (in-memory)
         store.put(grant)
     elif not put_if(grant, existing):
-        raise ApiError(409, "conflict", "the grantee's grant changed meanwhile; read the access list again")
+        raise ConflictError("the grantee's grant changed meanwhile; read the access list again")
 
 
 def _delete_unchanged(cur: Current, target: Grant) -> bool:
@@ -112,7 +118,7 @@ def _delete_unchanged(cur: Current, target: Grant) -> bool:
     if delete_if is None:
         return store.delete(target.dataset_id, target.grantee_type, target.grantee)
     if not delete_if(target):
-        raise ApiError(409, "conflict", "the grant changed meanwhile; read the access list again")
+        raise ConflictError("the grant changed meanwhile; read the access list again")
     return True
 
 
@@ -167,18 +173,18 @@ def revoke_grant(
         named = RevokeRequest.model_validate_json(body_text)
         grantee_type, grantee = named.grantee_type, named.grantee
     if grantee_type is None or grantee is None:
-        raise ApiError(422, "missing-field", "name the grantee: grantee_type and grantee")
+        raise MissingFieldError("name the grantee: grantee_type and grantee")
     kind = GranteeType(grantee_type)
     target = next((g for g in grants if g.grantee_type is kind and g.grantee == grantee), None)
     cur.record.detail["grantee"] = f"{kind.value}:{grantee}"
     if kind is GranteeType.USER:
         cur.record.detail["subject"] = grantee
     if target is None:
-        raise ApiError(404, "grant-not-found", f"no grant to {kind.value}:{grantee}")
+        raise GrantNotFoundError(grantee=f"{kind.value}:{grantee}")
     decision = decide_revoke(cur.principal, target, dataset.owner_org, grants, cur.now)
     if not decision.allowed:
         cur.record.deny(decision.reason)
-        raise ApiError(403, "forbidden", "you may not revoke this grant")
+        raise ForbiddenError("you may not revoke this grant")
     with cur.changing(200):
         removed = _delete_unchanged(cur, target)
     return Revoked(dataset_id=dataset_id, grantee_type=kind.value, grantee=grantee, revoked=removed)

@@ -20,10 +20,20 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from witan.api.bodies import error_responses, free_json_problem
 from witan.api.current import Current, current
 from witan.api.deps import MAX_BODY_BYTES
-from witan.api.errors import ApiError
-from witan.api.routes.collect import collect_error, link_base, plain, wiring
-from witan.collect.requests.body import CollectError, Requester
+from witan.api.routes.collect import link_base, plain, wiring
+from witan.collect.requests.body import Requester
 from witan.collect.requests.schemas import STORED_NAME, STORED_PREFIX
+from witan.errors import (
+    BadSchemaNameError,
+    CollectUnavailableError,
+    EmailQuotaExceededError,
+    InvalidSchemaError,
+    MissingFieldError,
+    NotFoundError,
+    RequesterEmailRequiredError,
+    SchemaExistsError,
+    UnknownFieldError,
+)
 from witan.validation.schema import SchemaError, parse_schema
 
 router = Router()
@@ -77,12 +87,7 @@ def _take_email_quota(cur: Current, store: Any, count: int) -> None:
         return
     cur.record.deny("email-quota-exceeded")
     cur.record.detail["email_quota"] = RECIPIENTS_PER_DAY
-    raise ApiError(
-        429,
-        "email-quota-exceeded",
-        f"at most {RECIPIENTS_PER_DAY} emails a day may be sent for your requests (recipients invited "
-        "and links reissued); try again tomorrow or ask an admin",
-    )
+    raise EmailQuotaExceededError(limit=RECIPIENTS_PER_DAY)
 
 
 class _WriteAheadStore:
@@ -128,13 +133,13 @@ def _json(status: int, body: Any) -> Response[Any]:
 
 
 def _owned(cur: Current, call: Any) -> Any:
-    """Run a domain call on one request; a refusal becomes its HTTP error and is named in the audit."""
+    """Run a domain call on one request; a refusal is answered as it is, and a
+    request the caller may not see is named in the audit."""
     try:
         result = call()
-    except CollectError as exc:
-        if exc.code == "not-found":
-            cur.record.deny("not-owner-or-missing")
-        raise collect_error(exc) from None
+    except NotFoundError:
+        cur.record.deny("not-owner-or-missing")
+        raise
     cur.record.allow("admin:platform-admin" if cur.principal.is_admin else "owner")
     return result
 
@@ -167,9 +172,7 @@ def create_request(
     email = principal.verified_email
     if not email:
         cur.record.deny("no-verified-email-claim")
-        raise ApiError(
-            422, "requester-email-required", "your account has no verified email address for replies"
-        )
+        raise RequesterEmailRequiredError()
     # Groups decide whether a destination dataset may be used (owner organisation, admin, grants).
     requester = Requester(sub=cur.sub, email=email, name="", groups=principal.groups)
     cur.record.allow("signed-in")
@@ -177,10 +180,7 @@ def create_request(
     # The domain validates the body first (a refusal is recorded with its 422); the audit event is
     # written just before the request's items, once its id is known.
     audited = dataclasses.replace(service, store=_WriteAheadStore(service.store, cur))
-    try:
-        created = audited.create(body, requester)
-    except CollectError as exc:
-        raise collect_error(exc) from None
+    created = audited.create(body, requester)
     return _json(201, created)
 
 
@@ -196,10 +196,7 @@ def list_requests(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response[Any]:
     cur, service = _cur()
-    try:
-        listing = service.list_requests(cur.sub, limit=limit, cursor=cursor)
-    except CollectError as exc:
-        raise collect_error(exc) from None
+    listing = service.list_requests(cur.sub, limit=limit, cursor=cursor)
     cur.record.allow("own-requests")
     cur.record.detail["returned"] = len(listing["requests"])
     return _json(200, listing)
@@ -324,33 +321,31 @@ def create_schema(
     w = wiring(cur)
     unknown = sorted(set(body) - {"name", "schema"})
     if unknown:
-        raise ApiError(422, "unknown-field", f"unknown field(s): {', '.join(unknown)}")
+        raise UnknownFieldError(f"unknown field(s): {', '.join(unknown)}")
     name, descriptor = body.get("name"), body.get("schema")
     if not isinstance(name, str) or not STORED_NAME.match(name):
-        raise ApiError(422, "bad-schema-name", "name: lowercase letters, digits and -, at most 63")
+        raise BadSchemaNameError()
     if not isinstance(descriptor, dict):
-        raise ApiError(422, "missing-field", "schema: a Table Schema object is required")
+        raise MissingFieldError("schema: a Table Schema object is required")
     # Stored for good and read by every request naming it: no deeper than other free JSON. Keys and
     # size are bounded by the body limit and the field count.
     problem = free_json_problem(descriptor, "schema", MAX_BODY_BYTES, max_keys=MAX_BODY_BYTES)
     if problem is not None:
-        raise ApiError(422, *problem)
+        raise problem
     fields = descriptor.get("fields")
     if isinstance(fields, list) and len(fields) > MAX_SCHEMA_FIELDS:
-        raise ApiError(422, "invalid-schema", f"at most {MAX_SCHEMA_FIELDS} fields")
+        raise InvalidSchemaError(f"at most {MAX_SCHEMA_FIELDS} fields")
     try:
         parsed = parse_schema(descriptor, source=f"{STORED_PREFIX}{name}")
     except SchemaError as exc:
-        raise ApiError(422, "invalid-schema", re.sub(r"\s+", " ", str(exc))[:500]) from None
+        raise InvalidSchemaError(re.sub(r"\s+", " ", str(exc))[:500]) from None
     if w.put_schema is None:
-        raise ApiError(503, "collect-unavailable", "stored schemas are not configured")
+        raise CollectUnavailableError("stored schemas are not configured")
     cur.record.resource = f"collect-schema/{name}"
     cur.record.allow("signed-in")
     with cur.changing(201):
         if not w.put_schema(name, descriptor, cur.sub):
-            raise ApiError(
-                409, "schema-exists", f"a schema named {name} exists; stored schemas cannot change"
-            )
+            raise SchemaExistsError(name=name)
     return _json(201, {"name": f"{STORED_PREFIX}{name}", "fields": parsed.field_names})
 
 
