@@ -29,6 +29,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import ValidationError
 
+from witan import errors as catalogue
 from witan.api.context import RequestRecord
 from witan.api.current import CONTEXT_KEY, Current
 from witan.api.deps import MAX_BODY_BYTES, Services
@@ -36,23 +37,6 @@ from witan.api.errors import status_of
 from witan.api.identity import principal_from_event
 from witan.audit.records import AuditWriteError
 from witan.catalog.records import valid_dataset_id
-from witan.errors import (
-    BodyTooLargeError,
-    InternalError,
-    InvalidBodyError,
-    InvalidJsonError,
-    InvalidQueryError,
-    InvalidValueError,
-    MalformedIdError,
-    MethodNotAllowedError,
-    MissingFieldError,
-    NotFoundError,
-    UnauthenticatedError,
-    UnknownFieldError,
-    UnsupportedMediaTypeError,
-    WitanError,
-    WrongTypeError,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +113,7 @@ def _current() -> Current | None:
     return value if isinstance(value, Current) else None
 
 
-def error_response(error: WitanError) -> Response:
+def error_response(error: catalogue.WitanError) -> Response:
     """Any catalogue error as its status (witan.api.errors.STATUS) and body; its code goes in the audit."""
     current = _current()
     if current is not None:
@@ -157,35 +141,35 @@ def validation_response(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, 
     ]
     first = listed[0] if listed else {"location": "body", "type": "", "message": "invalid request"}
     kind, where = first["type"], first["location"].split(".")[0]
-    error: type[WitanError]
+    error: type[catalogue.WitanError]
     if kind == "json_invalid":
-        error = InvalidJsonError
+        error = catalogue.InvalidJsonError
     elif where == "path":
-        error = MalformedIdError
+        error = catalogue.MalformedIdError
     elif where == "query":
-        error = InvalidQueryError
+        error = catalogue.InvalidQueryError
     elif kind == "extra_forbidden":
-        error = UnknownFieldError
+        error = catalogue.UnknownFieldError
     elif kind == "missing":
-        error = MissingFieldError
+        error = catalogue.MissingFieldError
     elif first["location"] == "body" and kind.endswith("_type"):
-        error = InvalidBodyError
+        error = catalogue.InvalidBodyError
     elif kind.endswith("_type") or kind.endswith("_parsing"):
-        error = WrongTypeError
+        error = catalogue.WrongTypeError
     else:
-        error = InvalidValueError
+        error = catalogue.InvalidValueError
     message = "; ".join(f"{e['location']}: {e['message']}" for e in listed[:5])
     return error_response(error(message, extra={"errors": listed}))
 
 
-@app.exception_handler(WitanError)
-def _refused(exc: WitanError) -> Response:
+@app.exception_handler(catalogue.WitanError)
+def _refused(exc: catalogue.WitanError) -> Response:
     return error_response(exc)
 
 
 @app.exception_handler(RequestUnsupportedContentType)
 def _unsupported(exc: RequestUnsupportedContentType) -> Response:
-    return error_response(UnsupportedMediaTypeError())
+    return error_response(catalogue.UnsupportedMediaTypeError())
 
 
 @app.exception_handler(RequestValidationError)
@@ -197,7 +181,7 @@ def _request_invalid(exc: RequestValidationError) -> Response:
 def _response_invalid(exc: ResponseValidationError) -> Response:
     # Our bug, not the caller's: never a 4xx, never the details.
     logger.error("response failed validation: %s", [e.get("loc") for e in exc.errors()])
-    return error_response(InternalError())
+    return error_response(catalogue.InternalError())
 
 
 @app.exception_handler(ValidationError)
@@ -220,20 +204,22 @@ def _not_found(exc: NoRoute) -> Response:
     event = app.current_event
     _, allowed = app.match(event.http_method.upper(), event.path)
     if allowed:
-        response = error_response(MethodNotAllowedError(method=event.http_method, allowed=", ".join(allowed)))
+        response = error_response(
+            catalogue.MethodNotAllowedError(method=event.http_method, allowed=", ".join(allowed))
+        )
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    return error_response(NotFoundError(f"no route {event.path}"))
+    return error_response(catalogue.NotFoundError(f"no route {event.path}"))
 
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     # A bug or an AWS failure: log the type and where, never send a stack trace to the caller.
     logger.exception("unhandled %s", type(exc).__name__)
-    return error_response(InternalError())
+    return error_response(catalogue.InternalError())
 
 
-def _json(error: WitanError) -> dict[str, Any]:
+def _json(error: catalogue.WitanError) -> dict[str, Any]:
     """A refusal answered before or outside routing, as a proxy response."""
     return {
         "statusCode": status_of(error),
@@ -267,20 +253,20 @@ def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[s
         record.action = METHOD_NOT_ALLOWED_ACTION if allowed else NOT_FOUND_ACTION
 
     if _body_size(event) > MAX_BODY_BYTES:
-        record.detail["error"] = BodyTooLargeError.code
-        response = _json(BodyTooLargeError(limit=MAX_BODY_BYTES))
+        record.detail["error"] = catalogue.BodyTooLargeError.code
+        response = _json(catalogue.BodyTooLargeError(limit=MAX_BODY_BYTES))
     elif principal.anonymous and record.action not in PUBLIC_ACTIONS:
         record.deny("anonymous")
-        record.detail["error"] = UnauthenticatedError.code
-        response = _json(UnauthenticatedError())
+        record.detail["error"] = catalogue.UnauthenticatedError.code
+        response = _json(catalogue.UnauthenticatedError())
     else:
         app.append_context(**{CONTEXT_KEY: current})
         try:
             response = app.resolve(dict(event), context)
         except Exception as exc:  # Powertools re-raises what no handler took; answer, never leak
             logger.exception("unhandled %s outside routes", type(exc).__name__)
-            record.detail["error"] = InternalError.code
-            response = _json(InternalError())
+            record.detail["error"] = catalogue.InternalError.code
+            response = _json(catalogue.InternalError())
 
     # A change announced by a write-ahead event that then failed (in a route not using `changing`):
     # its outcome follows, so the trail never says it succeeded. Recorded at most once.

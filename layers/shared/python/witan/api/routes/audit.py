@@ -23,27 +23,24 @@ from witan.api.bodies import (
     SubjectExportView,
     UsageReport,
     VerifyReport,
-    error_responses,
     json_or_csv,
     with_success,
 )
 from witan.api.current import Current, current
+from witan.api.errors import refusals
 from witan.audit.records import AuditReadError
 from witan.errors import (
+    ConflictingFiltersError,
     ForbiddenError,
+    InvalidLimitError,
+    InvalidNextTokenError,
+    InvalidSubjectError,
+    InvalidTimeError,
 )
 from witan.settings import ADMIN_GROUP
 
 router = Router()
 TAGS = ["audit"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad filters (code: invalid-time, invalid-next-token, invalid-query)",
-        401: "no identity (code: unauthenticated)",
-        403: "not an admin or the dataset's owner (code: forbidden)",
-        503: "the audit trail cannot be read or written (code: audit-unavailable)",
-    }
-)
 T = TypeVar("T")
 Time = Annotated[str | None, Query(max_length=40, description="ISO 8601 time")]
 
@@ -84,7 +81,15 @@ def _require_admin_or_owner(cur: Current, dataset: str | None) -> None:
     operation_id="audit.events",
     tags=TAGS,
     summary="Audit events",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            InvalidTimeError,
+            InvalidNextTokenError,
+            ConflictingFiltersError,
+            InvalidLimitError,
+        )
+    ),
 )
 def events(
     dataset: Annotated[DatasetId | None, Query()] = None,
@@ -140,7 +145,10 @@ def _json_response(value: Any) -> Response[Any]:
     operation_id="audit.usage",
     tags=TAGS,
     summary="Reads, downloads and denied attempts per day, dataset and user (JSON or CSV)",
-    responses={**json_or_csv(UsageReport, "usage rows (CSV with ?format=csv)"), **ERRORS},
+    responses={
+        **json_or_csv(UsageReport, "usage rows (CSV with ?format=csv)"),
+        **refusals(ForbiddenError, InvalidTimeError),
+    },
 )
 def usage(
     dataset: Annotated[DatasetId | None, Query()] = None,
@@ -167,7 +175,10 @@ def usage(
     operation_id="audit.subject",
     tags=TAGS,
     summary="Everything the trail holds about one person (admins, or the person themself)",
-    responses={**json_or_csv(SubjectExportView, "the export (CSV with ?format=csv)"), **ERRORS},
+    responses={
+        **json_or_csv(SubjectExportView, "the export (CSV with ?format=csv)"),
+        **refusals(ForbiddenError, InvalidSubjectError),
+    },
 )
 def subject(
     user: Annotated[str, Path(pattern=r"^[A-Za-z0-9:@._+-]{1,128}$")],
@@ -211,7 +222,7 @@ def subject(
     summary="Verify the hash chains (admins)",
     responses={
         200: {"description": "verification result", "content": {"application/json": {"model": VerifyReport}}},
-        **ERRORS,
+        **refusals(ForbiddenError),
     },
 )
 def verify() -> Response[Any]:

@@ -38,25 +38,30 @@ from witan.api.bodies import (
     OrgGroup,
     RevokeRequest,
     Tag,
-    error_responses,
     with_success,
 )
 from witan.api.current import EVERYTHING, Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
+from witan.api.errors import refusals
 from witan.api.routes.grants import requested_grant
 from witan.catalog.records import Dataset
 from witan.datapacks import records as packs
 from witan.datapacks.gather import draft_key, run_sources
 from witan.datapacks.records import Member, MemberKind, Pack, Role
 from witan.errors import (
+    ConflictError,
     DatapacksUnavailableError,
     DatasetDeletedError,
+    DuplicateMemberError,
+    DuplicatePathError,
     EmptyPackError,
     FileTooLargeError,
     ForbiddenError,
     GrantNotFoundError,
     InputChangedError,
+    InvalidMemberError,
     MemberFileMissingError,
+    MemberNotFoundError,
     MissingFieldError,
     ModelRunsUnavailableError,
     NoChangeError,
@@ -66,8 +71,10 @@ from witan.errors import (
     OrganisationRequiredError,
     PackNotSealedError,
     PackSealedError,
+    PackTooLargeError,
     RunInputsUnknownError,
     RunNotFinishedError,
+    TooManyMembersError,
 )
 from witan.settings import (
     DATAPACK_LOCK_MODE,
@@ -80,23 +87,6 @@ from witan.settings import (
 
 router = Router()
 TAGS = ["datapacks"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, malformed-id, invalid-query)",
-        401: "no identity (code: unauthenticated)",
-        403: "refused by the sharing policy, on the pack or on a member's source (code: forbidden)",
-        404: "no such pack, member, dataset or run, or not visible to you (code: not-found, "
-        "member-not-found)",
-        409: "the pack is sealed (or not yet), changed meanwhile, or a member's bytes are missing (code: "
-        "pack-sealed, pack-not-sealed, conflict, duplicate-member, member-file-missing, no-file, "
-        "run-not-finished, run-inputs-unknown, input-changed, no-model-run)",
-        410: "a member's dataset was deleted (code: dataset-deleted)",
-        422: "body fails validation, or the pack is empty or too large to seal in one call (code: "
-        "unknown-field, missing-field, invalid-value, empty-pack, pack-too-large, ...)",
-        503: "the audit trail or the packs bucket is unavailable (code: audit-unavailable, "
-        "datapacks-unavailable)",
-    }
-)
 PACK_ID_PATTERN = packs.PACK_ID_PATTERN
 PackId = Annotated[str, Field(pattern=PACK_ID_PATTERN)]
 PathPackId = Annotated[PackId, Path(description="pack id (32 hex characters)")]
@@ -454,7 +444,17 @@ def _save(cur: Current, pack: Pack, rev: int) -> None:
     tags=TAGS,
     status_code=201,
     summary="Start a draft pack (title, summary, conclusions in Markdown, licence, tags)",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            OrganisationRequiredError,
+            PackNotSealedError,
+            ConflictError,
+        ),
+        201,
+        "Created",
+    ),
 )
 def create_pack(body: CreatePackRequest) -> PackView:
     cur = _cur()
@@ -499,7 +499,7 @@ def create_pack(body: CreatePackRequest) -> PackView:
     operation_id="datapack.list",
     tags=TAGS,
     summary="Packs you may see",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError)),
 )
 def list_packs(
     status: Annotated[Literal["draft", "sealed"] | None, Query()] = None,
@@ -533,7 +533,7 @@ def list_packs(
     operation_id="datapack.read",
     tags=TAGS,
     summary="A pack: description, members, seal",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError, ForbiddenError)),
 )
 def get_pack(pack_id: PathPackId) -> PackView:
     cur = _cur()
@@ -546,7 +546,9 @@ def get_pack(pack_id: PathPackId) -> PackView:
     operation_id="datapack.update",
     tags=TAGS,
     summary="Edit a draft's description",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, NoChangeError, PackSealedError, ConflictError)
+    ),
 )
 def patch_pack(pack_id: PathPackId, body: PackPatch) -> PackView:
     cur = _cur()
@@ -613,7 +615,23 @@ def _dataset_member(cur: Current, body: AddMemberRequest) -> Member:
     status_code=201,
     summary="Add a member to a draft: a dataset file version, a dataset's metadata, a model run, or a "
     "file of the pack's own (presigned POST)",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            DatasetDeletedError,
+            DuplicateMemberError,
+            FileTooLargeError,
+            NoFileError,
+            PackSealedError,
+            RunInputsUnknownError,
+            RunNotFinishedError,
+            TooManyMembersError,
+            ConflictError,
+        ),
+        201,
+        "Created",
+    ),
 )
 def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
     cur = _cur()
@@ -683,7 +701,11 @@ def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
     operation_id="datapack.member.remove",
     tags=TAGS,
     summary="Remove a member from a draft",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError, ForbiddenError, MemberNotFoundError, PackSealedError, ConflictError
+        )
+    ),
 )
 def remove_member(pack_id: PathPackId, member_id: MemberId) -> MemberRemoved:
     cur = _cur()
@@ -724,7 +746,22 @@ def _member_sources(cur: Current, pack: Pack) -> tuple[set[str], dict[str, dict[
     tags=TAGS,
     summary="Seal: hash every member's bytes, copy the non-personal ones under Object Lock, write the "
     "manifest; its SHA-256 is recorded in the audit trail",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            DatasetDeletedError,
+            EmptyPackError,
+            PackSealedError,
+            RunInputsUnknownError,
+            RunNotFinishedError,
+            MemberFileMissingError,
+            PackTooLargeError,
+            DuplicatePathError,
+            InvalidMemberError,
+            ConflictError,
+        )
+    ),
 )
 def seal_pack(pack_id: PathPackId) -> Sealed:
     from witan.datapacks.gather import manifest_key, member_files, sealed_key
@@ -827,7 +864,9 @@ def _may_read_personal(cur: Current, entry: dict[str, Any], cache: dict[str, boo
     tags=TAGS,
     summary="A zip of the sealed pack (datapackage.json, ro-crate-metadata.json, README.md, manifest, "
     "files): presigned GET; personal-data files only for callers with their own grant",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, MemberFileMissingError, PackNotSealedError)
+    ),
 )
 def export_pack(
     pack_id: PathPackId,
@@ -906,7 +945,9 @@ def _recorded_hash(cur: Current, pack: Pack) -> tuple[str | None, str | None]:
     tags=TAGS,
     summary="Recompute every sealed file's hash against the manifest, and the manifest's against the "
     "audit trail's seal event",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, MemberFileMissingError, PackNotSealedError)
+    ),
 )
 def verify_pack(pack_id: PathPackId) -> VerifyResult:
     from witan.datapacks.bundle import verify_files
@@ -998,7 +1039,19 @@ def _inputs_as_sealed(cur: Current, pack: Pack, run: dict[str, Any], files: dict
     status_code=202,
     summary="Re-run every model run of a sealed pack on the state machine, from the sealed inputs "
     "(checked by hash where the runs read them), parameters, scenarios and seed",
-    responses=with_success(ERRORS, 202, "Accepted: the runs are started"),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            InputChangedError,
+            MemberFileMissingError,
+            ModelRunsUnavailableError,
+            NoModelRunError,
+            PackNotSealedError,
+        ),
+        202,
+        "Accepted: the runs are started",
+    ),
 )
 def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
     from witan.api.routes import model_runs
@@ -1077,7 +1130,9 @@ def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
     tags=TAGS,
     summary="A re-run's outputs against the sealed run's (identical bytes for CSV and Parquet, or CSV "
     "numbers equal to 1e-12), with the code version of both",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, MemberFileMissingError, PackNotSealedError)
+    ),
 )
 def check_reproduction(pack_id: PathPackId, sealed_run: PathRunId, run_id: PathRunId) -> ReproduceCheck:
     from witan.api.routes.model_runs import visibility
@@ -1147,7 +1202,7 @@ def _grant_view(pack_id: str, grant: Grant) -> PackGrantView:
     tags=TAGS,
     summary="Share the pack: add or replace one grantee's grant (members' personal data is never shared "
     "by this)",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError, ForbiddenError, ConflictError)),
 )
 def put_pack_grant(pack_id: PathPackId, body: GrantRequest) -> PackGrantView:
     cur = _cur()
@@ -1163,7 +1218,9 @@ def put_pack_grant(pack_id: PathPackId, body: GrantRequest) -> PackGrantView:
     operation_id="datapack.grant.revoke",
     tags=TAGS,
     summary="Revoke one grantee's grant on the pack",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, GrantNotFoundError, ConflictError)
+    ),
 )
 def revoke_pack_grant(
     pack_id: PathPackId,
@@ -1192,7 +1249,7 @@ def revoke_pack_grant(
     operation_id="datapack.access",
     tags=TAGS,
     summary="Who can do what on the pack, and through which grant",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError, ForbiddenError)),
 )
 def pack_access(pack_id: PathPackId) -> PackAccessList:
     cur = _cur()

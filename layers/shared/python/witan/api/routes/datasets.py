@@ -35,17 +35,23 @@ from witan.api.bodies import (
     Tag,
     Upload,
     VersionCreated,
-    error_responses,
     free_json_problem,
     with_success,
 )
 from witan.api.current import Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
+from witan.api.errors import refusals
 from witan.catalog import records as catalog
 from witan.catalog.records import Dataset, FileVersion
 from witan.errors import (
+    ConflictError,
+    DatasetDeletedError,
     FileTooLargeError,
     ForbiddenError,
+    InvalidTokenError,
+    JsonTooDeepError,
+    JsonTooLargeError,
+    JsonTooManyKeysError,
     NoChangeError,
     NoFileError,
     OrganisationRequiredError,
@@ -54,18 +60,6 @@ from witan.settings import DATASETS_PREFIX
 
 router = Router()
 TAGS = ["datasets"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, malformed-id, invalid-query, invalid-token)",
-        401: "no identity (code: unauthenticated)",
-        403: "refused by the sharing policy (code: forbidden)",
-        404: "no such dataset, or not visible to you (code: not-found)",
-        422: "body fails validation (code: unknown-field, missing-field, invalid-value, ...; free JSON "
-        "such as `structure` too deep, with too many keys or too large: json-too-deep, json-too-many-keys, "
-        "json-too-large)",
-        503: "the audit trail is unavailable (code: audit-unavailable)",
-    }
-)
 PathId = Annotated[DatasetId, Path(description="dataset id (32 hex characters)")]
 
 
@@ -148,7 +142,19 @@ def _presign(cur: Current, file: FileVersion) -> Upload:
     tags=TAGS,
     status_code=201,
     summary="Describe a new dataset and get a presigned POST for its first file",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            OrganisationRequiredError,
+            FileTooLargeError,
+            JsonTooDeepError,
+            JsonTooManyKeysError,
+            JsonTooLargeError,
+            ConflictError,
+        ),
+        201,
+        "Created",
+    ),
 )
 def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     cur = _cur()
@@ -188,7 +194,7 @@ def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     summary="Datasets you may see",
     responses={
         200: {"description": "Success", "content": {"application/json": {"model": DatasetList}}},
-        **ERRORS,
+        **refusals(InvalidTokenError),
     },
 )
 def list_datasets(
@@ -263,7 +269,7 @@ def list_datasets(
     operation_id="dataset.read",
     tags=TAGS,
     summary="Dataset metadata",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError)),
 )
 def get_dataset(dataset_id: PathId) -> DatasetView:
     cur = _cur()
@@ -276,7 +282,17 @@ def get_dataset(dataset_id: PathId) -> DatasetView:
     operation_id="dataset.update",
     tags=TAGS,
     summary="Edit metadata (each edit is a new metadata version)",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            DatasetDeletedError,
+            NoChangeError,
+            JsonTooDeepError,
+            JsonTooManyKeysError,
+            JsonTooLargeError,
+            ConflictError,
+        )
+    ),
 )
 def patch_dataset(dataset_id: PathId, body: MetadataPatch) -> DatasetView:
     cur = _cur()
@@ -298,7 +314,7 @@ def patch_dataset(dataset_id: PathId, body: MetadataPatch) -> DatasetView:
     operation_id="dataset.history",
     tags=TAGS,
     summary="Every metadata version, oldest first",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError)),
 )
 def dataset_history(dataset_id: PathId) -> History:
     cur = _cur()
@@ -322,7 +338,9 @@ def dataset_history(dataset_id: PathId) -> History:
     tags=TAGS,
     status_code=201,
     summary="A new file version: presigned POST",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(ForbiddenError, DatasetDeletedError, FileTooLargeError, ConflictError), 201, "Created"
+    ),
 )
 def new_version(dataset_id: PathId, body: NewVersionRequest) -> VersionCreated:
     cur = _cur()
@@ -342,7 +360,7 @@ def new_version(dataset_id: PathId, body: NewVersionRequest) -> VersionCreated:
     operation_id="dataset.download",
     tags=TAGS,
     summary="A presigned GET for the latest file (valid at most 5 minutes); the purpose is recorded",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, NoFileError)),
 )
 def download(
     dataset_id: PathId,
@@ -368,7 +386,7 @@ def download(
     operation_id="dataset.delete",
     tags=TAGS,
     summary="Soft delete: hidden from listings, no downloads; records and files kept",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, ConflictError)),
 )
 def delete_dataset(dataset_id: PathId) -> Deleted:
     cur = _cur()

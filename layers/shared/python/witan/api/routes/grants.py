@@ -7,7 +7,7 @@ grant being as read, so a grant made meanwhile by someone else is not overwritte
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -17,7 +17,6 @@ from witan.access.records import Activity, Grant, GranteeType, Purpose
 from witan.api.bodies import (
     AccessEntryView,
     AccessList,
-    ErrorBody,
     GrantRequest,
     GrantView,
     Revoked,
@@ -25,10 +24,12 @@ from witan.api.bodies import (
     with_success,
 )
 from witan.api.current import Current, current, iso
-from witan.api.routes.datasets import ERRORS, PathId
+from witan.api.errors import refusals
+from witan.api.routes.datasets import PathId
 from witan.api.timeparse import parse_time
 from witan.errors import (
     ConflictError,
+    DatasetDeletedError,
     ForbiddenError,
     GrantNotFoundError,
     InvalidValueError,
@@ -37,13 +38,6 @@ from witan.errors import (
 
 router = Router()
 TAGS = ["sharing"]
-CHANGE_ERRORS: dict[int, Any] = {
-    **ERRORS,
-    409: {
-        "description": "the grantee's grant changed meanwhile (code: conflict)",
-        "content": {"application/json": {"model": ErrorBody}},
-    },
-}
 
 
 def _cur() -> Current:
@@ -140,7 +134,7 @@ def _grant_view(grant: Grant) -> GrantView:
     operation_id="grant.put",
     tags=TAGS,
     summary="Add or replace the grant for one grantee (user sub or group)",
-    responses=with_success(CHANGE_ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, ConflictError)),
 )
 def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     cur = _cur()
@@ -156,7 +150,7 @@ def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     operation_id="grant.revoke",
     tags=TAGS,
     summary="Revoke the grant of one grantee, named in the body or the query",
-    responses=with_success(CHANGE_ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, ConflictError, GrantNotFoundError)),
 )
 def revoke_grant(
     dataset_id: PathId,
@@ -195,7 +189,7 @@ def revoke_grant(
     operation_id="dataset.access",
     tags=TAGS,
     summary="Who can do what on the dataset, and through which grant",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError)),
 )
 def access(dataset_id: PathId) -> AccessList:
     cur = _cur()

@@ -28,11 +28,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from witan.access.records import Activity, Principal
-from witan.api.bodies import STRICT, Body, DatasetId, OrgGroup, error_responses, with_success
+from witan.api.bodies import STRICT, Body, DatasetId, OrgGroup, with_success
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS
+from witan.api.errors import refusals
 from witan.errors import (
+    DatasetDeletedError,
     ForbiddenError,
+    InvalidInputError,
     InvalidValueError,
     MissingInputError,
     ModelRunsUnavailableError,
@@ -50,22 +53,6 @@ from witan.settings import DATASETS_PREFIX, Settings
 logger = logging.getLogger(__name__)
 router = Router()
 TAGS = ["model-runs"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, malformed-id, invalid-query)",
-        401: "no identity (code: unauthenticated)",
-        403: "an input dataset or organisation you may not use (code: forbidden)",
-        404: "no such model, run, input dataset or version, or not visible to you (code: not-found)",
-        409: "an input dataset has no usable file, or an input run has not succeeded (code: no-file, "
-        "unsupported-input, run-not-finished)",
-        410: "an input dataset was deleted (code: dataset-deleted)",
-        422: "body fails validation (code: unknown-field, missing-field, invalid-value, unknown-model, "
-        "invalid-parameter, invalid-scenario, unknown-input, missing-input, organisation-required, "
-        "run-too-large, ...)",
-        503: "the audit trail or the model service is unavailable (code: audit-unavailable, "
-        "model-runs-unavailable)",
-    }
-)
 
 MAX_SIMULATIONS = 5000
 MAX_SCENARIOS = 20  # besides the baseline (witan.modelrun.pipeline.MAX_SCENARIOS)
@@ -473,7 +460,7 @@ def _view(cur: Current, run: dict[str, Any], with_outputs: bool) -> ModelRunView
     operation_id="model.list",
     tags=TAGS,
     summary="The models Witan can run",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals()),
 )
 def list_models() -> ModelList:
     from witan.modelrun.registry import get_model, model_names
@@ -500,7 +487,7 @@ def list_models() -> ModelList:
     operation_id="model.read",
     tags=TAGS,
     summary="A model's inputs (with their Table Schemas), parameters, scenario format and outputs",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals()),
 )
 def get_model_description(name: Annotated[ModelName, Path(description="model name")]) -> ModelDescription:
     from witan.modelrun.registry import model_names
@@ -521,7 +508,23 @@ def get_model_description(name: Annotated[ModelName, Path(description="model nam
     tags=TAGS,
     status_code=202,
     summary="Start a model run (baseline plus scenarios) on the state machine",
-    responses=with_success(ERRORS, 202, "Accepted: the run is recorded and its execution started"),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            OrganisationRequiredError,
+            ModelRunsUnavailableError,
+            NoFileError,
+            UnsupportedInputError,
+            RunNotFinishedError,
+            DatasetDeletedError,
+            MissingInputError,
+            UnknownInputError,
+            RunTooLargeError,
+            InvalidInputError,
+        ),
+        202,
+        "Accepted: the run is recorded and its execution started",
+    ),
 )
 def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     cur = _cur()
@@ -600,7 +603,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     operation_id="model-run.list",
     tags=TAGS,
     summary="Your runs and your organisations' runs (admins: every run), newest first",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ModelRunsUnavailableError)),
 )
 def list_model_runs(
     status: Annotated[Literal["RUNNING", "SUCCEEDED", "FAILED"] | None, Query()] = None,
@@ -624,7 +627,7 @@ def list_model_runs(
     operation_id="model-run.read",
     tags=TAGS,
     summary="A run's status, progress and (once it succeeded) presigned links to its outputs",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ModelRunsUnavailableError)),
 )
 def get_model_run(run_id: PathRunId) -> ModelRunView:
     cur = _cur()

@@ -17,48 +17,40 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from witan.api.bodies import error_responses, free_json_problem
+from witan.api.bodies import free_json_problem
 from witan.api.current import Current, current
 from witan.api.deps import MAX_BODY_BYTES
+from witan.api.errors import refusals
 from witan.api.routes.collect import link_base, plain, wiring
 from witan.collect.requests.body import Requester
 from witan.collect.requests.schemas import STORED_NAME, STORED_PREFIX
 from witan.errors import (
+    BadCursorError,
     BadSchemaNameError,
     CollectUnavailableError,
+    DatasetDeletedError,
+    DatasetNotWritableError,
+    DestinationUnavailableError,
     EmailQuotaExceededError,
+    InvalidRequestError,
     InvalidSchemaError,
+    JsonTooDeepError,
+    JsonTooLargeError,
+    JsonTooManyKeysError,
     MissingFieldError,
+    NoDestinationError,
     NotFoundError,
     RequesterEmailRequiredError,
+    RequestNotOpenError,
     SchemaExistsError,
+    ShareNotAllowedError,
+    UnknownDatasetError,
     UnknownFieldError,
 )
 from witan.validation.schema import SchemaError, parse_schema
 
 router = Router()
 TAGS = ["collect (requesters)"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, bad-cursor, malformed-id)",
-        401: "no identity (code: unauthenticated)",
-        404: "no such request, or not yours (code: not-found)",
-        409: "the request is no longer open (code: request-not-open), or the schema name is taken",
-        422: "body fails validation (code: invalid-request with errors[], invalid-schema, json-too-deep, "
-        "...), or your token has no verified email (code: requester-email-required)",
-        503: "the audit trail is unavailable (code: audit-unavailable)",
-    }
-)
-# Routes that send email (invitations, reissued links) also answer 429.
-EMAIL_ERRORS: dict[int, Any] = {
-    **ERRORS,
-    **error_responses(
-        {
-            429: "you have had as many emails sent today as a day allows: invitations and reissued "
-            "links count one per recipient (code: email-quota-exceeded)"
-        }
-    ),
-}
 _ID = r"^[A-Za-z0-9_-]{1,64}$"
 RequestId = Annotated[str, Path(pattern=_ID, description="request id")]
 SubmissionId = Annotated[str, Path(pattern=_ID, description="submission (recipient) id")]
@@ -152,7 +144,18 @@ def _owned(cur: Current, call: Any) -> Any:
     summary="Ask partners for data: each recipient is emailed a capability link to an upload page",
     responses={
         201: {"description": "Created; recipients say whether their invitation was sent"},
-        **EMAIL_ERRORS,
+        **refusals(
+            CollectUnavailableError,
+            RequesterEmailRequiredError,
+            InvalidRequestError,
+            UnknownDatasetError,
+            DatasetDeletedError,
+            DatasetNotWritableError,
+            ShareNotAllowedError,
+            NoDestinationError,
+            DestinationUnavailableError,
+            EmailQuotaExceededError,
+        ),
     },
 )
 def create_request(
@@ -189,7 +192,10 @@ def create_request(
     operation_id="collect.request.list",
     tags=TAGS,
     summary="Your requests, newest first",
-    responses={200: {"description": "requests and next_cursor"}, **ERRORS},
+    responses={
+        200: {"description": "requests and next_cursor"},
+        **refusals(CollectUnavailableError, BadCursorError),
+    },
 )
 def list_requests(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -207,7 +213,7 @@ def list_requests(
     operation_id="collect.request.read",
     tags=TAGS,
     summary="Tracking: per recipient invited, opened, submitted, valid/invalid, last upload, error counts",
-    responses={200: {"description": "request, totals and recipients"}, **ERRORS},
+    responses={200: {"description": "request, totals and recipients"}, **refusals(CollectUnavailableError)},
 )
 def read_request(request_id: RequestId) -> Response[Any]:
     cur, service = _cur(f"collect-request/{request_id}")
@@ -242,7 +248,10 @@ def _cancel(request_id: str) -> Response[Any]:
     operation_id="collect.request.close",
     tags=TAGS,
     summary="Stop taking uploads (partners still see their history)",
-    responses={200: {"description": "request summary"}, **ERRORS},
+    responses={
+        200: {"description": "request summary"},
+        **refusals(CollectUnavailableError, RequestNotOpenError),
+    },
 )
 def close_request(request_id: RequestId) -> Response[Any]:
     """The requester, an admin, or a member of the destination dataset's owner organisation (who may
@@ -261,7 +270,10 @@ def close_request(request_id: RequestId) -> Response[Any]:
     operation_id="collect.request.cancel",
     tags=TAGS,
     summary="Cancel: every link stops working",
-    responses={200: {"description": "request summary"}, **ERRORS},
+    responses={
+        200: {"description": "request summary"},
+        **refusals(CollectUnavailableError, RequestNotOpenError),
+    },
 )
 def cancel_request(request_id: RequestId) -> Response[Any]:
     return _cancel(request_id)
@@ -272,7 +284,7 @@ def cancel_request(request_id: RequestId) -> Response[Any]:
     operation_id="collect.recipient.revoke",
     tags=TAGS,
     summary="Revoke every link of one recipient",
-    responses={200: {"description": "number of links revoked"}, **ERRORS},
+    responses={200: {"description": "number of links revoked"}, **refusals(CollectUnavailableError)},
 )
 def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
     revoked = _owner_action(
@@ -288,7 +300,10 @@ def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Resp
     operation_id="collect.recipient.reissue",
     tags=TAGS,
     summary="Revoke one recipient's links and email a new one",
-    responses={200: {"description": "whether the email was accepted"}, **EMAIL_ERRORS},
+    responses={
+        200: {"description": "whether the email was accepted"},
+        **refusals(CollectUnavailableError, RequestNotOpenError, EmailQuotaExceededError),
+    },
 )
 def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
     sent = _owner_action(
@@ -309,7 +324,18 @@ def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Res
     tags=TAGS,
     status_code=201,
     summary="Store a Table Schema (validated) for requests to name as stored:{name}; immutable",
-    responses={201: {"description": "Created"}, **ERRORS},
+    responses={
+        201: {"description": "Created"},
+        **refusals(
+            CollectUnavailableError,
+            BadSchemaNameError,
+            InvalidSchemaError,
+            SchemaExistsError,
+            JsonTooDeepError,
+            JsonTooManyKeysError,
+            JsonTooLargeError,
+        ),
+    },
 )
 def create_schema(
     body: Annotated[
@@ -354,7 +380,7 @@ def create_schema(
     operation_id="collect.schema.list",
     tags=TAGS,
     summary="Schemas a request may name: the built-ins and the stored ones",
-    responses={200: {"description": "schemas"}, **ERRORS},
+    responses={200: {"description": "schemas"}, **refusals(CollectUnavailableError)},
 )
 def list_schemas() -> Response[Any]:
     cur = current(router.context)
