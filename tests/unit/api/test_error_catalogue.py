@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,6 +120,29 @@ def test_no_refusal_is_built_from_a_bare_string_code() -> None:
                         and value.value not in NOT_REFUSALS
                     ):
                         found.append(f"{where} builds a body with code {value.value}")
+    assert found == []
+
+
+def test_every_site_fills_its_template() -> None:
+    """A site names each parameter its class's template needs, and passes a note only where the
+    template shows one (a fixed message would silently drop it)."""
+    by_name = {cls.__name__: cls for cls in CATALOGUE.values()}
+    found: list[str] = []
+    for path, tree in sources():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            cls = by_name.get(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+            if cls is None or cls.code == "audit-unavailable":  # that one takes a reason for logs
+                continue
+            fields = {name for _, name, _, _ in string.Formatter().parse(cls.template) if name}
+            given = {k.arg for k in node.keywords} | ({"note"} if node.args or cls.note else set())
+            where = f"{path.relative_to(WITAN)}:{node.lineno} {cls.__name__}"
+            if fields - given - {"note"} or ("note" in fields and "note" not in given):
+                found.append(f"{where} leaves {sorted(fields - given)} unfilled")
+            if node.args and "note" not in fields:
+                found.append(f"{where} passes a note its fixed template drops")
     assert found == []
 
 
