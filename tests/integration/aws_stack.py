@@ -209,6 +209,10 @@ def call_rest_api(
     response = module.lambda_handler(event, LambdaContext())
     text = response.get("body") or ""
     parsed = json.loads(text) if "json" in (header(response, "content-type") or "") and text else text
+    from route_errors import undocumented_error  # imports witan: only once a handler is loaded
+
+    problem = undocumented_error(method, path, response["statusCode"], parsed)
+    assert problem is None, problem
     return response["statusCode"], parsed, response
 
 

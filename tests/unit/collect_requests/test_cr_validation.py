@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from witan.api.errors import status_of
 from witan.collect.requests.body import (
     MAX_RECIPIENTS,
     InvalidRequest,
@@ -36,7 +37,7 @@ def body(**overrides: Any) -> dict[str, Any]:
 def errors_of(payload: Any) -> set[tuple[str, str]]:
     with pytest.raises(InvalidRequest) as info:
         validate_body(payload, today=TODAY, schema_exists=KNOWN.__contains__)
-    assert info.value.status == 422 and info.value.code == "invalid-request"
+    assert status_of(info.value) == 422 and info.value.code == "invalid-request"
     return {(e.field, e.code) for e in info.value.errors}
 
 

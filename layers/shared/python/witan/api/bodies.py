@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from witan.catalog.records import DATASET_ID_PATTERN, FILE_NAME_PATTERN
+from witan.errors import JsonTooDeepError, JsonTooLargeError, JsonTooManyKeysError, WitanError
 
 # Limits on free JSON (`structure`): deep enough for a Table Schema with constraints, far below
 # DynamoDB's 32 levels and the parsers' recursion limits; keys counted over the whole value. The whole
@@ -17,7 +18,6 @@ MAX_FREE_JSON_DEPTH = 12
 MAX_FREE_JSON_KEYS = 2_000
 MAX_FREE_JSON_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 300 * 1024
-FREE_JSON_CODES = ("json-too-deep", "json-too-many-keys", "json-too-large")
 
 
 def free_json_problem(
@@ -27,8 +27,8 @@ def free_json_problem(
     *,
     max_depth: int = MAX_FREE_JSON_DEPTH,
     max_keys: int = MAX_FREE_JSON_KEYS,
-) -> tuple[str, str] | None:
-    """(code, message) when `value` is deeper, has more keys or is larger than the limits; else None.
+) -> WitanError | None:
+    """The refusal when `value` is deeper, has more keys or is larger than the limits; else None.
 
     Walked without recursion, stopping at the first limit passed, so a hostile value costs little."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -43,13 +43,13 @@ def free_json_problem(
         else:
             continue
         if depth > max_depth:
-            return "json-too-deep", f"{where}: nested deeper than {max_depth} levels"
+            return JsonTooDeepError(where=where, limit=max_depth)
         if keys > max_keys:
-            return "json-too-many-keys", f"{where}: more than {max_keys} keys in all"
+            return JsonTooManyKeysError(where=where, limit=max_keys)
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > max_bytes:
-        return "json-too-large", f"{where}: {size} bytes as JSON, more than {max_bytes}"
+        return JsonTooLargeError(where=where, size=size, limit=max_bytes)
     return None
 
 

@@ -84,7 +84,6 @@ class Services:
     audit_reader: AuditReader
     verify_audit: Callable[[], dict[str, Any]]  # whole-trail verification, as a JSON-able dict
     max_upload_bytes: int
-    read_errors: tuple[type[Exception], ...] = ()  # adapter errors meaning "the trail cannot be read"
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_dataset_id
     collect: CollectWiring | None = None  # None: no requests table on this stack

@@ -20,6 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from witan.audit.chain import DIGEST_CHAIN, EVENT_CHAIN_PREFIX, Problem, VerifyResult, plain
+from witan.audit.records import AuditReadError
 from witan.audit.seal import (
     BAD_SEAL,
     NO_SEAL,
@@ -35,7 +36,7 @@ from witan.audit.seal import (
     seal_object,
     signed_message,
 )
-from witan.aws.audit_table import AuditReadError, _error_code, default_chains, from_wire, verify
+from witan.aws.audit_table import _error_code, default_chains, from_wire, verify
 
 logger = logging.getLogger(__name__)
 

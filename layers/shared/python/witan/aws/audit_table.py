@@ -47,9 +47,10 @@ from witan.audit.chain import (
     verify_groups,
     verify_items,
 )
-from witan.audit.query import Page, QueryError
-from witan.audit.records import AuditEvent, AuditWriteError
+from witan.audit.query import Page
+from witan.audit.records import AuditEvent, AuditReadError, AuditWriteError
 from witan.aws.dynamo import query_items
+from witan.errors import InvalidNextTokenError
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,6 @@ Head = tuple[int, str, int | None, str | None]
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class AuditReadError(Exception):
-    """The audit table could not be read (missing table, no connection, no permission)."""
 
 
 def default_chains() -> int:
@@ -439,7 +436,7 @@ class DynamoAuditReader:
             chain_name = start_key.get("chain", {}).get("S", "")
             index_text = chain_name.removeprefix(EVENT_CHAIN_PREFIX)
             if not chain_name.startswith(EVENT_CHAIN_PREFIX) or not index_text.isdigit():
-                raise QueryError("invalid_next_token", "next_token does not fit this query")
+                raise InvalidNextTokenError("next_token does not fit this query")
             chain_index, key = int(index_text), dict(start_key)
             if chain_index >= self.chains:
                 return Page(items=[], next_key=None)
@@ -477,7 +474,7 @@ class DynamoAuditReader:
         except ClientError as exc:
             if "ExclusiveStartKey" in kwargs and _error_code(exc) == "ValidationException":
                 # A crafted or corrupted token: the caller's mistake, not an outage.
-                raise QueryError("invalid_next_token", "next_token does not fit this query") from exc
+                raise InvalidNextTokenError("next_token does not fit this query") from exc
             raise AuditReadError(f"audit table {self.table_name} unreadable: {_error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise AuditReadError(f"audit table {self.table_name} unreadable: {_error_code(exc)}") from exc

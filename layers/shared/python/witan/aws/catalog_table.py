@@ -19,7 +19,10 @@ from typing import Any
 
 from witan.aws.dynamo import query_items
 from witan.catalog.ports import PresignedGet, PresignedPost
-from witan.catalog.records import ConflictError, Dataset, FileVersion, MetadataVersion
+from witan.catalog.records import Dataset, FileVersion, MetadataVersion
+from witan.errors import (
+    ConflictError,
+)
 
 LIST_PK = "DATASET"
 

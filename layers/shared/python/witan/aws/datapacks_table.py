@@ -27,8 +27,8 @@ from witan.aws.catalog_table import S3FileTransfer
 from witan.aws.dynamo import query_items
 from witan.aws.grants_table import grant_from_record, grant_to_record
 from witan.catalog.ports import PresignedGet, PresignedPost
-from witan.catalog.records import ConflictError
 from witan.datapacks.records import Pack
+from witan.errors import ConflictError
 
 LIST_PK = "PACK"
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}

@@ -34,8 +34,8 @@ from witan.collect.records import (
     share_until_end,
     submission_sk,
 )
-from witan.collect.requests.body import CollectError
 from witan.collect.uploads.ports import Claim
+from witan.errors import BadCursorError
 
 SEQUENCER_WIDTH = 40  # S3 sequencers are hex strings of varying length; pad to compare as strings
 _serializer = TypeSerializer()
@@ -320,13 +320,6 @@ def put_submission(client: Any, table_name: str, submission: Submission, **extra
 # -- Collect+Share requests (witan.collect.requests.service.RequestStore) ---------------------------
 
 
-class BadCursor(CollectError):
-    """A list cursor that this store did not issue (HTTP 400 `bad-cursor`)."""
-
-    def __init__(self, message: str = "cursor is not valid") -> None:
-        super().__init__("bad-cursor", message)
-
-
 def _encode_cursor(key: Mapping[str, Any] | None) -> str | None:
     if not key:
         return None
@@ -337,7 +330,7 @@ def _decode_cursor(cursor: str, requester_sub: str) -> dict[str, Any]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError) as exc:
-        raise BadCursor("cursor is not valid") from exc
+        raise BadCursorError() from exc
     ok = (
         isinstance(raw, dict)
         and set(raw) == {"pk", "sk", "gsi1pk", "gsi1sk"}
@@ -345,7 +338,7 @@ def _decode_cursor(cursor: str, requester_sub: str) -> dict[str, Any]:
         and raw["gsi1pk"]["S"] == f"REQUESTER#{requester_sub}"  # a cursor cannot page someone else's list
     )
     if not ok:
-        raise BadCursor("cursor is not valid")
+        raise BadCursorError()
     return raw
 
 

@@ -60,7 +60,7 @@ def api_services(settings: Settings) -> Services:
 
 def _build_api(settings: Settings) -> Services:
     from witan.api.routes.collect import RedactingAuditTrail
-    from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail
+    from witan.aws.audit_table import DynamoAuditReader, DynamoAuditTrail
     from witan.aws.catalog_table import DynamoCatalogStore, S3FileTransfer
     from witan.aws.grants_table import DynamoGrantStore
 
@@ -78,7 +78,6 @@ def _build_api(settings: Settings) -> Services:
         audit_reader=DynamoAuditReader(settings.audit_table, dynamodb, chains=chains),
         verify_audit=lambda: _verify_audit(settings, dynamodb),
         max_upload_bytes=settings.max_upload_bytes,
-        read_errors=(AuditReadError,),
         collect=_collect(settings, dynamodb) if settings.requests_table else None,
         model_runs=cache(lambda: _model_runs(settings))
         if settings.model_runs_table and settings.state_machine_arn

@@ -26,6 +26,7 @@ from witan.collect.requests.tokens import (
     token_gsi_key,
     token_sk,
 )
+from witan.errors import InvalidRequestError
 
 MAX_RECIPIENTS = 40  # 1 META + 40 submissions + 40 tokens + 1 OPEN item fit one 100-item transaction
 MAX_TITLE = 200
@@ -61,33 +62,6 @@ class RequestStatus(StrEnum):
     CANCELLED = "cancelled"  # withdrawn; uploads refused, links revoked
 
 
-class CollectError(Exception):
-    """A refusal the API maps to an HTTP 4xx: `code` is machine-readable, `status` the HTTP status."""
-
-    status = 400
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message}
-
-
-class NotFound(CollectError):
-    """No such request, or not visible to the caller; also every failed token lookup (same message)."""
-
-    status = 404
-
-    def __init__(self, message: str = "not found") -> None:
-        super().__init__("not-found", message)
-
-
-class Conflict(CollectError):
-    status = 409
-
-
 @dataclass(frozen=True)
 class FieldError:
     field: str  # e.g. "due_date", "recipients[2].email"
@@ -98,19 +72,19 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
-class InvalidRequest(CollectError):
-    status = 422
+class InvalidRequest(InvalidRequestError):
+    """Every problem found in a request body (`errors`, also in the API body); the first five in the
+    message."""
+
+    template = "{count} problem(s) in the request: {first}"
 
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__(
-            "invalid-request",
-            f"{len(errors)} problem(s) in the request: "
-            + "; ".join(f"{e.field}: {e.message}" for e in errors[:5]),
+            count=len(errors),
+            first="; ".join(f"{e.field}: {e.message}" for e in errors[:5]),
+            extra={"errors": [e.to_dict() for e in errors]},
         )
         self.errors = errors
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "errors": [e.to_dict() for e in self.errors]}
 
 
 @dataclass(frozen=True)

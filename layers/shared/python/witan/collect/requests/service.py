@@ -3,7 +3,7 @@ presigned uploads, reminders and digests. AWS sits behind the ports below (witan
 
 Authorisation of requesters is by ownership (`requester_sub`) or the admin flag the API derives from
 Cognito groups; partners are authorised by their capability token alone. Every failed token lookup
-raises the same NotFound.
+raises the same NotFoundError.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from witan.access.records import Principal
 from witan.catalog.ports import CatalogStore, GrantStore
 from witan.catalog.records import Dataset, MetadataVersion
 from witan.collect.requests.body import (
-    CollectError,
-    Conflict,
     NewRequest,
-    NotFound,
     Requester,
     RequestStatus,
     accepts_uploads,
@@ -45,8 +42,15 @@ from witan.collect.requests.tokens import (
     new_token,
 )
 from witan.collect.requests.tracking import RequestTracking, compute_tracking
-from witan.collect.uploads.deliver import DestinationRefused, check_destination, request_dataset
+from witan.collect.uploads.deliver import check_destination, request_dataset
 from witan.collect.uploads.ports import Mailer
+from witan.errors import (
+    DestinationUnavailableError,
+    FileTooLargeError,
+    NoDestinationError,
+    NotFoundError,
+    RequestNotOpenError,
+)
 from witan.validation.schema import Schema, SchemaError
 
 logger = logging.getLogger(__name__)
@@ -151,12 +155,7 @@ class CollectRequestService:
         else:
             made = self._new_destination(spec, requester, new, now)
             if made is None and spec.share_with:
-                raise DestinationRefused(
-                    "no-destination",
-                    "share_with needs a destination dataset: give dataset_id, or ask as a member of "
-                    "exactly one organisation so that one can be made for the request",
-                    422,
-                )
+                raise NoDestinationError()
         self.store.create(new)
         if made is not None:
             # After the request (and its audit event, which names it) is stored: a failure here leaves
@@ -184,11 +183,9 @@ class CollectRequestService:
 
     def _destination_owner(self, spec: Any, requester: Requester, now: datetime) -> str:
         """The destination's owner organisation, once the requester is shown to be allowed to add
-        versions to it and share it as asked (DestinationRefused otherwise)."""
+        versions to it and share it as asked (a catalogue error otherwise)."""
         if self.catalog is None or self.grants is None:
-            raise DestinationRefused(
-                "destination-unavailable", "destination datasets are not configured on this deployment", 503
-            )
+            raise DestinationUnavailableError()
         dataset = self.catalog.get(spec.dataset_id)
         grants = self.grants.grants_for(spec.dataset_id) if dataset is not None else []
         principal = Principal(sub=requester.sub, email=requester.email, groups=tuple(requester.groups))
@@ -232,7 +229,7 @@ class CollectRequestService:
     def _owned_meta(self, request_id: str, actor_sub: str, is_admin: bool) -> dict[str, Any]:
         meta = self.store.get_meta(request_id)
         if meta is None or not can_manage(meta, actor_sub, is_admin=is_admin):
-            raise NotFound("no such request")  # someone else's request is not acknowledged either
+            raise NotFoundError("no such request")  # someone else's request is not acknowledged either
         return meta
 
     def tracking(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
@@ -250,10 +247,10 @@ class CollectRequestService:
     def closable_meta(
         self, request_id: str, actor_sub: str, groups: tuple[str, ...] = (), *, is_admin: bool = False
     ) -> dict[str, Any]:
-        """The request's META if the caller may close it; NotFound otherwise (as for anyone else's)."""
+        """The request's META if the caller may close it; NotFoundError otherwise (as for anyone else's)."""
         meta = self.store.get_meta(request_id)
         if meta is None or not can_close(meta, actor_sub, tuple(groups), is_admin=is_admin):
-            raise NotFound("no such request")
+            raise NotFoundError("no such request")
         return meta
 
     def cancel(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
@@ -270,7 +267,7 @@ class CollectRequestService:
 
     def _set_finished(self, request_id: str, meta: dict[str, Any], status: RequestStatus) -> dict[str, Any]:
         if not self.store.set_status(request_id, status, iso(self.clock())):
-            raise Conflict("request-not-open", f"the request is already {meta.get('status', 'finished')}")
+            raise RequestNotOpenError(f"the request is already {meta.get('status', 'finished')}")
         return request_summary(self.store.get_meta(request_id) or meta)
 
     def revoke_link(
@@ -285,11 +282,11 @@ class CollectRequestService:
         """Revoke the recipient's links and email a new one (a link was forwarded, or mail was lost)."""
         meta = self._owned_meta(request_id, actor_sub, is_admin)
         if not accepts_uploads(meta):
-            raise Conflict("request-not-open", "links can only be reissued while the request is open")
+            raise RequestNotOpenError("links can only be reissued while the request is open")
         items = self.store.submission_items(request_id, submission_id)
         sub = next((i for i in items if i.get("type") == "submission"), None)
         if sub is None:
-            raise NotFound("no such recipient")
+            raise NotFoundError("no such recipient")
         now = self.clock()
         self.store.revoke_tokens(request_id, submission_id, iso(now))
         link = self._new_link(meta, submission_id, now)
@@ -324,14 +321,14 @@ class CollectRequestService:
         grant = grant_from_item(self.store.find_token(token_hash), token_hash, self.clock())
         meta = self.store.get_meta(grant.request_id) if grant else None
         if grant is None or meta is None or meta.get("status") == RequestStatus.CANCELLED:
-            raise NotFound("this link is not valid: it may have expired or been replaced")
+            raise NotFoundError("this link is not valid: it may have expired or been replaced")
         return grant, meta
 
     def _submission(self, grant: TokenGrant) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         items = self.store.submission_items(grant.request_id, grant.submission_id)
         sub = next((i for i in items if i.get("type") == "submission"), None)
         if sub is None:
-            raise NotFound("this link is not valid: it may have expired or been replaced")
+            raise NotFoundError("this link is not valid: it may have expired or been replaced")
         return sub, items
 
     def open_link(self, token: str) -> dict[str, Any]:
@@ -360,14 +357,11 @@ class CollectRequestService:
         """`POST /collect/{token}/uploads` with {"file_name": ...}: a presigned POST for that file."""
         grant, meta = self._grant(token)
         if not accepts_uploads(meta):
-            raise Conflict(
-                "request-not-open", f"this request is {meta.get('status')} and takes no more uploads"
-            )
+            raise RequestNotOpenError(f"this request is {meta.get('status')} and takes no more uploads")
         file_name = body.get("file_name") if isinstance(body, Mapping) else None
         size = body.get("size") if isinstance(body, Mapping) else None
         if isinstance(size, int) and not isinstance(size, bool) and size > self.max_upload_bytes:
-            raise CollectError(
-                "file-too-large",
+            raise FileTooLargeError(
                 f"files up to {self.max_upload_bytes / 1_048_576:.0f} MB can be uploaded",
             )
         target = upload_target(grant.request_id, grant.submission_id, file_name)
