@@ -1,6 +1,7 @@
 """The children looked after model end to end: fit once, project each scenario, turn results into measures.
 
-`plan` / `simulate_chunk` / `measures` / `charts` are what the platform adapter (definition.py) calls;
+`plan` / `simulate_chunk` / `measures` / `charts` / `fitted_tables` are the platform's steps (the
+definition's runner);
 `project` runs everything in memory for the CLI-free use (tests, notebooks, the benchmark).
 """
 
@@ -14,7 +15,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from witan.modelrun.definition import BASELINE, InputFiles, Measure, Planned
+from witan.modelrun.definition import (
+    BASELINE,
+    InputFiles,
+    Measure,
+    MeasuresByScenario,
+    Parameters,
+    PlanDoc,
+    Planned,
+    Scenarios,
+)
 from witan.modelrun.errors import InputWarning, ModelInputError
 from witan.modelrun.storage import RunStorage
 from witan.models.cic import costs as ct
@@ -309,7 +319,13 @@ def _parquet(table: pa.Table) -> bytes:
 
 
 def plan(
-    returns: Returns903, parameters: dict[str, Any], scenarios: list[dict[str, Any]], store: RunStorage
+    files: InputFiles, parameters: Parameters, scenarios: Scenarios, store: RunStorage, simulations: int
+) -> Planned:
+    return plan_returns(read_inputs(files), parameters, scenarios, store)
+
+
+def plan_returns(
+    returns: Returns903, parameters: Parameters, scenarios: Scenarios, store: RunStorage
 ) -> Planned:
     fitted = fit(returns, parameters)
     labels, _ = ct.quarters(fitted.start + 1, fitted.days)
@@ -547,6 +563,17 @@ def measures(
     return out
 
 
+def charts(plan_doc: PlanDoc, by_scenario: MeasuresByScenario) -> dict[str, bytes]:
+    from witan.models.cic import charts as drawn  # matplotlib: only where charts are drawn
+
+    return drawn.charts(plan_doc, by_scenario)
+
+
+def fitted_tables(files: InputFiles, parameters: Parameters) -> dict[str, pa.Table]:
+    fitted = fit(read_inputs(files), parameters)
+    return fixed_tables(fitted, setup(fitted, parameters, None))
+
+
 def project_measures(
     returns: Returns903,
     parameters: dict[str, Any] | None = None,
@@ -560,7 +587,7 @@ def project_measures(
     scenarios = scenarios or []
     sc.validate(scenarios)
     store = MemoryStore()
-    planned = plan(returns, params, scenarios, store)
+    planned = plan_returns(returns, params, scenarios, store)
     sims = range(simulations if params["uncertainty"] == "monte-carlo" else 1)
     out: dict[str, dict[str, Measure]] = {}
     for name in [BASELINE, *(s["name"] for s in scenarios)]:

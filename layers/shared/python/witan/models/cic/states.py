@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-AGE_BANDS: tuple[str, ...] = ("under-1", "1-4", "5-9", "10-15", "16+")
+from witan.models.cic.vocabulary import AGE_BANDS, COST_ITEMS, PLACEMENTS
+
 BAND_LOWER = np.array([-1, 1, 5, 10, 16])
 BAND_UPPER = np.array([1, 5, 10, 16, 30])
 YEAR_IN_DAYS = 365.24  # Social Finance's year length for ages
 
-PLACEMENTS: tuple[str, ...] = ("fostering", "residential", "supported", "other")
 NOT_IN_CARE = 4  # placement index of the exit
 OPEN = 5  # placement_after of an episode still open
 PLACEMENT_NAMES: tuple[str, ...] = (*PLACEMENTS, "not-in-care", "none")
+__all__ = ["AGE_BANDS", "COST_ITEMS", "PLACEMENTS"]  # the words, with the numbers below
 
 _PLACEMENT_OF_CODE = {
     **dict.fromkeys(("U1", "U2", "U3", "U4", "U5", "U6"), 0),
@@ -20,17 +21,6 @@ _PLACEMENT_OF_CODE = {
     **dict.fromkeys(("H5", "K3", "P2"), 2),
 }
 
-COST_ITEMS: tuple[str, ...] = (
-    "fostering-friend-relative",
-    "fostering-in-house",
-    "fostering-ifa",
-    "residential-in-house",
-    "residential-external",
-    "supported-accommodation",
-    "secure-home",
-    "placed-with-family",
-    "other",
-)
 ITEM_PLACEMENT = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3])  # the placement whose stock an item shares
 # Social Finance's default weekly costs (placeholders a council replaces)
 DEFAULT_WEEKLY_COST: dict[str, float] = {
