@@ -50,6 +50,18 @@ def scenario_schema(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def list_of(
+    properties: dict[str, Any], *, required: Sequence[str] = (), description: str | None = None
+) -> dict[str, Any]:
+    """JSON Schema of a list of objects with these properties and no others (a scenario's changes)."""
+    item: dict[str, Any] = {"type": "object"}
+    if required:
+        item["required"] = list(required)
+    item |= {"additionalProperties": False, "properties": properties}
+    about = {"description": description} if description is not None else {}
+    return {"type": "array", **about, "items": item}
+
+
 @dataclass(frozen=True)
 class InputRole:
     """One input table of a model.

@@ -15,6 +15,7 @@ from witan.modelrun.definition import (
     ModelDefinition,
     ModelRunner,
     OutputTable,
+    list_of,
     scenario_schema,
 )
 from witan.modelrun.errors import ModelInputError
@@ -51,34 +52,24 @@ _ONE_OR_MORE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type"
 
 SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
     {
-        "rates": {
-            "type": "array",
-            "description": "transition rate changes, applied together; outgoing rates renormalised when they "
+        "rates": list_of(
+            {
+                "from_age_band": _BAND,
+                "from_placement": _PLACE,
+                "to_age_band": _BAND,
+                "to_placement": {"enum": [*PLACEMENTS, "not-in-care"]},
+                **_ADJUST,
+            },
+            required=["from_placement", "to_placement"],
+            description="transition rate changes, applied together; outgoing rates renormalised when they "
             "pass 1. An age band left out: every band (to_age_band: the same band as from)",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["from_placement", "to_placement"],
-                "properties": {
-                    "from_age_band": _BAND,
-                    "from_placement": _PLACE,
-                    "to_age_band": _BAND,
-                    "to_placement": {"enum": [*PLACEMENTS, "not-in-care"]},
-                    **_ADJUST,
-                },
-            },
-        },
-        "entrants": {
-            "type": "array",
-            "description": "daily entrants per state multiplied or added to (floored at 0); "
+        ),
+        "entrants": list_of(
+            {"age_band": _BAND, "placement": _PLACE, **_ADJUST},
+            required=["placement"],
+            description="daily entrants per state multiplied or added to (floored at 0); "
             "age band left out: every band",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["placement"],
-                "properties": {"age_band": _BAND, "placement": _PLACE, **_ADJUST},
-            },
-        },
+        ),
         "weekly_costs": _WEEKLY,
         "proportions": _PROPORTIONS,
         "inflation": {

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -254,6 +255,22 @@ def _codes(name: str, col: pa.ChunkedArray, column: str) -> tuple[np.ndarray, li
     return indices, labels
 
 
+def _sex_index(name: str, col: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Each row's sex as an index into SEXES (F, M), refusing the first row with another label."""
+    codes, labels = _codes(name, col, "sex")
+    bad_sex = [i for i, s in enumerate(labels) if s not in SEXES]
+    if bad_sex:
+        row = int(np.flatnonzero(np.isin(codes, bad_sex))[0])
+        raise ModelInputError(
+            name,
+            f"sex {labels[codes[row]]!r} is not F or M",
+            row=row + 1,
+            column="sex",
+            code="invalid-sex",
+        )
+    return np.array([SEXES.index(s) for s in labels], dtype=np.int64)[codes] if labels else codes
+
+
 # ---------------------------------------------------------------- per-council tables
 
 
@@ -306,20 +323,7 @@ def parse_council_file(role: str, name: str, data: bytes) -> _Parsed:
     value_col = _value_column(name, header)
     table = read_table(name, data, numeric=(value_col,), integer=("age", "year"))
     gss, labels = _codes(name, table.column("gss_code"), "gss_code")
-    sex_codes, sex_labels = _codes(name, table.column("sex"), "sex")
-    bad_sex = [i for i, s in enumerate(sex_labels) if s not in SEXES]
-    if bad_sex:
-        row = int(np.flatnonzero(np.isin(sex_codes, bad_sex))[0])
-        raise ModelInputError(
-            name,
-            f"sex {sex_labels[sex_codes[row]]!r} is not F or M",
-            row=row + 1,
-            column="sex",
-            code="invalid-sex",
-        )
-    sex = (
-        np.array([SEXES.index(s) for s in sex_labels], dtype=np.int64)[sex_codes] if sex_labels else sex_codes
-    )
+    sex = _sex_index(name, table.column("sex"))
     age = np.asarray(table.column("age"), dtype=np.int64)
     bad = (age < 0) | (age > MAX_AGE)
     if bad.any():
@@ -428,18 +432,7 @@ def parse_trend_file(role: str, name: str, data: bytes) -> TrendTable:
     if not year.size:
         raise ModelInputError(name, "the file has no data rows", code="empty-file")
     if role == "mortality_trend":
-        codes, sex_labels = _codes(name, table.column("sex"), "sex")
-        bad_sex = [i for i, s in enumerate(sex_labels) if s not in SEXES]
-        if bad_sex:
-            row = int(np.flatnonzero(np.isin(codes, bad_sex))[0])
-            raise ModelInputError(
-                name,
-                f"sex {sex_labels[codes[row]]!r} is not F or M",
-                row=row + 1,
-                column="sex",
-                code="invalid-sex",
-            )
-        sex = np.array([SEXES.index(s) for s in sex_labels], dtype=np.int64)[codes]
+        sex = _sex_index(name, table.column("sex"))
         nsex, offset = 2, -1  # ONS age -1 (births in the year) .. 89 feed model ages 0..90
     else:
         sex, nsex, offset = np.zeros(age.size, np.int64), 1, 0

@@ -16,6 +16,7 @@ from witan.modelrun.definition import (
     ModelDefinition,
     ModelRunner,
     OutputTable,
+    list_of,
     scenario_schema,
 )
 from witan.modelrun.errors import ModelInputError
@@ -62,22 +63,17 @@ _PREDICATE = {
 }
 SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
     {
-        "modify_transitions": {
-            "type": "array",
-            "description": "scale matching historic transitions by a factor, in projected years "
-            "from_year..until_year (inclusive); joiner rates always come from the unmodified data",
-            "items": {
-                "type": "object",
-                "required": ["match", "factor"],
-                "additionalProperties": False,
-                "properties": {
-                    "match": _PREDICATE,
-                    "factor": {"type": "number", "minimum": 0},
-                    "from_year": {"type": "integer"},
-                    "until_year": {"type": "integer"},
-                },
+        "modify_transitions": list_of(
+            {
+                "match": _PREDICATE,
+                "factor": {"type": "number", "minimum": 0},
+                "from_year": {"type": "integer"},
+                "until_year": {"type": "integer"},
             },
-        },
+            required=["match", "factor"],
+            description="scale matching historic transitions by a factor, in projected years "
+            "from_year..until_year (inclusive); joiner rates always come from the unmodified data",
+        ),
         "invalid_settings": {
             "type": "array",
             "description": "settings closed: everyone in them leaves, nobody joins or moves in",
