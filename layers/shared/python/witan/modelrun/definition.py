@@ -7,8 +7,14 @@ The platform (witan.modelrun.pipeline) takes any registered model through the sa
   per (scenario, block of simulations) -> `simulate` -> `measures` per scenario -> summaries (CSV and
   Parquet), comparison of every scenario with the baseline, `charts`, one workbook, run metadata.
 
-A definition module imports only the standard library and this module at import time (numpy, pyarrow
-and the model's own code inside its methods): the API lists and describes models without them.
+A model's definition subclasses `ModelDefinition` and declares what is its own: names, inputs,
+parameter and scenario schemas, outputs, and `runner`, its run module (a `ModelRunner`: plan, chunk,
+measures, charts, fitted tables). The base carries the rest: CLI flags drawn from the parameters schema
+(witan.modelrun.parameter_flags), the steps handed to the run module, the hooks most models leave alone.
+
+A definition module imports only the standard library and the platform's light modules at import
+time (the run module, numpy and pyarrow inside `runner`): the API lists and describes models without
+them.
 
 A deterministic model (`stochastic = False`) runs one "simulation" per scenario: its measures hold one
 row of values, or values with an analytic variance.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from witan.modelrun.definition import (
     InputRole,
@@ -20,9 +20,6 @@ from witan.modelrun.definition import (
 )
 from witan.modelrun.errors import ModelInputError
 from witan.models.cic.vocabulary import AGE_BANDS, COST_ITEMS, PLACEMENTS
-
-if TYPE_CHECKING:
-    pass
 
 UNCERTAINTY = ["exact", "monte-carlo", "faithful"]
 
