@@ -26,16 +26,21 @@ import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from witan.modelrun.errors import InputWarning
 from witan.modelrun.parameter_flags import add_parameter_flags, parameters_from_flags
 
 if TYPE_CHECKING:  # the API describes models without numpy or pyarrow (its Lambda has neither)
     import numpy as np
+    import numpy.typing as npt
     import pyarrow as pa
 
     from witan.modelrun.storage import RunStorage
+
+    # A measure's values (counts or amounts) and key columns (a list, or a numpy or Arrow array).
+    Numbers: TypeAlias = npt.NDArray[np.floating[Any] | np.integer[Any]]
+    KeyColumn: TypeAlias = Sequence[Any] | npt.NDArray[Any] | pa.Array
 
 BASELINE = "baseline"
 SCENARIO_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -131,10 +136,10 @@ class Measure:
     95% interval of the mean). Deterministic models: one simulation; written as `value_name`, or, with
     an analytic `variance`, as mean, variance, lower, upper (mean +/- interval_z sd)."""
 
-    keys: dict[str, Any]
-    values: np.ndarray
+    keys: dict[str, KeyColumn]
+    values: Numbers
     value_name: str = "value"
-    variance: np.ndarray | None = None
+    variance: npt.NDArray[np.float64] | None = None
     interval_z: float = 1.96
     compare: bool = False  # compared with the baseline in scenarios/{name}/comparison
     chart: bool = False  # given to `charts` (with every compared measure); others are freed once written

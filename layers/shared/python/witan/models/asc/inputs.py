@@ -25,7 +25,11 @@ import pyarrow.parquet as pq
 
 from witan.modelrun.definition import InputFile
 from witan.modelrun.errors import InputWarning, ModelInputError
-from witan.models.asc.vocabulary import AGE_BANDS, AGE_GROUPS, REASONS, SETTINGS, STATES  # noqa: F401 (re-exported)
+from witan.models.asc.vocabulary import AGE_BANDS as AGE_BANDS  # the words, re-exported beside the codes
+from witan.models.asc.vocabulary import AGE_GROUPS as AGE_GROUPS
+from witan.models.asc.vocabulary import REASONS as REASONS
+from witan.models.asc.vocabulary import SETTINGS as SETTINGS
+from witan.models.asc.vocabulary import STATES as STATES
 
 UNKNOWN_REASON = REASONS.index("unknown")
 BAND_LOWER = np.array([18, 25, 45, 65, 75, 85, 95])

@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from witan.modelrun.errors import InputWarning, ModelInputError
+from witan.modelrun.errors import InputWarning
+from witan.modelrun.errors import ModelInputError as ModelInputError  # re-exported: the readers' error
 
 NONSEND = "NONSEND"
 MAX_ACADEMIC_YEAR = 20  # anyone reaching academic year 21 leaves
