@@ -136,7 +136,7 @@ class Measure:
     95% interval of the mean). Deterministic models: one simulation; written as `value_name`, or, with
     an analytic `variance`, as mean, variance, lower, upper (mean +/- interval_z sd)."""
 
-    keys: dict[str, KeyColumn]
+    keys: Mapping[str, KeyColumn]
     values: Numbers
     value_name: str = "value"
     variance: npt.NDArray[np.float64] | None = None

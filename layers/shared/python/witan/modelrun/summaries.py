@@ -67,7 +67,7 @@ def blocked_statistics(
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def key_columns(keys: dict[str, KeyColumn], keep: npt.NDArray[np.intp] | None = None) -> dict[str, pa.Array]:
+def key_columns(keys: Mapping[str, KeyColumn], keep: npt.NDArray[np.intp] | None = None) -> dict[str, pa.Array]:
     out = {}
     for name, values in keys.items():
         column = values if isinstance(values, pa.Array) else pa.array(np.asarray(values).tolist())
@@ -113,7 +113,7 @@ def _same_keys(a: Measure, b: Measure) -> bool:
 
 def _aligned(
     scenario: Measure, baseline: Measure
-) -> tuple[dict[str, KeyColumn], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+) -> tuple[Mapping[str, KeyColumn], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Both measures' values on the union of their rows (a row one of them lacks counts as 0)."""
     names = list(baseline.keys)
     rows: dict[tuple[Any, ...], int] = {}
@@ -137,7 +137,7 @@ def compare(scenario: Measure, baseline: Measure, stochastic: bool) -> pa.Table:
     the variances added (deterministic with variance: scenario and baseline taken as independent, an
     upper bound where they share estimated rates)."""
     if _same_keys(scenario, baseline):
-        keys: dict[str, KeyColumn] = scenario.keys
+        keys: Mapping[str, KeyColumn] = scenario.keys
         s = scenario.values.reshape(scenario.values.shape[0], -1)
         b = baseline.values.reshape(baseline.values.shape[0], -1)
     else:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from witan.modelrun.definition import (
@@ -116,7 +117,7 @@ def plan(
     return Planned(plan=model_plan, input_hashes={}, warnings=list(inputs.warnings), meta=meta)
 
 
-def start_array(model_plan: dict[str, Any], space: StateSpace) -> np.ndarray:
+def start_array(model_plan: dict[str, Any], space: StateSpace) -> npt.NDArray[np.int64]:
     start = np.zeros((space.n_ay, space.n_states), dtype=np.int64)
     index = {n: i for i, n in enumerate(space.state_names())}
     for ay, state, count in model_plan["start"]:
@@ -173,7 +174,7 @@ def simulate_chunk(
     )
 
 
-def dense_counts(model_plan: dict[str, Any], results: pa.Table, simulations: int) -> np.ndarray:
+def dense_counts(model_plan: dict[str, Any], results: pa.Table, simulations: int) -> npt.NDArray[np.int32]:
     """Dense counts [simulation, year (seed year first), a, k] from a scenario's chunk results."""
     space = StateSpace.from_dict(model_plan["space"])
     years = model_plan["years"]
@@ -197,7 +198,7 @@ def dense_counts(model_plan: dict[str, Any], results: pa.Table, simulations: int
     return counts
 
 
-def grid(keys: dict[str, Sequence]) -> dict[str, np.ndarray]:
+def grid(keys: dict[str, Sequence[Any]]) -> dict[str, npt.NDArray[Any]]:
     """Key columns of a [year, ...] array flattened in C order."""
     grids = np.meshgrid(*[np.asarray(k) for k in keys.values()], indexing="ij")
     return {name: g.ravel() for name, g in zip(keys, grids, strict=True)}
