@@ -69,10 +69,10 @@ class CouncilTable:
     the council has any row that year."""
 
     file: str
-    years: np.ndarray  # contiguous year labels for axis 1
-    values: np.ndarray
-    rows: np.ndarray
-    present: np.ndarray
+    years: npt.NDArray[np.int64]  # contiguous year labels for axis 1
+    values: npt.NDArray[np.float64]
+    rows: npt.NDArray[np.int64]
+    present: npt.NDArray[np.bool_]
 
     def year_index(self, year: int) -> int:
         return int(year - self.years[0])
@@ -80,7 +80,7 @@ class CouncilTable:
     def has_year(self, year: int) -> bool:
         return bool(self.years.size) and int(self.years[0]) <= year <= int(self.years[-1])
 
-    def at(self, year: int) -> np.ndarray:
+    def at(self, year: int) -> npt.NDArray[np.float64]:
         """[council, sex, age] values of one year (the caller has checked every council has it)."""
         return self.values[:, self.year_index(year)]
 
@@ -93,13 +93,14 @@ class TrendTable:
 
     file: str
     scenarios: tuple[str, ...]
-    years: np.ndarray
+    years: npt.NDArray[np.int64]
     age_offset: int
-    values: np.ndarray
-    present: np.ndarray
+    values: npt.NDArray[np.float64]
+    present: npt.NDArray[np.bool_]
 
-    def column(self, scenario: str) -> np.ndarray:
-        return self.values[self.scenarios.index(scenario)]
+    def column(self, scenario: str) -> npt.NDArray[np.float64]:
+        column: npt.NDArray[np.float64] = self.values[self.scenarios.index(scenario)]
+        return column
 
 
 @dataclass
@@ -236,7 +237,7 @@ def _typed(name: str, table: pa.Table, numeric: tuple[str, ...], integer: tuple[
     return pa.table(columns, names=table.column_names)
 
 
-def _codes(name: str, col: pa.ChunkedArray, column: str) -> tuple[np.ndarray, list[str]]:
+def _codes(name: str, col: pa.ChunkedArray, column: str) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Integer codes per row and the distinct labels (a text column, dictionary-encoded)."""
     if col.null_count:
         row = int(np.flatnonzero(np.asarray(pc.is_null(col)))[0])
@@ -305,12 +306,12 @@ class _Parsed:
 
     file: str
     role: str
-    gss: np.ndarray  # code per row into `labels`
+    gss: npt.NDArray[np.int64]  # code per row into `labels`
     labels: list[str]
-    sex: np.ndarray
-    age: np.ndarray
-    year: np.ndarray
-    value: np.ndarray
+    sex: npt.NDArray[np.int64]
+    age: npt.NDArray[np.int64]
+    year: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
     value_column: str
 
 
@@ -383,9 +384,11 @@ def _dense(p: _Parsed, councils: tuple[str, ...]) -> CouncilTable:
             column="gss_code",
             code="duplicate-key",
         )
-    values = np.bincount(flat, weights=p.value, minlength=size).reshape(n, ny, 2, AGES)
+    # (numpy's stubs type a weighted bincount as integers; it is float64: asarray only retypes it)
+    values = np.asarray(np.bincount(flat, weights=p.value, minlength=size), dtype=np.float64)
+    values = values.reshape(n, ny, 2, AGES)
     rows = rows.reshape(n, ny, 2, AGES)
-    present = rows.any(axis=(2, 3))
+    present = np.asarray(rows.any(axis=(2, 3)), dtype=np.bool_)
     # Every (sex, age) a council-year needs: all 182 cells, births both sexes at age 0; births by age
     # of mother list only the ages with births (absent = none).
     if p.role == "births":

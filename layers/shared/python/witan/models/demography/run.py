@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -116,7 +117,7 @@ def plan(
     )
 
 
-def _grid(table: pa.Table, column: str, councils: int, shape: tuple[int, ...]) -> np.ndarray:
+def _grid(table: pa.Table, column: str, councils: int, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
     return np.asarray(table.column(column), dtype=np.float64).reshape(councils, *shape)
 
 
@@ -166,7 +167,7 @@ def _plain(column: pa.ChunkedArray) -> pa.Array:
     return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
 
 
-def _rows_of(results: pa.Table, codes: np.ndarray, code: int) -> pa.Table:
+def _rows_of(results: pa.Table, codes: npt.NDArray[np.int64], code: int) -> pa.Table:
     """The rows of one output: a zero-copy slice when they are one block (as simulate writes them)."""
     at = np.flatnonzero(codes == code)
     if at.size and at[-1] - at[0] + 1 == at.size:
