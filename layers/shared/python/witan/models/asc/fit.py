@@ -85,8 +85,7 @@ class Fitted:
         arrays = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
         arrays.update({f"weeks_{k}": v for k, v in self.weeks.items()})
         years = {"last_year": self.last_year, "population_first_year": self.population_first_year}
-        # numpy's stubs match **arrays against savez's allow_pickle: bool; every key here is an array name.
-        np.savez(buf, **arrays, **years)  # type: ignore[arg-type]
+        np.savez(buf, allow_pickle=False, **arrays, **years)  # numbers only (np.load refuses pickles)
         return buf.getvalue()
 
     @classmethod

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -109,12 +110,12 @@ class Setup:
     """One scenario ready to project."""
 
     name: str
-    rate: np.ndarray  # per pair of fitted.rates.pairs
-    entrants: np.ndarray  # [S_ALL]
+    rate: npt.NDArray[np.float64]  # per pair of fitted.rates.pairs
+    entrants: npt.NDArray[np.float64]  # [S_ALL]
     system: pj.System
-    start: np.ndarray  # [n] children on the start day
-    weekly: np.ndarray  # [items]
-    proportions: np.ndarray  # [items]
+    start: npt.NDArray[np.float64]  # [n] children on the start day
+    weekly: npt.NDArray[np.float64]  # [items]
+    proportions: npt.NDArray[np.float64]  # [items]
     inflation: float
 
 
@@ -134,24 +135,24 @@ def setup(fitted: Fitted, parameters: dict[str, Any], scenario: dict[str, Any] |
     return Setup(name, rate, entrants, system, start, weekly, proportions, inflation)
 
 
-def cost_weights(start: int, days: int, su: Setup) -> np.ndarray:
+def cost_weights(start: int, days: int, su: Setup) -> npt.NDArray[np.float64]:
     """[days, items + total, n] daily cost per child."""
     w = ct.cost_weights(su.system.states, start + 1, days, su.weekly, su.proportions, su.inflation)
     return np.concatenate([w, w.sum(axis=1, keepdims=True)], axis=1)
 
 
-def group_of(states: np.ndarray) -> np.ndarray:
+def group_of(states: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return (states % 5).astype(np.int64)
 
 
 @dataclass
 class Deterministic:
-    mean: np.ndarray  # [days, n]
-    variance: np.ndarray  # [days, n]
-    group_mean: np.ndarray  # [days, 5]
-    group_variance: np.ndarray  # [days, 5]
-    cost: np.ndarray  # [quarters, items + 1]
-    cost_variance: np.ndarray  # [quarters, items + 1]
+    mean: npt.NDArray[np.float64]  # [days, n]
+    variance: npt.NDArray[np.float64]  # [days, n]
+    group_mean: npt.NDArray[np.float64]  # [days, 5]
+    group_variance: npt.NDArray[np.float64]  # [days, 5]
+    cost: npt.NDArray[np.float64]  # [quarters, items + 1]
+    cost_variance: npt.NDArray[np.float64]  # [quarters, items + 1]
 
 
 def deterministic(
@@ -185,7 +186,7 @@ def deterministic(
 
 def simulated(
     start: int, days: int, su: Setup, seed: int, simulations: range, rate_uncertainty: bool
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Monte Carlo paths [sims, days, n] and their quarterly costs [sims, quarters, items + 1]."""
     paths = np.stack(
         [
@@ -306,9 +307,9 @@ def read_inputs(inputs: InputFiles) -> Returns903:
     return read_returns(episodes, header, one("uasc"))
 
 
-def _npz(**arrays: np.ndarray) -> bytes:
+def _npz(**arrays: npt.NDArray[np.generic]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)  # numbers only (np.load refuses pickles anyway)
     return buf.getvalue()
 
 
@@ -479,13 +480,13 @@ DETERMINISTIC_SCHEMA = pa.schema(
 )
 
 
-def _values(results: pa.Table, column: str) -> np.ndarray:
+def _values(results: pa.Table, column: str) -> npt.NDArray[np.float64]:
     col = results[column].combine_chunks()
     flat = pc_flatten(col)
     return flat.reshape(len(col), -1)
 
 
-def pc_flatten(col: pa.Array) -> np.ndarray:
+def pc_flatten(col: pa.Array) -> npt.NDArray[np.float64]:
     return np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
@@ -501,7 +502,7 @@ def measures(
     n = len(states)
     out: dict[str, Measure] = {}
 
-    def var(column: str) -> np.ndarray | None:
+    def var(column: str) -> npt.NDArray[np.float64] | None:
         return _values(results, column)[0] if deterministic_mode else None
 
     out["population"] = Measure(
