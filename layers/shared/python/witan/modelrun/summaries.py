@@ -9,6 +9,7 @@ noise of two unrelated draws.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,7 +68,9 @@ def blocked_statistics(
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def key_columns(keys: Mapping[str, KeyColumn], keep: npt.NDArray[np.intp] | None = None) -> dict[str, pa.Array]:
+def key_columns(
+    keys: Mapping[str, KeyColumn], keep: npt.NDArray[np.intp] | None = None
+) -> dict[str, pa.Array]:
     out = {}
     for name, values in keys.items():
         column = values if isinstance(values, pa.Array) else pa.array(np.asarray(values).tolist())

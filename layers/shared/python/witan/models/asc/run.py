@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from witan.modelrun.definition import (
@@ -32,6 +33,9 @@ from witan.models.asc.scenarios import prepare
 from witan.models.asc.simulate import FLOW_KINDS, Layout, simulate
 from witan.models.asc.vocabulary import AGE_BANDS, REASONS, SETTINGS
 
+if TYPE_CHECKING:
+    from witan.modelrun.definition import Numbers
+
 FITTED_KEY = "params/asc/fitted.npz"
 
 
@@ -46,12 +50,12 @@ def read_and_derive(inputs: InputFiles) -> tuple[Derived, dict[tuple[int, int], 
     return derive(cld, population), unit_costs
 
 
-def _grid(keys: dict[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+def _grid(keys: dict[str, Sequence[Any]]) -> dict[str, npt.NDArray[np.object_]]:
     grids = np.meshgrid(*[np.asarray(k, dtype=object) for k in keys.values()], indexing="ij")
     return {name: g.ravel() for name, g in zip(keys, grids, strict=True)}
 
 
-def measures_of(parts: dict[str, np.ndarray], last_year: int) -> dict[str, Measure]:
+def measures_of(parts: dict[str, npt.NDArray[np.float64]], last_year: int) -> dict[str, Measure]:
     """Measures from one scenario's simulations (Layout.split of its results)."""
     stock = parts["stock"]
     n, y1 = stock.shape[0], stock.shape[1]
@@ -59,7 +63,7 @@ def measures_of(parts: dict[str, np.ndarray], last_year: int) -> dict[str, Measu
     years = years_stock[1:]
     by_setting = stock.reshape(n, y1, NC // len(SETTINGS), len(SETTINGS)).sum(axis=2)
 
-    def with_total(a: np.ndarray) -> np.ndarray:
+    def with_total(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.concatenate([a, a.sum(axis=-1, keepdims=True)], axis=-1)
 
     settings_all = [*SETTINGS, "all"]
@@ -105,9 +109,7 @@ def measures_of(parts: dict[str, np.ndarray], last_year: int) -> dict[str, Measu
     }
 
 
-def _setting_fans(
-    years: list[int], values: np.ndarray, labels: Sequence[str], title: str, unit: str
-) -> bytes:
+def _setting_fans(years: list[int], values: Numbers, labels: Sequence[str], title: str, unit: str) -> bytes:
     """values [simulation, year, setting]: a fan (95% and 50% of simulations, median) per setting."""
     import matplotlib.pyplot as plt  # where charts are drawn: chunks need none of it
 
