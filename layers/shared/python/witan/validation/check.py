@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -205,9 +206,9 @@ class _Checker:
         labels = self.header.labels
         fields = self.schema.fields
         mode = self.schema.fields_match
-        first_label = {}
-        for i, label in enumerate(labels):
-            first_label.setdefault(label, i)
+        first_label: dict[str, int] = {}
+        for i, text in enumerate(labels):
+            first_label.setdefault(text, i)
         if (
             mode == "exact"
             and any(first_label.get(f.name, i) != i for i, f in enumerate(fields))
@@ -369,13 +370,15 @@ class _Checker:
                         ),
                     )
                 )
-        for k in np.flatnonzero(blank):
+        for empty in np.flatnonzero(blank):
             found.append(
                 (
-                    int(k),
+                    int(empty),
                     -1,
                     0,
-                    CheckError(code="blank-row", row=int(rows[k]), message=f"Row {int(rows[k])} is empty."),
+                    CheckError(
+                        code="blank-row", row=int(rows[empty]), message=f"Row {int(rows[empty])} is empty."
+                    ),
                 )
             )
         found.sort(key=lambda t: (t[0], t[1], t[2]))
@@ -503,21 +506,27 @@ class _Checker:
         limit: Any,
         col: ReadColumn,
         raw: pa.Array,
-        valid: np.ndarray,
-        gone: np.ndarray,
-    ) -> np.ndarray | None:
+        valid: npt.NDArray[np.bool_],
+        gone: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.bool_] | None:
         typed = col.typed
+        failed: npt.NDArray[np.bool_] | None  # (Arrow gives untyped arrays: named once here)
         if name == "required":
-            return col.missing & ~gone if limit else None
+            failed = col.missing & ~gone if limit else None
+            return failed
         if name == "enum":
-            return valid & ~_bool(pc.is_in(typed, value_set=limit))
+            failed = valid & ~_bool(pc.is_in(typed, value_set=limit))
+            return failed
         if name == "minimum" and limit is not None:
-            return valid & _bool(pc.less(typed, pa.scalar(limit, typed.type)))
+            failed = valid & _bool(pc.less(typed, pa.scalar(limit, typed.type)))
+            return failed
         if name == "maximum" and limit is not None:
-            return valid & _bool(pc.greater(typed, pa.scalar(limit, typed.type)))
+            failed = valid & _bool(pc.greater(typed, pa.scalar(limit, typed.type)))
+            return failed
         if name in ("minLength", "maxLength"):
             length = np.asarray(pc.fill_null(pc.utf8_length(typed), 0).to_numpy(zero_copy_only=False))
-            return valid & (length < limit if name == "minLength" else length > limit)
+            failed = valid & (length < limit if name == "minLength" else length > limit)
+            return failed
         if name == "pattern":
             try:  # RE2: linear in the cell's length. Never Python's re, which can backtrack for hours.
                 ok = _bool(pc.match_substring_regex(typed, f"^(?:{limit})$"))
@@ -526,7 +535,8 @@ class _Checker:
                     "schema-error",
                     f"The schema's pattern for {f.name} cannot be used (RE2 cannot run it): {limit}",
                 ) from None
-            return valid & ~ok
+            failed = valid & ~ok
+            return failed
         return None
 
     def _key_errors(
@@ -609,8 +619,8 @@ class _Checker:
             self.writer = None
 
 
-def _bool(mask: Any) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+def _bool(mask: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 def _type_words(f: Field) -> str:

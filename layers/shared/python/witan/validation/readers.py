@@ -682,14 +682,15 @@ class XlsxReader:
                     )
                 sheet = workbook.get_sheet_by_name(self.sheet_name)
             else:
-                sheet = None
+                found = None
                 for name in names:
                     candidate = workbook.get_sheet_by_name(name)
                     if candidate.start is not None:
-                        sheet = candidate
+                        found = candidate
                         break
-                if sheet is None:
+                if found is None:
                     raise InputError("empty-file", "Every sheet in this workbook is empty.")
+                sheet = found
         except InputError:
             raise
         except Exception as exc:
@@ -844,7 +845,7 @@ def _scan_head(zf: zipfile.ZipFile, member: str) -> tuple[int, list[tuple[int, s
     Streams only the head of the sheet XML. A cell with neither <v> nor <is> (formatting only, or a
     formula without a cached value) holds no value, as calamine sees it.
     """
-    parser = ET.XMLPullParser(events=("end",))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("end",))
     row_number = 0
     header: tuple[int, list[tuple[int, str]]] | None = None
     kinds: dict[int, set[str]] = {}
@@ -853,8 +854,9 @@ def _scan_head(zf: zipfile.ZipFile, member: str) -> tuple[int, list[tuple[int, s
     with zf.open(member) as fh:
         while chunk := fh.read(64 * 1024):
             parser.feed(chunk)
-            for _, el in parser.read_events():
-                if el.tag != f"{_MAIN_NS}row":
+            for event in parser.read_events():
+                el = event[-1]  # ("end", element): the only events asked for
+                if not isinstance(el, ET.Element) or el.tag != f"{_MAIN_NS}row":
                     continue
                 r = el.get("r")
                 row_number = int(r) if r else row_number + 1
