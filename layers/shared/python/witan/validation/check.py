@@ -329,7 +329,7 @@ class _Checker:
         self.report.rows += n
         present_counts = batch.cell_counts
         read: dict[str, ReadColumn] = {}
-        absent: dict[str, np.ndarray] = {}
+        absent: dict[str, npt.NDArray[np.bool_]] = {}
         blank = np.ones(n, bool)
         for f in self.schema.fields:
             pos = self.positions.get(f.name)
@@ -391,8 +391,8 @@ class _Checker:
         self,
         f: Field,
         col: ReadColumn,
-        gone: np.ndarray,
-        blank: np.ndarray,
+        gone: npt.NDArray[np.bool_],
+        blank: npt.NDArray[np.bool_],
         batch: Batch,
         found: list[tuple[int, int, int, CheckError]],
     ) -> None:
@@ -402,7 +402,7 @@ class _Checker:
         live = ~blank
         raw = batch.columns[pos]
 
-        def add(mask: np.ndarray, order: int, make: Any, code: str) -> None:
+        def add(mask: npt.NDArray[np.bool_], order: int, make: Any, code: str) -> None:
             hits = np.flatnonzero(mask & live)
             if not len(hits):
                 return
@@ -468,9 +468,9 @@ class _Checker:
         self,
         f: Field,
         typed: pa.Array,
-        valid: np.ndarray,
+        valid: npt.NDArray[np.bool_],
         raw: pa.Array,
-        rows: np.ndarray,
+        rows: npt.NDArray[np.int64],
         found: list[tuple[int, int, int, CheckError]],
     ) -> None:
         """Later duplicates get unique-error, naming the row of the first."""
@@ -542,8 +542,8 @@ class _Checker:
     def _key_errors(
         self,
         read: dict[str, ReadColumn],
-        blank: np.ndarray,
-        rows: np.ndarray,
+        blank: npt.NDArray[np.bool_],
+        rows: npt.NDArray[np.int64],
         found: list[tuple[int, int, int, CheckError]],
     ) -> None:
         if not self.pk_fields:
