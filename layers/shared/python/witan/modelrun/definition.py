@@ -172,14 +172,9 @@ class ModelRunner(Protocol):
     when a run needs them (`ModelDefinition.runner`)."""
 
     def plan(
-        self,
-        inputs: InputFiles,
-        parameters: Parameters,
-        scenarios: Scenarios,
-        store: RunStorage,
-        simulations: int,
-        /,
-    ) -> Planned: ...
+        self, inputs: InputFiles, parameters: Parameters, scenarios: Scenarios, store: RunStorage, n: int, /
+    ) -> Planned:
+        """`ModelDefinition.plan`'s work, `n` being the run's simulations."""
 
     def simulate_chunk(
         self, store: RunStorage, plan: PlanDoc, scenario: str, simulations: range, seed: int, /

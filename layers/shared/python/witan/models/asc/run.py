@@ -14,15 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from witan.modelrun.definition import (
-    InputFiles,
-    Measure,
-    MeasuresByScenario,
-    Parameters,
-    PlanDoc,
-    Planned,
-    Scenarios,
-)
+from witan.modelrun.definition import Measure, Planned
 from witan.modelrun.errors import InputWarning, ModelInputError
 from witan.modelrun.storage import RunStorage
 from witan.models.asc import fit as fit_module
@@ -34,7 +26,14 @@ from witan.models.asc.simulate import FLOW_KINDS, Layout, simulate
 from witan.models.asc.vocabulary import AGE_BANDS, REASONS, SETTINGS
 
 if TYPE_CHECKING:
-    from witan.modelrun.definition import Numbers
+    from witan.modelrun.definition import (
+        InputFiles,
+        MeasuresByScenario,
+        Numbers,
+        Parameters,
+        PlanDoc,
+        Scenarios,
+    )
 
 FITTED_KEY = "params/asc/fitted.npz"
 

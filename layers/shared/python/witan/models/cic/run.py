@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from witan.modelrun.definition import (
-    BASELINE,
-    InputFiles,
-    Measure,
-    MeasuresByScenario,
-    Parameters,
-    PlanDoc,
-    Planned,
-    Scenarios,
-)
+from witan.modelrun.definition import BASELINE, Measure, Planned
 from witan.modelrun.errors import InputWarning, ModelInputError
 from witan.modelrun.storage import RunStorage
 from witan.models.cic import costs as ct
@@ -36,6 +27,9 @@ from witan.models.cic import scenarios as sc
 from witan.models.cic import states as st
 from witan.models.cic.cleaning import Episodes, clean, ymd
 from witan.models.cic.inputs import Returns903, read_returns
+
+if TYPE_CHECKING:
+    from witan.modelrun.definition import InputFiles, MeasuresByScenario, Parameters, PlanDoc, Scenarios
 
 S_ALL = st.N_STATES_ALL
 GROUPS = (*st.PLACEMENTS, "all")  # in care by placement, and in total

@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from witan.modelrun.definition import (
-    BASELINE,
-    InputFile,
-    InputFiles,
-    Measure,
-    Parameters,
-    PlanDoc,
-    Planned,
-    Scenarios,
-)
+from witan.modelrun.definition import BASELINE, Measure, Planned
 from witan.modelrun.pipeline import parquet_bytes, read_parquet
 from witan.modelrun.storage import RunStorage
 from witan.models.demography import projection
@@ -45,6 +36,9 @@ from witan.models.demography.projection import (
     total_population,
 )
 from witan.models.demography.scenarios import Settings, apply_scenario
+
+if TYPE_CHECKING:
+    from witan.modelrun.definition import InputFile, InputFiles, Parameters, PlanDoc, Scenarios
 
 # Output tables of a run, in order, with their value column.
 OUTPUTS: dict[str, str] = {

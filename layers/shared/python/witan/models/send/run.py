@@ -7,22 +7,13 @@ parameters; phase: base, modified0, ...) and starting_population.csv.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from witan.modelrun.definition import (
-    BASELINE,
-    InputFile,
-    InputFiles,
-    Measure,
-    Parameters,
-    PlanDoc,
-    Planned,
-    Scenarios,
-)
+from witan.modelrun.definition import BASELINE, Measure, Planned
 from witan.modelrun.pipeline import parquet_bytes, read_parquet, table_csv
 from witan.modelrun.storage import RunStorage
 from witan.models.send.costs import cost_vector
@@ -31,6 +22,9 @@ from witan.models.send.inputs import ModelInputError, SendInputs, check_populati
 from witan.models.send.scenarios import Scenario, check_windows, parse_scenarios, prepare
 from witan.models.send.simulate import Projection, simulate
 from witan.models.send.summarise import group_totals
+
+if TYPE_CHECKING:
+    from witan.modelrun.definition import InputFile, InputFiles, Parameters, PlanDoc, Scenarios
 
 PARAM_TABLES = (
     "leaver_beta",
