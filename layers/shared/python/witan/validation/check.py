@@ -550,22 +550,16 @@ class _Checker:
             return
         names = ", ".join(self.pk_fields)
         cols = [read[name] for name in self.pk_fields]
+
+        def key_error(k: int, message: str, value: str | None = None) -> None:
+            error = CheckError(
+                code="primary-key", row=int(rows[k]), field=self.pk_fields[0], value=value, message=message
+            )
+            found.append((k, 10**6, 0, error))  # after the row's cell errors
+
         all_blank = np.logical_and.reduce([c.missing for c in cols]) & ~blank
         for k in np.flatnonzero(all_blank).tolist():
-            r = int(rows[k])
-            found.append(
-                (
-                    k,
-                    10**6,
-                    0,
-                    CheckError(
-                        code="primary-key",
-                        row=r,
-                        field=self.pk_fields[0],
-                        message=f"Row {r} has no value in its key ({names}).",
-                    ),
-                )
-            )
+            key_error(k, f"Row {int(rows[k])} has no value in its key ({names}).")
         # Rows with a blank or unreadable key cell are reported by required / type errors instead.
         complete = np.logical_and.reduce([_bool(pc.is_valid(c.typed)) for c in cols]) & ~blank
         idx = np.flatnonzero(complete)
@@ -577,21 +571,9 @@ class _Checker:
             keys = pc.binary_join_element_wise(*parts, "\x1f")
         for j, first in self.pk_seen.add(keys, rows[idx]):
             k = int(idx[j])
-            r = int(rows[k])
             value = ", ".join(str(c.typed[k].as_py()) for c in cols)
-            found.append(
-                (
-                    k,
-                    10**6,
-                    0,
-                    CheckError(
-                        code="primary-key",
-                        row=r,
-                        field=self.pk_fields[0],
-                        value=_short(value),
-                        message=f"Row {r} repeats the key ({names}) = ({value}) of row {first}.",
-                    ),
-                )
+            key_error(
+                k, f"Row {int(rows[k])} repeats the key ({names}) = ({value}) of row {first}.", _short(value)
             )
 
     # ---------------------------------------------------------------------------------------- parquet
