@@ -82,17 +82,20 @@ def add_parameter_flags(
     group = parser.add_argument_group(f"{model} parameters")
     for name, spec in scalar_parameters(schema).items():
         about = spec.get("description", "")
-        if "default" in spec and not isinstance(spec["default"], bool):
+        if "default" in spec and not isinstance(spec["default"], bool) and "default" not in about:
             about = f"{about} (default {spec['default']})".strip()
         if spec.get("type") == "boolean":
             flag = _flag(f"no_{name}" if _negated(spec) else name)
+            if _negated(spec):
+                about = f"turn off {name}: {about}".strip(": ")
             group.add_argument(*aliases.get(name, ()), flag, dest=name, action="store_true", help=about)
             continue
         kind: Callable[[str], Any] = str
+        metavar = None  # argparse's: the choices, or the name in capitals
         if spec.get("type") == "integer":
-            kind = _whole_number(spec)
+            kind, metavar = _whole_number(spec), "N"
         elif spec.get("type") == "number":
-            kind = _number(spec)
+            kind, metavar = _number(spec), "X"
         group.add_argument(
             *aliases.get(name, ()),
             _flag(name),
@@ -100,6 +103,7 @@ def add_parameter_flags(
             type=kind,
             choices=spec.get("enum"),
             default=None,
+            metavar=metavar,
             help=about,
         )
 
