@@ -26,11 +26,7 @@ from botocore.exceptions import ClientError
 from witan.aws.dynamo import condition_failed, query_items
 from witan.modelrun.definition import InputFile, ModelDefinition
 from witan.modelrun.errors import ModelInputError
-from witan.settings import MODELS_PREFIX
-
-
-def run_prefix(run_id: str) -> str:
-    return f"{MODELS_PREFIX}{run_id}/"
+from witan.modelrun.storage import run_prefix
 
 
 class S3RunStorage:

@@ -67,8 +67,8 @@ _ISO_DATETIME = (
 @dataclass
 class ReadColumn:
     typed: pa.Array  # the field's Arrow type; null where blank or unreadable
-    missing: npt.NDArray[np.bool_]  # bool: the cell is one of the missing values
-    bad: npt.NDArray[np.bool_]  # bool: not blank and not readable as the field's type
+    missing: npt.NDArray[np.bool_]  # the cell is one of the missing values
+    bad: npt.NDArray[np.bool_]  # not blank and not readable as the field's type
 
 
 def arrow_type(field_type: str) -> pa.DataType:

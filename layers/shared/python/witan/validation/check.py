@@ -207,8 +207,8 @@ class _Checker:
         fields = self.schema.fields
         mode = self.schema.fields_match
         first_label: dict[str, int] = {}
-        for i, text in enumerate(labels):
-            first_label.setdefault(text, i)
+        for i, label in enumerate(labels):
+            first_label.setdefault(label, i)
         if (
             mode == "exact"
             and any(first_label.get(f.name, i) != i for i, f in enumerate(fields))
@@ -219,18 +219,18 @@ class _Checker:
             mode = "equal"
         if mode == "exact":
             for i in range(max(len(labels), len(fields))):
-                label = labels[i] if i < len(labels) else None
+                heading = labels[i] if i < len(labels) else None
                 f = fields[i] if i < len(fields) else None
                 if f is None:
                     self._label_error(
                         "extra-label",
                         i,
                         None,
-                        label,
-                        f"Column {self.letter(i)} ({label!r}) is not in the schema.",
+                        heading,
+                        f"Column {self.letter(i)} ({heading!r}) is not in the schema.",
                     )
                     continue
-                if label is None:
+                if heading is None:
                     self._label_error(
                         "missing-label",
                         None,
@@ -239,29 +239,29 @@ class _Checker:
                         f"The column {f.name!r} is missing (expected as column {self.letter(i)}).",
                     )
                     continue
-                if label == "":
+                if heading == "":
                     self._label_error(
                         "blank-label",
                         i,
                         f.name,
-                        label,
+                        heading,
                         f"Column {self.letter(i)} has no heading; it should be {f.name!r}.",
                     )
-                elif label in labels[:i]:
+                elif heading in labels[:i]:
                     self._label_error(
                         "duplicate-label",
                         i,
                         f.name,
-                        label,
-                        f"The heading {label!r} in column {self.letter(i)} appears earlier too.",
+                        heading,
+                        f"The heading {heading!r} in column {self.letter(i)} appears earlier too.",
                     )
-                elif label != f.name:
+                elif heading != f.name:
                     self._label_error(
                         "incorrect-label",
                         i,
                         f.name,
-                        label,
-                        f"Column {self.letter(i)} is headed {label!r} but should be {f.name!r}.",
+                        heading,
+                        f"Column {self.letter(i)} is headed {heading!r} but should be {f.name!r}.",
                     )
                 self.positions[f.name] = i
         else:
@@ -370,15 +370,13 @@ class _Checker:
                         ),
                     )
                 )
-        for empty in np.flatnonzero(blank):
+        for k in map(int, np.flatnonzero(blank)):
             found.append(
                 (
-                    int(empty),
+                    int(k),
                     -1,
                     0,
-                    CheckError(
-                        code="blank-row", row=int(rows[empty]), message=f"Row {int(rows[empty])} is empty."
-                    ),
+                    CheckError(code="blank-row", row=int(rows[k]), message=f"Row {int(rows[k])} is empty."),
                 )
             )
         found.sort(key=lambda t: (t[0], t[1], t[2]))
@@ -510,23 +508,20 @@ class _Checker:
         gone: npt.NDArray[np.bool_],
     ) -> npt.NDArray[np.bool_] | None:
         typed = col.typed
-        failed: npt.NDArray[np.bool_] | None  # (Arrow gives untyped arrays: named once here)
         if name == "required":
-            failed = col.missing & ~gone if limit else None
-            return failed
+            return col.missing & ~gone if limit else None
         if name == "enum":
-            failed = valid & ~_bool(pc.is_in(typed, value_set=limit))
-            return failed
+            return valid & ~_bool(pc.is_in(typed, value_set=limit))
         if name == "minimum" and limit is not None:
-            failed = valid & _bool(pc.less(typed, pa.scalar(limit, typed.type)))
-            return failed
+            return valid & _bool(pc.less(typed, pa.scalar(limit, typed.type)))
         if name == "maximum" and limit is not None:
-            failed = valid & _bool(pc.greater(typed, pa.scalar(limit, typed.type)))
-            return failed
+            return valid & _bool(pc.greater(typed, pa.scalar(limit, typed.type)))
         if name in ("minLength", "maxLength"):
-            length = np.asarray(pc.fill_null(pc.utf8_length(typed), 0).to_numpy(zero_copy_only=False))
-            failed = valid & (length < limit if name == "minLength" else length > limit)
-            return failed
+            length: npt.NDArray[np.int64] = np.asarray(
+                pc.fill_null(pc.utf8_length(typed), 0).to_numpy(zero_copy_only=False), dtype=np.int64
+            )
+            bound = int(limit)
+            return valid & (length < bound if name == "minLength" else length > bound)
         if name == "pattern":
             try:  # RE2: linear in the cell's length. Never Python's re, which can backtrack for hours.
                 ok = _bool(pc.match_substring_regex(typed, f"^(?:{limit})$"))
@@ -535,8 +530,7 @@ class _Checker:
                     "schema-error",
                     f"The schema's pattern for {f.name} cannot be used (RE2 cannot run it): {limit}",
                 ) from None
-            failed = valid & ~ok
-            return failed
+            return valid & ~ok
         return None
 
     def _key_errors(
@@ -601,8 +595,8 @@ class _Checker:
             self.writer = None
 
 
-def _bool(mask: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+def _bool(mask: Any) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _type_words(f: Field) -> str:
