@@ -11,6 +11,7 @@ from typing import Any
 
 import aws_stack
 import pytest
+from dynamo_tables import create_audit_table
 from witan.audit.query import (
     QueryError,
     encode_token,
@@ -20,7 +21,7 @@ from witan.audit.query import (
     usage_report_csv,
 )
 from witan.audit.records import AuditEvent
-from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail, create_audit_table
+from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

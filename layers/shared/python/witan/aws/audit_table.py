@@ -51,6 +51,7 @@ from witan.audit.chain import (
 from witan.audit.query import Page, QueryError
 from witan.audit.records import AuditEvent, AuditWriteError
 from witan.aws.dynamo import query_items
+from witan.aws.table_shapes import AUDIT
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +59,8 @@ DEFAULT_CHAINS = 8
 CHAINS_ENV = "AUDIT_CHAINS"  # K; set the same for writers and readers, and never lower it
 DEFAULT_DIGEST_EVERY = 100
 DEFAULT_MAX_ATTEMPTS = 12
-BY_ACTOR = "by-actor"
-BY_RESOURCE = "by-resource"
-INDEX_KEYS = {BY_ACTOR: "actor_sub", BY_RESOURCE: "resource"}
+# Index name -> its partition key (by-actor: actor_sub, by-resource: resource; both sorted by time).
+INDEX_KEYS = {index.name: index.partition.name for index in AUDIT.indexes}
 
 # A chain's last item: (seq, hash, expires_at, time).
 Head = tuple[int, str, int | None, str | None]
@@ -514,40 +514,3 @@ def _equality_filter(
     if alternatives:
         clauses.append("(" + " OR ".join(alternatives) + ")")
     return " AND ".join(clauses)
-
-
-# -- table creation for local runs and tests (the stack creates the deployed one) ---------------------
-
-
-def create_audit_table(client: Any, table_name: str) -> None:
-    """Create the audit table as docs/contracts.md describes (keys, GSIs, TTL) and wait for it."""
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "chain", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-            {"AttributeName": "actor_sub", "AttributeType": "S"},
-            {"AttributeName": "resource", "AttributeType": "S"},
-            {"AttributeName": "time", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "chain", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": key, "KeyType": "HASH"},
-                    {"AttributeName": "time", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, key in INDEX_KEYS.items()
-        ],
-    )
-    client.get_waiter("table_exists").wait(TableName=table_name)
-    client.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
