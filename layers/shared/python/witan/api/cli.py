@@ -106,6 +106,12 @@ def save_download(status: int, result: Any, output: str | None, timeout: int = T
         result["saved_to"] = output
 
 
+def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """--endpoint and --token, which client_from reads."""
+    parser.add_argument("--endpoint", help="API base URL (or WITAN_API_URL)")
+    parser.add_argument("--token", help="Cognito ID token (or WITAN_TOKEN)")
+
+
 def _client(args: argparse.Namespace) -> ApiClient:
     return client_from(args, "witan api")
 
@@ -179,8 +185,7 @@ def register(subparsers: Any) -> None:
     api = subparsers.add_parser(
         "api", help="talk to the datastore API", description=(__doc__ or "").split("\n\n")[0]
     )
-    api.add_argument("--endpoint", help="API base URL (or WITAN_API_URL)")
-    api.add_argument("--token", help="Cognito ID token (or WITAN_TOKEN)")
+    add_endpoint_arguments(api)
     areas = api.add_subparsers(dest="area", required=True, metavar="AREA")
 
     openapi = areas.add_parser("openapi", help="print or write the OpenAPI document (from the code)")

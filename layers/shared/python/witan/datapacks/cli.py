@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from witan.api.cli import ApiClient, client_from, print_response, save_download
+from witan.api.cli import ApiClient, add_endpoint_arguments, client_from, print_response, save_download
 
 KINDS = ("dataset-file", "dataset-metadata", "model-run", "pack-file")
 ROLES = ("input", "output", "script", "chart", "report", "other")
@@ -122,8 +122,7 @@ def register(subparsers: Any) -> None:
         help="sealed, reproducible packs: create, add, seal, export (API); verify, reproduce (a zip)",
         description=(__doc__ or "").split("\n\n")[0],
     )
-    pack.add_argument("--endpoint", help="API base URL (or WITAN_API_URL)")
-    pack.add_argument("--token", help="Cognito ID token (or WITAN_TOKEN)")
+    add_endpoint_arguments(pack)
     actions = pack.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", help="start a draft pack")
