@@ -17,7 +17,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from witan.aws.dynamo import DynamoTable, boto_client
+from witan.aws.clients import LazyClient
+from witan.aws.dynamo import DynamoTable
 from witan.aws.table_shapes import GSI1
 from witan.catalog.ports import PresignedGet, PresignedPost
 from witan.catalog.records import ConflictError, Dataset, FileVersion, MetadataVersion
@@ -261,18 +262,14 @@ class CollectedVersions:
         )
 
 
-class S3FileTransfer:
+class S3FileTransfer(LazyClient):
     """`FileTransfer` port: presigned POST (size and type pinned) and GET on the data bucket."""
+
+    SERVICE = "s3"
 
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         self.bucket = bucket
-        self._s3 = client
-
-    @property
-    def client(self) -> Any:
-        if self._s3 is None:
-            self._s3 = boto_client("s3")
-        return self._s3
+        self._client = client
 
     def presign_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
         post = self.client.generate_presigned_post(

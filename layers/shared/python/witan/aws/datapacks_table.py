@@ -24,7 +24,8 @@ from typing import Any
 
 from witan.access.records import Grant, GranteeType
 from witan.aws.catalog_table import S3FileTransfer
-from witan.aws.dynamo import DynamoTable, boto_client
+from witan.aws.clients import LazyClient
+from witan.aws.dynamo import DynamoTable
 from witan.aws.grants_table import grant_from_record, grant_to_record
 from witan.aws.table_shapes import GSI1
 from witan.catalog.ports import PresignedGet, PresignedPost
@@ -134,8 +135,10 @@ class DynamoPackStore(DynamoTable):
         return bool(response.get("Attributes"))
 
 
-class S3PackObjects:
+class S3PackObjects(LazyClient):
     """The data bucket (read: dataset files by version, run files) and the packs bucket."""
+
+    SERVICE = "s3"
 
     def __init__(
         self,
@@ -148,13 +151,7 @@ class S3PackObjects:
     ) -> None:
         self.data_bucket, self.packs_bucket = data_bucket, packs_bucket
         self.retention_years, self.lock_mode = retention_years, lock_mode
-        self._s3 = client
-
-    @property
-    def client(self) -> Any:
-        if self._s3 is None:
-            self._s3 = boto_client("s3")
-        return self._s3
+        self._client = client
 
     def _get(self, bucket: str, key: str, version_id: str | None = None) -> bytes | None:
         from botocore.exceptions import ClientError

@@ -1,26 +1,12 @@
-"""DynamoDB pieces shared by the table adapters: a table's name and lazily made client, paging,
-conditional writes, failed conditions (the tables' keys and indexes: table_shapes.py).
-
-boto3 is imported on first use only, so the API's lazily-importing adapters stay lazy.
-"""
+"""DynamoDB pieces shared by the table adapters: a table's name and lazily made client (clients.py),
+paging, conditional writes, failed conditions (the tables' keys and indexes: table_shapes.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-
-def boto_client(service: str) -> Any:
-    """A boto3 client, boto3 imported now. S3's signs with SigV4: presigned URLs for KMS-encrypted
-    objects need it."""
-    import boto3
-
-    make: Callable[..., Any] = boto3.client  # by a service name known only at run time
-    if service == "s3":
-        from botocore.config import Config
-
-        return make(service, config=Config(signature_version="s3v4"))
-    return make(service)
+from witan.aws.clients import LazyClient
 
 
 def query_items(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -39,18 +25,19 @@ def condition_failed(exc: Exception) -> bool:
     return bool(error.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
-class DynamoTable:
+class DynamoTable(LazyClient):
     """One table of a table adapter: its name, and the client given (tests) or made on first use."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._ddb = client
+    SERVICE = "dynamodb"
 
-    @property
-    def client(self) -> Any:
-        if self._ddb is None:
-            self._ddb = boto_client("dynamodb")
-        return self._ddb
+    # The setting that names the table, where an adapter refuses to start without it.
+    REQUIRED_SETTING: ClassVar[str] = ""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        if self.REQUIRED_SETTING and not table_name:
+            raise ValueError(f"a table name is required ({self.REQUIRED_SETTING})")
+        self.table_name = table_name
+        self._client = client
 
     def query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Every item of this table a Query matches (wire form), page after page."""
@@ -58,18 +45,15 @@ class DynamoTable:
 
     def put_when(self, item: Mapping[str, Any], **condition: Any) -> bool:
         """Put `item` if `condition` (ConditionExpression and its names and values) holds; False if not."""
-        try:
-            self.client.put_item(TableName=self.table_name, Item=item, **condition)
-        except Exception as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return self._unless_condition_fails(self.client.put_item, Item=item, **condition)
 
     def delete_when(self, key: Mapping[str, Any], **condition: Any) -> bool:
         """Delete the item at `key` if `condition` holds; False if not."""
+        return self._unless_condition_fails(self.client.delete_item, Key=key, **condition)
+
+    def _unless_condition_fails(self, write: Callable[..., Any], **kwargs: Any) -> bool:
         try:
-            self.client.delete_item(TableName=self.table_name, Key=key, **condition)
+            write(TableName=self.table_name, **kwargs)
         except Exception as exc:
             if condition_failed(exc):
                 return False

@@ -241,10 +241,7 @@ def _running(
 class ModelRunsTable(DynamoTable):
     """The run record of each model run (one item per run)."""
 
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        if not table_name:
-            raise ValueError("the model-runs table name is required (MODEL_RUNS_TABLE)")
-        super().__init__(table_name, client)
+    REQUIRED_SETTING = "MODEL_RUNS_TABLE"
 
     @staticmethod
     def key(run_id: str) -> dict[str, Any]:
