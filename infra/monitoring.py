@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
@@ -16,6 +18,12 @@ from infra.config import WitanConfig
 from infra.lambdas import METRICS_NAMESPACE, WitanFunction
 
 PERIOD = Duration.minutes(5)
+SUMMED: dict[str, Any] = {"period": PERIOD, "statistic": "Sum"}
+
+
+def _graph(title: str, *left: cw.IMetric, right: list[cw.IMetric] | None = None) -> cw.GraphWidget:
+    """A half-width graph of the dashboard."""
+    return cw.GraphWidget(title=title, left=list(left), right=right, width=12)
 
 
 class Monitoring(Construct):
@@ -51,7 +59,7 @@ class Monitoring(Construct):
         dlq_depth = dead_letter_queue.metric_approximate_number_of_messages_visible(
             period=PERIOD, statistic="Maximum"
         )
-        runs_failed = state_machine.metric_failed(period=PERIOD, statistic="Sum")
+        runs_failed = state_machine.metric_failed(**SUMMED)
         self._alarm(
             "DlqNotEmpty",
             "uploads-dlq-not-empty",
@@ -61,7 +69,7 @@ class Monitoring(Construct):
         self._alarm(
             "Api5xx",
             "api-5xx",
-            rest_api.metric_server_error(period=PERIOD, statistic="Sum"),
+            rest_api.metric_server_error(**SUMMED),
             "The API returned server errors",
         )
         self._alarm("ModelRunsFailed", "model-runs-failed", runs_failed, "A model run execution failed")
@@ -71,7 +79,7 @@ class Monitoring(Construct):
             self._alarm(
                 f"{fn.node.id}Errors",
                 f"{fn.folder.replace('_', '-')}-errors",
-                fn.function.metric_errors(period=PERIOD, statistic="Sum"),
+                fn.function.metric_errors(**SUMMED),
                 f"{fn.function_name} raised errors",
             )
         self.dashboard = self._dashboard(functions, dlq_depth, rest_api, state_machine)
@@ -150,50 +158,34 @@ class Monitoring(Construct):
         metric = self._metric
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=self.config.name("overview"))
         dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Uploads checked and invalid",
-                left=[metric("UploadsChecked", "checked"), metric("UploadsInvalid", "invalid")],
-                width=12,
+            _graph(
+                "Uploads checked and invalid",
+                metric("UploadsChecked", "checked"),
+                metric("UploadsInvalid", "invalid"),
             ),
-            cw.GraphWidget(title="Upload dead-letter queue depth", left=[dlq_depth], width=12),
+            _graph("Upload dead-letter queue depth", dlq_depth),
         )
         dashboard.add_widgets(
-            cw.GraphWidget(
-                title="API errors",
-                left=[
-                    rest_api.metric_client_error(period=PERIOD, statistic="Sum"),
-                    rest_api.metric_server_error(period=PERIOD, statistic="Sum"),
-                ],
-                width=12,
+            _graph(
+                "API errors", rest_api.metric_client_error(**SUMMED), rest_api.metric_server_error(**SUMMED)
             ),
-            cw.GraphWidget(
-                title="API latency",
-                left=[
-                    rest_api.metric_latency(period=PERIOD, statistic=stat) for stat in ("p50", "p90", "p99")
-                ],
-                width=12,
+            _graph(
+                "API latency",
+                *(rest_api.metric_latency(period=PERIOD, statistic=s) for s in ("p50", "p90", "p99")),
             ),
         )
         dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Model runs",
-                left=[
-                    state_machine.metric_succeeded(period=PERIOD, statistic="Sum"),
-                    state_machine.metric_failed(period=PERIOD, statistic="Sum"),
-                ],
+            _graph(
+                "Model runs",
+                state_machine.metric_succeeded(**SUMMED),
+                state_machine.metric_failed(**SUMMED),
                 right=[
                     metric("ModelRunsSucceeded", "recorded succeeded", "model_run"),
                     metric("ModelRunsFailed", "recorded failed", "model_run"),
                 ],
-                width=12,
             ),
-            cw.GraphWidget(
-                title="Function errors",
-                left=[
-                    fn.function.metric_errors(period=PERIOD, statistic="Sum", label=fn.folder)
-                    for fn in functions
-                ],
-                width=12,
+            _graph(
+                "Function errors", *(fn.function.metric_errors(**SUMMED, label=fn.folder) for fn in functions)
             ),
         )
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self._alarms_by_arn(), width=24))
