@@ -9,18 +9,14 @@ the batch still succeeds, so the stream moves on and the seal records what the t
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from witan.audit.chain import plain
 from witan.audit.seal import stream_alerts
-from witan.settings import AUDIT_SEAL_BUCKET, AUDIT_SEAL_KEY_ID, Settings
-
-if TYPE_CHECKING:
-    from witan.aws.audit_seals import SealOutcome
+from witan.aws.wiring import sealer_services
+from witan.settings import Settings
 
 SERVICE_NAME = "audit_sealer"
 TAMPER_METRIC = "AuditTamperAlerts"
@@ -29,58 +25,26 @@ SEALS_METRIC = "AuditSealsWritten"
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
-_clients: dict[str, Any] = {}
-
-
-def _plain_image(image: dict[str, Any] | None) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return {k: plain(deserializer.deserialize(v)) for k, v in (image or {}).items()}
-
-
-def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
-    data = dict(record.get("dynamodb") or {})
-    for name in ("Keys", "OldImage", "NewImage"):
-        if name in data:
-            data[name] = _plain_image(data[name])
-    return {**record, "dynamodb": data}
-
-
-def _client(name: str) -> Any:
-    if name not in _clients:
-        import boto3
-
-        _clients[name] = boto3.client(name)
-    return _clients[name]
-
-
-def seal(trigger: str) -> SealOutcome:
-    from witan.aws.audit_seals import KmsSigner, S3SealStore, write_seal
-
-    settings = Settings.from_env()
-    signer = KmsSigner(os.environ[AUDIT_SEAL_KEY_ID], _client("kms"))
-    store = S3SealStore(os.environ[AUDIT_SEAL_BUCKET], _client("s3"))
-    return write_seal(
-        settings.audit_table,
-        _client("dynamodb"),
-        signer,
-        store,
-        trigger=trigger,
-        retention_days=settings.audit_retention_days,
-    )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from witan.aws.audit_seals import plain_stream_records, write_seal
+
+    ports = sealer_services(Settings.from_env())
     records = event.get("Records") or []
-    alerts: list[dict[str, Any]] = []
-    if records:
-        retention = Settings.from_env().audit_retention_days
-        alerts = [a.as_dict() for a in stream_alerts((_plain_record(r) for r in records), retention)]
-    outcome = seal("stream" if records else "schedule")
+    alerts = [a.as_dict() for a in stream_alerts(plain_stream_records(records), ports.retention_days)]
+    outcome = write_seal(
+        ports.audit_table,
+        ports.dynamodb,
+        ports.signer,
+        ports.seals,
+        trigger="stream" if records else "schedule",
+        retention_days=ports.retention_days,
+        chains=ports.chains,
+    )
     # A sealed head the table no longer holds: tampering the stream check may not have seen (a
     # change made while the stream was off, or before this batch).
     alerts += [{**p.as_dict(), "kind": f"sealed-head-{p.kind}"} for p in outcome.disputed]

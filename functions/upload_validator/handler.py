@@ -6,94 +6,45 @@ that fails is reported in batchItemFailures (partial batch response), so only it
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from witan.aws.audit_table import DynamoAuditTrail
-from witan.aws.catalog_table import CollectedVersions, DynamoCatalogStore
-from witan.aws.grants_table import DynamoGrantStore
-from witan.aws.s3 import S3ObjectStore
-from witan.aws.ses import SesMailer
-from witan.aws.submissions import DynamoCheckStore, get_stored_schema, make_client
+from witan.aws.lambda_logs import share_with_domain_loggers
+from witan.aws.wiring import forget, upload_check_service
 from witan.collect.records import UploadStatus
-from witan.collect.requests.schemas import SchemaResolver
 from witan.collect.uploads.check import UploadCheckService
-from witan.collect.uploads.deliver import DatasetDelivery
 from witan.collect.uploads.events import uploads_from_body
 from witan.settings import Settings
-from witan.validation import check_file
 
 SERVICE_NAME = "upload_validator"
 DEADLINE_MARGIN_SECONDS = 30.0  # left after the check for reports, Parquet, records and emails
 MIN_CHECK_SECONDS = 15.0  # with less than this left, give the message back rather than start
 
 logger = Logger(service=SERVICE_NAME)
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-    # In Lambda, the domain's stdlib loggers ("witan.*") get the same structured JSON output. Not done
-    # elsewhere: it stops "witan" propagating, which would hide its records from test log capture.
-    logging.getLogger("witan")
-    copy_config_to_registered_loggers(source_logger=logger, include={"witan"})
+share_with_domain_loggers(logger)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace="Witan", service=SERVICE_NAME)
 # Every failed message is listed in batchItemFailures, even when all fail: the response then still
 # follows the contract, and SQS retries exactly those messages.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-_service: UploadCheckService | None = None
-
 
 class NotEnoughTime(RuntimeError):
     """Too little of the invocation is left to check a file; SQS will redeliver the message."""
 
 
-def build_service(settings: Settings) -> UploadCheckService:
-    """Wire the collect service to AWS (clients are created once per execution environment)."""
-    dynamodb = make_client()
-    objects = S3ObjectStore()
-    # Required: every check (and every collected dataset version) leaves an audit event.
-    audit = DynamoAuditTrail(settings.audit_table, dynamodb, retention_days=settings.audit_retention_days)
-    delivery = None
-    if settings.catalog_table and settings.grants_table:  # valid uploads become dataset versions
-        delivery = DatasetDelivery(
-            catalog=CollectedVersions(DynamoCatalogStore(settings.catalog_table, dynamodb)),
-            grants=DynamoGrantStore(settings.grants_table, dynamodb),
-            objects=objects,
-            bucket=settings.data_bucket,
-            audit=audit,
-        )
-    return UploadCheckService(
-        store=DynamoCheckStore(settings.requests_table, dynamodb),
-        objects=objects,
-        mailer=SesMailer(settings.ses_sender, configuration_set=settings.ses_configuration_set),
-        check_file=check_file,
-        # Built-in and stored (`stored:NAME`) schemas, read as the Collect+Share API reads them.
-        load_schema=SchemaResolver(get_stored=get_stored_schema(dynamodb, settings.requests_table)),
-        reports_bucket=settings.data_bucket,
-        max_upload_bytes=settings.max_upload_bytes,
-        audit=audit,
-        delivery=delivery,
-    )
-
-
 def get_service() -> UploadCheckService:
-    global _service
-    if _service is None:
-        _service = build_service(Settings.from_env())
-    return _service
+    return upload_check_service(Settings.from_env())
 
 
 def reset() -> None:
     """Forget the wired service (tests change the environment between cases)."""
-    global _service
-    _service = None
+    forget()
 
 
 def _deadline(context: LambdaContext | None) -> float | None:

@@ -12,6 +12,7 @@ from types import ModuleType
 import aws_stack
 import pytest
 from api_harness import BUCKET, MAX_UPLOAD, TABLE_VARS, Api, load_handler
+from witan.aws import wiring
 
 
 @pytest.fixture(scope="module")
@@ -25,4 +26,4 @@ def api(moto_world: tuple[aws_stack.Aws, ModuleType], monkeypatch: pytest.Monkey
     aws, module = moto_world
     with aws_stack.fresh_tables(aws, monkeypatch, *TABLE_VARS) as tables:
         yield Api(module=module, ddb=aws.ddb, s3=aws.s3, tables=tables)
-        module._services.clear()
+        wiring.forget()

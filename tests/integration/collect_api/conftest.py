@@ -8,6 +8,7 @@ from types import ModuleType
 import aws_stack
 import pytest
 from ca_harness import BUCKET, MAX_UPLOAD, Api, load_handler
+from witan.aws import wiring
 
 TABLE_VARS = ("CATALOG_TABLE", "GRANTS_TABLE", "AUDIT_TABLE", "REQUESTS_TABLE")
 
@@ -32,4 +33,4 @@ def api(moto_world: tuple[aws_stack.Aws, ModuleType], monkeypatch: pytest.Monkey
     aws, module = moto_world
     with aws_stack.fresh_tables(aws, monkeypatch, *TABLE_VARS) as tables:
         yield Api(module=module, ddb=aws.ddb, s3=aws.s3, ses=aws.ses, tables=tables)
-        module._services.clear()
+        wiring.forget()

@@ -272,8 +272,10 @@ def test_stored_schema_for_request_template_and_check(env: Env) -> None:
     from witan.collect.requests.schemas import SchemaResolver
 
     descriptor = {"fields": [{"name": "q1", "type": "integer", "constraints": {"required": True}}]}
-    assert put_stored_schema(env.ddb, TABLE, "survey", descriptor, owner_sub=RITA.sub)
-    assert not put_stored_schema(env.ddb, TABLE, "survey", {"fields": [{"name": "other"}]})  # immutable
+    assert put_stored_schema(env.ddb, TABLE, "survey", descriptor, created_by=RITA.sub)
+    assert not put_stored_schema(
+        env.ddb, TABLE, "survey", {"fields": [{"name": "other"}]}, created_by=RITA.sub
+    )  # immutable
     resolver = SchemaResolver(get_stored=get_stored_schema(env.ddb, TABLE))
     env.service.resolve_schema = resolver
     env.checker.load_schema = resolver  # the validator wired with the same resolver

@@ -11,6 +11,7 @@ from types import ModuleType
 import aws_stack
 import pytest
 from datapacks_harness import DATA_BUCKET, PACKS_BUCKET, TABLE_VARS, World, create_packs_bucket, load_handler
+from witan.aws import wiring
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,4 @@ def world(
     aws, module = moto_world
     with aws_stack.fresh_tables(aws, monkeypatch, *TABLE_VARS) as tables:
         yield World(module, aws.ddb, aws.s3, tables, *send_run_dir)
-        module._services.clear()
-        from witan.api.routes import datapacks
-
-        datapacks._ports.clear()
+        wiring.forget()

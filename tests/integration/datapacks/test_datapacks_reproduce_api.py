@@ -17,7 +17,7 @@ MACHINE = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
 @pytest.fixture
 def machine(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
     import boto3
-    from witan.api.routes import model_runs
+    from witan.aws import wiring
 
     sfn = boto3.client("stepfunctions")
     arn = sfn.create_state_machine(
@@ -27,7 +27,7 @@ def machine(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
     )["stateMachineArn"]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
     yield sfn
-    model_runs._ports.clear()
+    wiring.forget()
 
 
 def _run_what_was_started(world: World, sfn: Any, execution_arn: str) -> None:

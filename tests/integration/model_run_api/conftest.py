@@ -8,6 +8,7 @@ from types import ModuleType
 import aws_stack
 import pytest
 from mr_harness import BUCKET, DEFINITION, MAX_UPLOAD, ROLE_ARN, TABLE_VARS, Api, World, load_handler
+from witan.aws import wiring
 
 
 @pytest.fixture(scope="module")
@@ -27,5 +28,5 @@ def world(moto_world: tuple[aws_stack.Aws, ModuleType], monkeypatch: pytest.Monk
         monkeypatch.setenv("STATE_MACHINE_ARN", arn)
         api = Api(module=module, ddb=aws.ddb, s3=aws.s3, tables=tables)
         yield World(api=api, sfn=aws.sfn, state_machine_arn=arn, runs_table=runs_table)
-        module._services.clear()
+        wiring.forget()
         aws.sfn.delete_state_machine(stateMachineArn=arn)

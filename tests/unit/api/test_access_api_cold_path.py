@@ -35,6 +35,8 @@ WITAN_COLD_MODULES = frozenset(
         "witan.catalog.records",
         "witan.catalog.ports",
         "witan.settings",
+        "witan.aws",
+        "witan.aws.wiring",
     }
 )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from witan.api.identity import mfa_used, principal_from_event
+from witan.settings import Settings
 
 
 def _event(groups: str, amr: Any = None) -> dict[str, Any]:
@@ -34,15 +35,21 @@ def test_mfa_used(raw: Any, used: bool) -> None:
     assert mfa_used(raw) is used
 
 
-def test_admin_without_mfa_loses_admin_rights_only_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ADMIN_MFA", "required")
-    without = principal_from_event(_event("platform-admin,org-camden", "[pwd]"))
+def test_admin_without_mfa_loses_admin_rights_only_when_required() -> None:
+    def principal(event: dict[str, Any], required: bool = True) -> Any:
+        return principal_from_event(event, admin_mfa_required=required)
+
+    without = principal(_event("platform-admin,org-camden", "[pwd]"))
     assert not without.is_admin and without.organisations == ("org-camden",)
-    assert not principal_from_event(_event("platform-admin")).is_admin  # no amr claim at all
-    assert principal_from_event(_event("platform-admin", "[pwd, otp, mfa]")).is_admin
+    assert not principal(_event("platform-admin")).is_admin  # no amr claim at all
+    assert principal(_event("platform-admin", "[pwd, otp, mfa]")).is_admin
     # Other users are not asked for MFA.
-    assert principal_from_event(_event("org-camden", "[pwd]")).groups == ("org-camden",)
-    monkeypatch.setenv("ADMIN_MFA", "off")
-    assert principal_from_event(_event("platform-admin", "[pwd]")).is_admin
-    monkeypatch.delenv("ADMIN_MFA")
-    assert principal_from_event(_event("platform-admin")).is_admin
+    assert principal(_event("org-camden", "[pwd]")).groups == ("org-camden",)
+    assert principal(_event("platform-admin", "[pwd]"), required=False).is_admin
+    assert principal_from_event(_event("platform-admin")).is_admin  # not required unless the stack says
+
+
+@pytest.mark.parametrize(("value", "required"), [("required", True), (" Required ", True), ("off", False)])
+def test_admin_mfa_setting_is_read_once_from_the_stack(value: str, required: bool) -> None:
+    assert Settings.from_env({"ADMIN_MFA": value}).admin_mfa_required is required
+    assert Settings.from_env({}).admin_mfa_required is False

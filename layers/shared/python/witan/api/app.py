@@ -235,7 +235,7 @@ def _body_size(event: Mapping[str, Any]) -> int:
 
 def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[str, Any]:
     """One API Gateway proxy event in, one proxy response out, exactly one audit event recorded."""
-    principal = principal_from_event(event)
+    principal = principal_from_event(event, admin_mfa_required=services.admin_mfa_required)
     record = RequestRecord.from_event(event, principal)
     current = Current(services=services, record=record, now=services.clock().astimezone(UTC))
     include_routes(record.path)

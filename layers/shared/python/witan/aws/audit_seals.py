@@ -11,7 +11,7 @@ offline with the public key, without any AWS permission).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from witan.audit.chain import DIGEST_CHAIN, EVENT_CHAIN_PREFIX, Problem, VerifyResult
+from witan.audit.chain import DIGEST_CHAIN, EVENT_CHAIN_PREFIX, Problem, VerifyResult, plain
 from witan.audit.seal import (
     BAD_SEAL,
     NO_SEAL,
@@ -258,3 +258,17 @@ def verify_sealed(
     )
     result.problems.extend(loaded.problems)
     return result
+
+
+def plain_stream_records(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The audit table's stream records with their keys and images as plain values (what
+    witan.audit.seal.stream_alerts reads): DynamoDB's typed attributes stay in this adapter."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    for record in records:
+        data = dict(record.get("dynamodb") or {})
+        for name in ("Keys", "OldImage", "NewImage"):
+            if name in data:
+                data[name] = {k: plain(deserializer.deserialize(v)) for k, v in (data[name] or {}).items()}
+        yield {**record, "dynamodb": data}

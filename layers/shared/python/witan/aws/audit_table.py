@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import random
 import re
 import threading
@@ -55,8 +54,6 @@ from witan.aws.table_shapes import AUDIT
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHAINS = 8
-CHAINS_ENV = "AUDIT_CHAINS"  # K; set the same for writers and readers, and never lower it
 DEFAULT_DIGEST_EVERY = 100
 DEFAULT_MAX_ATTEMPTS = 12
 # Index name -> its partition key (by-actor: actor_sub, by-resource: resource; both sorted by time).
@@ -75,8 +72,10 @@ class AuditReadError(Exception):
 
 
 def default_chains() -> int:
-    """K from $AUDIT_CHAINS, else DEFAULT_CHAINS."""
-    return int(os.environ.get(CHAINS_ENV, DEFAULT_CHAINS))
+    """K as the stack sets it (Settings.audit_chains), for callers that are not wired (the CLIs)."""
+    from witan.settings import Settings
+
+    return Settings.from_env().audit_chains
 
 
 def make_client(endpoint_url: str | None = None, region_name: str | None = None) -> Any:

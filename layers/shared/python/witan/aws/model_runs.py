@@ -27,11 +27,7 @@ from witan.aws.dynamo import DynamoTable, condition_failed
 from witan.aws.table_shapes import GSI1
 from witan.modelrun.definition import InputFile, ModelDefinition
 from witan.modelrun.errors import ModelInputError
-from witan.settings import MODELS_PREFIX
-
-
-def run_prefix(run_id: str) -> str:
-    return f"{MODELS_PREFIX}{run_id}/"
+from witan.modelrun.storage import run_prefix
 
 
 class S3RunStorage:

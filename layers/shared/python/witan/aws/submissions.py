@@ -591,8 +591,12 @@ def get_stored_schema(client: Any, table_name: str) -> Any:
     return get
 
 
+STORED_SCHEMAS_GSI1PK = "SCHEMAS"  # every stored schema, listed by name on gsi1
+MAX_STORED_SCHEMAS_LISTED = 200
+
+
 def put_stored_schema(
-    client: Any, table_name: str, name: str, descriptor: Mapping[str, Any], **extra: Any
+    client: Any, table_name: str, name: str, descriptor: Mapping[str, Any], *, created_by: str
 ) -> bool:
     """Store a schema once as `stored:{name}`; False if the name is taken (stored schemas are immutable)."""
     item = {
@@ -601,7 +605,9 @@ def put_stored_schema(
         "type": "schema",
         "name": name,
         "descriptor": json.dumps(descriptor, sort_keys=True),
-        **extra,
+        "created_by": created_by,
+        "gsi1pk": STORED_SCHEMAS_GSI1PK,
+        "gsi1sk": name,
     }
     try:
         client.put_item(
@@ -612,3 +618,15 @@ def put_stored_schema(
             return False
         raise
     return True
+
+
+def list_stored_schemas(client: Any, table_name: str) -> list[dict[str, str]]:
+    """The stored schemas' names and makers, by name (at most MAX_STORED_SCHEMAS_LISTED)."""
+    items = client.query(
+        TableName=table_name,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": STORED_SCHEMAS_GSI1PK}},
+        Limit=MAX_STORED_SCHEMAS_LISTED,
+    ).get("Items", [])
+    return [{k: str(v) for k, v in _plain(item).items() if k in ("name", "created_by")} for item in items]

@@ -41,6 +41,12 @@ class GrantStore(Protocol):
     def delete(self, dataset_id: str, grantee_type: GranteeType, grantee: str) -> bool:
         """Remove a grant; False if there was none."""
 
+    def put_if(self, grant: Grant, expected: Grant | None) -> bool:
+        """Put `grant` only if the stored grant for that grantee is still `expected` (None: none)."""
+
+    def delete_if(self, expected: Grant) -> bool:
+        """Remove the grant only if it is still `expected`; False if it changed or went."""
+
     def datasets_granted_to(self, grantees: Iterable[tuple[GranteeType, str]]) -> dict[str, list[Grant]]:
         """Grants to any of these grantees, by dataset id (for listings)."""
 

@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from witan.settings import MODELS_PREFIX
+
+
+def run_prefix(run_id: str) -> str:
+    """Where a run's files live in the data bucket."""
+    return f"{MODELS_PREFIX}{run_id}/"
+
 
 class RunStorage(Protocol):
     """Where one run's files live (a local folder, or `models/{run_id}/` in the data bucket)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -66,8 +67,8 @@ _ISO_DATETIME = (
 @dataclass
 class ReadColumn:
     typed: pa.Array  # the field's Arrow type; null where blank or unreadable
-    missing: np.ndarray  # bool: the cell is one of the missing values
-    bad: np.ndarray  # bool: not blank and not readable as the field's type
+    missing: npt.NDArray[np.bool_]  # the cell is one of the missing values
+    bad: npt.NDArray[np.bool_]  # not blank and not readable as the field's type
 
 
 def arrow_type(field_type: str) -> pa.DataType:

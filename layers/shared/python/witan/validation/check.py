@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -205,7 +206,7 @@ class _Checker:
         labels = self.header.labels
         fields = self.schema.fields
         mode = self.schema.fields_match
-        first_label = {}
+        first_label: dict[str, int] = {}
         for i, label in enumerate(labels):
             first_label.setdefault(label, i)
         if (
@@ -218,18 +219,18 @@ class _Checker:
             mode = "equal"
         if mode == "exact":
             for i in range(max(len(labels), len(fields))):
-                label = labels[i] if i < len(labels) else None
+                heading = labels[i] if i < len(labels) else None
                 f = fields[i] if i < len(fields) else None
                 if f is None:
                     self._label_error(
                         "extra-label",
                         i,
                         None,
-                        label,
-                        f"Column {self.letter(i)} ({label!r}) is not in the schema.",
+                        heading,
+                        f"Column {self.letter(i)} ({heading!r}) is not in the schema.",
                     )
                     continue
-                if label is None:
+                if heading is None:
                     self._label_error(
                         "missing-label",
                         None,
@@ -238,29 +239,29 @@ class _Checker:
                         f"The column {f.name!r} is missing (expected as column {self.letter(i)}).",
                     )
                     continue
-                if label == "":
+                if heading == "":
                     self._label_error(
                         "blank-label",
                         i,
                         f.name,
-                        label,
+                        heading,
                         f"Column {self.letter(i)} has no heading; it should be {f.name!r}.",
                     )
-                elif label in labels[:i]:
+                elif heading in labels[:i]:
                     self._label_error(
                         "duplicate-label",
                         i,
                         f.name,
-                        label,
-                        f"The heading {label!r} in column {self.letter(i)} appears earlier too.",
+                        heading,
+                        f"The heading {heading!r} in column {self.letter(i)} appears earlier too.",
                     )
-                elif label != f.name:
+                elif heading != f.name:
                     self._label_error(
                         "incorrect-label",
                         i,
                         f.name,
-                        label,
-                        f"Column {self.letter(i)} is headed {label!r} but should be {f.name!r}.",
+                        heading,
+                        f"Column {self.letter(i)} is headed {heading!r} but should be {f.name!r}.",
                     )
                 self.positions[f.name] = i
         else:
@@ -369,7 +370,7 @@ class _Checker:
                         ),
                     )
                 )
-        for k in np.flatnonzero(blank):
+        for k in map(int, np.flatnonzero(blank)):
             found.append(
                 (
                     int(k),
@@ -503,9 +504,9 @@ class _Checker:
         limit: Any,
         col: ReadColumn,
         raw: pa.Array,
-        valid: np.ndarray,
-        gone: np.ndarray,
-    ) -> np.ndarray | None:
+        valid: npt.NDArray[np.bool_],
+        gone: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.bool_] | None:
         typed = col.typed
         if name == "required":
             return col.missing & ~gone if limit else None
@@ -516,8 +517,11 @@ class _Checker:
         if name == "maximum" and limit is not None:
             return valid & _bool(pc.greater(typed, pa.scalar(limit, typed.type)))
         if name in ("minLength", "maxLength"):
-            length = np.asarray(pc.fill_null(pc.utf8_length(typed), 0).to_numpy(zero_copy_only=False))
-            return valid & (length < limit if name == "minLength" else length > limit)
+            length: npt.NDArray[np.int64] = np.asarray(
+                pc.fill_null(pc.utf8_length(typed), 0).to_numpy(zero_copy_only=False), dtype=np.int64
+            )
+            bound = int(limit)
+            return valid & (length < bound if name == "minLength" else length > bound)
         if name == "pattern":
             try:  # RE2: linear in the cell's length. Never Python's re, which can backtrack for hours.
                 ok = _bool(pc.match_substring_regex(typed, f"^(?:{limit})$"))
@@ -609,7 +613,7 @@ class _Checker:
             self.writer = None
 
 
-def _bool(mask: Any) -> np.ndarray:
+def _bool(mask: Any) -> npt.NDArray[np.bool_]:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 

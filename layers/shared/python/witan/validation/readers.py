@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -696,8 +696,8 @@ class XlsxReader:
             raise InputError(
                 "format-error", f"This Excel sheet could not be read: {str(exc)[:200]}"
             ) from None
-        if sheet.start is None:
-            raise InputError("empty-file", f"The sheet {sheet.name!r} is empty.")
+        if sheet is None or sheet.start is None:  # (None only for the type checker: refused above)
+            raise InputError("empty-file", f"The sheet {self.sheet_name or ''!r} is empty.")
         col_offset = int(sheet.start[1])
         self._rows = iter(sheet.iter_rows())
         for cells in self._rows:
@@ -844,7 +844,7 @@ def _scan_head(zf: zipfile.ZipFile, member: str) -> tuple[int, list[tuple[int, s
     Streams only the head of the sheet XML. A cell with neither <v> nor <is> (formatting only, or a
     formula without a cached value) holds no value, as calamine sees it.
     """
-    parser = ET.XMLPullParser(events=("end",))
+    parser: ET.XMLPullParser[ET.Element[str]] = ET.XMLPullParser(events=("end",))
     row_number = 0
     header: tuple[int, list[tuple[int, str]]] | None = None
     kinds: dict[int, set[str]] = {}
@@ -853,7 +853,9 @@ def _scan_head(zf: zipfile.ZipFile, member: str) -> tuple[int, list[tuple[int, s
     with zf.open(member) as fh:
         while chunk := fh.read(64 * 1024):
             parser.feed(chunk)
-            for _, el in parser.read_events():
+            # Only "end" events were asked for: each is (event, element).
+            ends = cast("Iterator[tuple[str, ET.Element[str]]]", parser.read_events())
+            for _, el in ends:
                 if el.tag != f"{_MAIN_NS}row":
                     continue
                 r = el.get("r")

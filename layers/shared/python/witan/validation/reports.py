@@ -233,6 +233,7 @@ def _xlsx_rows(source_path: Path, sheet: str | None) -> tuple[int, Iterator[list
     import python_calamine
 
     workbook = python_calamine.CalamineWorkbook.from_path(str(source_path))
+    chosen: python_calamine.CalamineSheet | None
     if sheet is not None:
         chosen = workbook.get_sheet_by_name(sheet)
     else:
@@ -260,7 +261,7 @@ def _write_rows(
     for row_number, record in numbered:
         row_messages = rows.get(row_number)
         width = max(len(record), widest.get(row_number, 0), 1 if row_messages else 0)
-        out_row: list[WriteOnlyCell] = []
+        out_row: list[Any] = []  # openpyxl's WriteOnlyCell is a factory function, not a class
         if with_row_numbers:
             number = WriteOnlyCell(ws, value=row_number)
             number.font = Font(bold=True)
@@ -292,7 +293,7 @@ def _annotate_rows(
     file_name: str,
     sheet: str | None,
     out: Path,
-    summary: list,
+    summary: list[list[Any]],
     only_error_rows: bool,
 ) -> None:
     """Write-only workbook: Summary, then the data (all rows, or only the header and rows with errors)."""

@@ -9,7 +9,7 @@ The token never reaches the audit trail or the logs: the audit event names the s
 `RedactingAuditTrail` rewrites the path of every event under /collect/ (also for 404/405/413 answers
 given before any route ran).
 
-Also here: the wiring every Collect+Share route needs (`CollectWiring`, carried by `CollectServices`).
+Also here: `wiring(cur)`, the Collect+Share ports (`Services.collect`), or 503 where not configured.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import base64
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -28,7 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from witan.api.bodies import error_responses
 from witan.api.current import Current, current
-from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, Services
+from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, CollectWiring
 from witan.api.errors import ApiError
 from witan.audit.records import AuditEvent, AuditTrail
 from witan.collect.requests.body import CollectError, InvalidRequest
@@ -61,29 +60,9 @@ _COLLECT_PATH = re.compile(r"(/collect/)([^/?#]+)")
 # -- wiring -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class CollectWiring:
-    """What the Collect+Share routes need besides the datastore services (built by the handler)."""
-
-    service: Callable[[str], Any]  # link base URL -> CollectRequestService
-    link_base_url: str = ""  # configured base (scheduled runs); API calls derive it from the request
-    upload_origin: Callable[[], str] = lambda: ""  # where presigned POSTs go (for the page's CSP)
-    put_schema: Callable[[str, Mapping[str, Any], str], bool] | None = None  # name, descriptor, owner
-    list_stored_schemas: Callable[[], list[dict[str, Any]]] | None = None
-    builtin_schema_names: Callable[[], list[str]] = list
-    # Daily per-user quota on emails sent for requests: `take(sub, count, limit, now) -> bool`
-    # (witan.aws.email_quota.DynamoEmailQuota); None: one on the request store's table, if it has one.
-    email_quota: Any = None
-
-
-@dataclass
-class CollectServices(Services):
-    collect: CollectWiring | None = None
-
-
 def wiring(cur: Current) -> CollectWiring:
-    found = getattr(cur.services, "collect", None)
-    if not isinstance(found, CollectWiring):
+    found = cur.services.collect
+    if found is None:
         raise ApiError(503, "collect-unavailable", "Collect+Share is not configured on this deployment")
     return found
 

@@ -5,7 +5,6 @@ no rights of its own."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -19,16 +18,7 @@ PAGE_ACTION = "console.page"
 FILE_ACTION = "console.file"
 CONFIG_ACTION = "console.config"
 PUBLIC_ACTIONS = frozenset({PAGE_ACTION, FILE_ACTION, CONFIG_ACTION})
-# Set by infra/api.py: the Cognito managed login domain (https://...) and the console's app client.
-AUTH_URL_ENV = "CONSOLE_AUTH_URL"
-CLIENT_ID_ENV = "CONSOLE_CLIENT_ID"
 CONFIG_NAME = "config.json"
-
-
-def _upload_origin() -> str:
-    collect = getattr(current(router.context).services, "collect", None)
-    origin = getattr(collect, "upload_origin", None)
-    return str(origin()) if callable(origin) else ""
 
 
 def _serve(name: str) -> Response[Any]:
@@ -36,10 +26,12 @@ def _serve(name: str) -> Response[Any]:
 
     cur = current(router.context)
     cur.record.allow("public")
-    auth_url = os.environ.get(AUTH_URL_ENV) or None
-    headers = console_headers(name, upload_origin=_upload_origin(), auth_origin=auth_url)
+    services = cur.services
+    auth_url = services.console.auth_url or None
+    upload_origin = services.collect.upload_origin() if services.collect is not None else ""
+    headers = console_headers(name, upload_origin=upload_origin, auth_origin=auth_url)
     if name == CONFIG_NAME:
-        body = console_config(auth_url=auth_url, client_id=os.environ.get(CLIENT_ID_ENV))
+        body = console_config(auth_url=auth_url, client_id=services.console.client_id or None)
         headers["Cache-Control"] = "no-store"
         return Response(200, content_types.APPLICATION_JSON, body, headers=headers)
     found = console_file(name)

@@ -16,9 +16,8 @@ seal's event carries the manifest's SHA-256, so the audit chain vouches for the 
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -42,21 +41,14 @@ from witan.api.bodies import (
     with_success,
 )
 from witan.api.current import EVERYTHING, Current, current, iso
-from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
+from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS, DatapackPorts
 from witan.api.errors import ApiError
 from witan.api.routes.grants import requested_grant
 from witan.catalog.records import CatalogError, Dataset
 from witan.datapacks import records as packs
 from witan.datapacks.gather import draft_key, run_sources
 from witan.datapacks.records import DatapackError, Member, MemberKind, Pack, Role
-from witan.settings import (
-    DATAPACK_LOCK_MODE,
-    DATAPACK_RETENTION_YEARS,
-    DATAPACKS_BUCKET,
-    DATASETS_PREFIX,
-    DEFAULT_DATAPACK_RETENTION_YEARS,
-    Settings,
-)
+from witan.settings import DATASETS_PREFIX
 
 router = Router()
 TAGS = ["datapacks"]
@@ -249,44 +241,10 @@ class PackAccessList(Body):
 # --- ports --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class DatapackPorts:
-    """What these routes need besides `Services`: pack records, S3 objects and run records."""
-
-    packs: Any  # witan.aws.datapacks_table.DynamoPackStore
-    objects: Any  # witan.aws.datapacks_table.S3PackObjects
-    get_run: Any  # run_id -> run record dict | None
-
-
-_ports: dict[tuple[Settings, str, str, str], DatapackPorts] = {}
-
-
 def ports(cur: Current) -> DatapackPorts:
-    """Injected through `Services.datapacks` when present; otherwise wired once per configuration."""
-    injected = getattr(cur.services, "datapacks", None)
-    if isinstance(injected, DatapackPorts):
-        return injected
-    settings = Settings.from_env()
-    bucket = os.environ.get(DATAPACKS_BUCKET, "")
-    years = os.environ.get(DATAPACK_RETENTION_YEARS, str(DEFAULT_DATAPACK_RETENTION_YEARS))
-    mode = os.environ.get(DATAPACK_LOCK_MODE, "COMPLIANCE")
-    key = (settings, bucket, years, mode)
-    if key not in _ports:
-        if not bucket or not settings.catalog_table:
-            raise ApiError(503, "datapacks-unavailable", "datapacks are not configured on this stack")
-        from witan.aws.datapacks_table import DynamoPackStore, S3PackObjects
-
-        runs = None
-        if settings.model_runs_table:
-            from witan.aws.model_runs import ModelRunsTable
-
-            runs = ModelRunsTable(settings.model_runs_table)
-        _ports[key] = DatapackPorts(
-            packs=DynamoPackStore(settings.catalog_table),
-            objects=S3PackObjects(settings.data_bucket, bucket, retention_years=int(years), lock_mode=mode),
-            get_run=(runs.get if runs is not None else (lambda run_id: None)),
-        )
-    return _ports[key]
+    if cur.services.datapacks is None:
+        raise ApiError(503, "datapacks-unavailable", "datapacks are not configured on this stack")
+    return cur.services.datapacks()
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -98,20 +98,12 @@ def requested_grant(
 
 
 def _put_unchanged(cur: Current, grant: Grant, existing: Grant | None) -> None:
-    store = cur.services.grants
-    put_if = getattr(store, "put_if", None)
-    if put_if is None:  # a store without conditional writes (in-memory)
-        store.put(grant)
-    elif not put_if(grant, existing):
+    if not cur.services.grants.put_if(grant, existing):
         raise ApiError(409, "conflict", "the grantee's grant changed meanwhile; read the access list again")
 
 
 def _delete_unchanged(cur: Current, target: Grant) -> bool:
-    store = cur.services.grants
-    delete_if = getattr(store, "delete_if", None)
-    if delete_if is None:
-        return store.delete(target.dataset_id, target.grantee_type, target.grantee)
-    if not delete_if(target):
+    if not cur.services.grants.delete_if(target):
         raise ApiError(409, "conflict", "the grant changed meanwhile; read the access list again")
     return True
 

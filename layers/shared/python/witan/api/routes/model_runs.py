@@ -19,8 +19,6 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -30,10 +28,10 @@ from pydantic import BaseModel, Field
 from witan.access.records import Activity, Principal
 from witan.api.bodies import STRICT, Body, DatasetId, OrgGroup, error_responses, with_success
 from witan.api.current import Current, current
-from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS
+from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, ModelRunPorts
 from witan.api.errors import ApiError
 from witan.modelrun.limits import MAX_PROJECTION_YEARS, MAX_SIMULATION_YEARS, run_work
-from witan.settings import DATASETS_PREFIX, Settings
+from witan.settings import DATASETS_PREFIX
 
 logger = logging.getLogger(__name__)
 router = Router()
@@ -220,39 +218,10 @@ class ModelDescription(ModelSummary):
 # --- adapters -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class ModelRunPorts:
-    """What these routes need besides `Services`: the run records and a way to start an execution."""
-
-    runs: Any  # witan.aws.model_runs.ModelRunsTable
-    start: Callable[[str, dict[str, Any]], str]  # (run_id, state machine input) -> execution ARN
-    requested: Callable[..., str]
-    set_execution: Callable[[Any, str, str], None]
-    list_runs: Callable[[Any], list[dict[str, Any]]]
-
-
-_ports: dict[Settings, ModelRunPorts] = {}
-
-
 def ports(cur: Current) -> ModelRunPorts:
-    """Injected through `Services.model_runs` when present; otherwise wired once per configuration."""
-    injected = getattr(cur.services, "model_runs", None)
-    if isinstance(injected, ModelRunPorts):
-        return injected
-    settings = Settings.from_env()
-    if settings not in _ports:
-        from witan.aws import model_runs as aws
-
-        if not settings.model_runs_table or not settings.state_machine_arn:
-            raise ApiError(503, "model-runs-unavailable", "model runs are not configured on this stack")
-        _ports[settings] = ModelRunPorts(
-            runs=aws.ModelRunsTable(settings.model_runs_table),
-            start=aws.StepFunctionsStarter(settings.state_machine_arn),
-            requested=aws.requested,
-            set_execution=aws.set_execution,
-            list_runs=aws.list_runs,
-        )
-    return _ports[settings]
+    if cur.services.model_runs is None:
+        raise ApiError(503, "model-runs-unavailable", "model runs are not configured on this stack")
+    return cur.services.model_runs()
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -66,14 +66,9 @@ def _cur(resource: str | None = None) -> tuple[Current, Any]:
     return cur, w.service(link_base(cur, w.link_base_url))
 
 
-def _take_email_quota(cur: Current, store: Any, count: int) -> None:
+def _take_email_quota(cur: Current, count: int) -> None:
     """Count `count` emails against the caller's day, or refuse (429) before anything is stored or sent."""
-    quota = wiring(cur).email_quota
-    if quota is None and isinstance(getattr(store, "table_name", None), str) and hasattr(store, "client"):
-        from witan.aws.email_quota import DynamoEmailQuota
-
-        quota = DynamoEmailQuota(store.table_name, store.client)
-    if quota is None or quota.take(cur.sub, count, RECIPIENTS_PER_DAY, cur.now):
+    if wiring(cur).email_quota.take(cur.sub, count, RECIPIENTS_PER_DAY, cur.now):
         return
     cur.record.deny("email-quota-exceeded")
     cur.record.detail["email_quota"] = RECIPIENTS_PER_DAY
@@ -96,7 +91,7 @@ class _WriteAheadStore:
         record = self.cur.record
         record.resource, extra = creation_audit(new.request_id, new.meta)
         record.detail.update(extra)
-        _take_email_quota(self.cur, self.inner, len(new.submissions))
+        _take_email_quota(self.cur, len(new.submissions))
         with self.cur.changing(201):
             self.inner.create(new)
 
@@ -228,7 +223,7 @@ def _owner_action(
     admin = cur.principal.is_admin
     _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
     if emails:
-        _take_email_quota(cur, service.store, emails)
+        _take_email_quota(cur, emails)
     with cur.changing(200):
         return _owned(cur, lambda: action(cur, service, admin))
 
