@@ -11,6 +11,7 @@ from typing import Any
 
 import aws_stack
 import pytest
+from dynamo_tables import create_audit_table
 from witan.audit.query import (
     encode_token,
     find_events,
@@ -19,7 +20,7 @@ from witan.audit.query import (
     usage_report_csv,
 )
 from witan.audit.records import AuditEvent, AuditReadError
-from witan.aws.audit_table import DynamoAuditReader, DynamoAuditTrail, create_audit_table
+from witan.aws.audit_table import DynamoAuditReader, DynamoAuditTrail
 from witan.errors import WitanError
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from witan.aws.dynamo import condition_failed, query_items
+from witan.aws.dynamo import DynamoTable, condition_failed
 from witan.collect.records import (
     META_SK,
     CheckRecord,
@@ -118,14 +118,10 @@ def destination_from_meta(item: Mapping[str, Any]) -> Destination | None:
     )
 
 
-class DynamoCheckStore:
+class DynamoCheckStore(DynamoTable):
     """`CheckStore` on the requests table."""
 
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        if not table_name:
-            raise ValueError("requests table name is required (REQUESTS_TABLE)")
-        self.table_name = table_name
-        self.client = client if client is not None else make_client()
+    REQUIRED_SETTING = "REQUESTS_TABLE"
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self.client.get_item(
@@ -342,17 +338,13 @@ def _decode_cursor(cursor: str, requester_sub: str) -> dict[str, Any]:
     return raw
 
 
-class DynamoRequestStore:
+class DynamoRequestStore(DynamoTable):
     """`RequestStore` on the requests table (docs/data-model.md, "Collect+Share requests")."""
 
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        if not table_name:
-            raise ValueError("requests table name is required (REQUESTS_TABLE)")
-        self.table_name = table_name
-        self.client = client if client is not None else make_client()
+    REQUIRED_SETTING = "REQUESTS_TABLE"
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
-        return [_plain(i) for i in query_items(self.client, TableName=self.table_name, **kwargs)]
+        return [_plain(i) for i in self.query(**kwargs)]
 
     def create(self, new: Any) -> None:
         operations = [
