@@ -25,7 +25,9 @@ from moto.dynamodb.models.table import Table
 from moto.server import ThreadedMotoServer
 from witan.audit.chain import verify_items
 from witan.audit.records import AuditEvent, AuditWriteError
-from witan.aws.audit_table import DynamoAuditTrail, create_audit_table, scan_items, verify
+from witan.aws.audit_table import DynamoAuditTrail, scan_items, verify
+
+from tests.integration.dynamo_tables import create_audit_table
 
 EVENTS_PER_RUN = int(os.environ.get("BENCH_AUDIT_EVENTS", "160"))
 VERIFY_EVENTS = int(os.environ.get("BENCH_AUDIT_VERIFY_EVENTS", "800"))

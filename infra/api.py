@@ -21,6 +21,8 @@ There are no MOCK integrations (OPTIONS preflights), which */* would break."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
@@ -79,6 +81,9 @@ GATEWAY_ERRORS = {
 
 
 class Api(Construct):
+    """Cognito (pool, groups, clients, managed login), access_api and its rights, the REST API with its
+    access log and routes, and the daily reminder schedule. Each part is built by a method named for it."""
+
     def __init__(
         self,
         scope: Construct,
@@ -91,10 +96,34 @@ class Api(Construct):
         state_machine: sfn.StateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.user_pool = cognito.UserPool(
+        self.config = config
+        self.user_pool = self._user_pool()
+        self._groups()
+        self.user_pool_client = self._web_client()
+        self.user_pool_domain = self._console_domain()
+        self.access_api = self._function(storage, layers, mail, state_machine)
+        self._grant_function(storage, mail, state_machine)
+        self.access_log_group = self._access_log_group()
+        self.rest_api = self._rest_api()
+        self.refusals_subscription = self._refusals_subscription()
+        # RestApi adds its own Endpoint output; the stack's outputs are the contract's list (ApiUrl).
+        self.rest_api.node.try_remove_child("Endpoint")
+        self.origin = self._origin()
+        self._allow_browser_origin(storage)
+        self.console_client = self._console_client()
+        self._gateway_responses()
+        self.validator = self._request_validator()
+        self.authorizer = self._authorizer()
+        self._routes()
+        self.reminder_rule = self._reminder_schedule()
+
+    # -- Cognito -------------------------------------------------------------------------------------
+
+    def _user_pool(self) -> cognito.UserPool:
+        return cognito.UserPool(
             self,
             "UserPool",
-            user_pool_name=config.name("users"),
+            user_pool_name=self.config.name("users"),
             self_sign_up_enabled=False,  # accounts are created by a platform admin
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
@@ -117,6 +146,9 @@ class Api(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+    def _groups(self) -> None:
+        """The platform admins' group and one group per configured organisation."""
         cognito.CfnUserPoolGroup(
             self,
             "PlatformAdminGroup",
@@ -125,7 +157,7 @@ class Api(Construct):
             description="Witan platform administrators",
             precedence=0,
         )
-        for index, group in enumerate(config.organisation_groups):
+        for index, group in enumerate(self.config.organisation_groups):
             cognito.CfnUserPoolGroup(
                 self,
                 f"OrganisationGroup{index}",
@@ -134,37 +166,76 @@ class Api(Construct):
                 description=f"Members of organisation {group}",
                 precedence=10,
             )
-        self.user_pool_client = self.user_pool.add_client(
+
+    @staticmethod
+    def _client_limits() -> dict[str, Any]:
+        """What both app clients share: the attributes they may read and write, and token lifetimes."""
+        return {
+            "read_attributes": cognito.ClientAttributes().with_standard_attributes(
+                email=True, email_verified=True, fullname=True
+            ),
+            # Users may not rewrite their own email through a client (an admin changes it): without this
+            # list every standard attribute, email included, is writable with the access token.
+            "write_attributes": cognito.ClientAttributes().with_standard_attributes(fullname=True),
+            "prevent_user_existence_errors": True,
+            "access_token_validity": Duration.hours(1),
+            "id_token_validity": Duration.hours(1),
+            "refresh_token_validity": Duration.days(1),
+        }
+
+    def _web_client(self) -> cognito.UserPoolClient:
+        """The client of scripts and the local demo (password sign-in, no OAuth)."""
+        return self.user_pool.add_client(
             "WebClient",
-            user_pool_client_name=config.name("web"),
+            user_pool_client_name=self.config.name("web"),
             generate_secret=False,
             # USER_PASSWORD_AUTH lets the local demo and scripts sign in without SRP.
             auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
             disable_o_auth=True,
-            # Users may not rewrite their own email through the client (an admin changes it): without
-            # this list every standard attribute, email included, is writable with the access token.
-            read_attributes=cognito.ClientAttributes().with_standard_attributes(
-                email=True, email_verified=True, fullname=True
-            ),
-            write_attributes=cognito.ClientAttributes().with_standard_attributes(fullname=True),
-            prevent_user_existence_errors=True,
-            access_token_validity=Duration.hours(1),
-            id_token_validity=Duration.hours(1),
-            refresh_token_validity=Duration.days(1),
+            **self._client_limits(),
         )
 
-        # Managed login for the console: the pool's Cognito domain and a public client (no secret) for
-        # the authorization-code flow with PKCE. Its callback and sign-out URLs are set below, once the
-        # API's origin is known. The domain prefix is unique per account (prefixes are global).
-        self.user_pool_domain = self.user_pool.add_domain(
+    def _console_domain(self) -> cognito.UserPoolDomain:
+        """Managed login for the console: the pool's Cognito domain, with a public client (no secret)
+        for the authorization-code flow with PKCE (_console_client, once the API's origin is known).
+        The domain prefix is unique per account (prefixes are global)."""
+        return self.user_pool.add_domain(
             "ConsoleDomain",
             cognito_domain=cognito.CognitoDomainOptions(
-                domain_prefix=f"{config.name('console')}-{Stack.of(self).account}"
+                domain_prefix=f"{self.config.name('console')}-{Stack.of(self).account}"
             ),
         )
-        self.console_client: cognito.UserPoolClient | None = None
 
-        self.access_api = WitanFunction(
+    def _console_client(self) -> cognito.UserPoolClient:
+        """The console's public client, its callback the console on the API's own origin; access_api
+        gets the sign-in settings the console page reads."""
+        console_url = f"{self.origin}/{STAGE_NAME}/console/"
+        client = self.user_pool.add_client(
+            "ConsoleClient",
+            user_pool_client_name=self.config.name("console"),
+            generate_secret=False,  # a browser app: PKCE instead of a secret
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=[console_url],
+                logout_urls=[console_url],
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            **self._client_limits(),
+        )
+        function = self.access_api.function
+        function.add_environment(CONSOLE_AUTH_URL_ENV, self.user_pool_domain.base_url())
+        function.add_environment(CONSOLE_CLIENT_ID_ENV, client.user_pool_client_id)
+        return client
+
+    # -- the function and its rights ------------------------------------------------------------------
+
+    def _function(
+        self, storage: Storage, layers: Layers, mail: Mail, state_machine: sfn.StateMachine
+    ) -> WitanFunction:
+        config = self.config
+        return WitanFunction(
             self,
             "AccessApi",
             config=config,
@@ -191,6 +262,8 @@ class Api(Construct):
                 settings.ADMIN_MFA: "required",
             },
         )
+
+    def _grant_function(self, storage: Storage, mail: Mail, state_machine: sfn.StateMachine) -> None:
         fn = self.access_api
         tables = (
             storage.catalog_table,
@@ -218,17 +291,22 @@ class Api(Construct):
         fn.grant("StartModelRuns", ("states:StartExecution",), [state_machine.state_machine_arn])
         grant_send_email(fn, mail)
 
-        self.access_log_group = logs.LogGroup(
+    # -- the REST API, its access log and its origin --------------------------------------------------
+
+    def _access_log_group(self) -> logs.LogGroup:
+        return logs.LogGroup(
             self,
             "AccessLogs",
-            log_group_name=f"/aws/apigateway/{config.name('api')}/access",
+            log_group_name=f"/aws/apigateway/{self.config.name('api')}/access",
             retention=LOG_RETENTION,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.rest_api = apigw.RestApi(
+
+    def _rest_api(self) -> apigw.RestApi:
+        return apigw.RestApi(
             self,
             "RestApi",
-            rest_api_name=config.name("api"),
+            rest_api_name=self.config.name("api"),
             description="Witan datastore and collect API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             binary_media_types=list(BINARY_MEDIA_TYPES),
@@ -252,82 +330,77 @@ class Api(Construct):
                 throttling_burst_limit=THROTTLE_BURST,
             ),
         )
-        # Requests refused before the function ran (authorizer 401, unknown route 403, throttling 429,
-        # validator 400) reach access_api from the access log, so that each leaves one audit event too.
-        # LambdaDestination adds the permission for logs.amazonaws.com, scoped to this log group.
-        self.refusals_subscription = logs.SubscriptionFilter(
+
+    def _refusals_subscription(self) -> logs.SubscriptionFilter:
+        """Requests refused before the function ran (authorizer 401, unknown route 403, throttling 429,
+        validator 400) reach access_api from the access log, so that each leaves one audit event too.
+        LambdaDestination adds the permission for logs.amazonaws.com, scoped to this log group."""
+        return logs.SubscriptionFilter(
             self,
             "GatewayRefusals",
             log_group=self.access_log_group,
-            destination=logs_destinations.LambdaDestination(fn.function),
+            destination=logs_destinations.LambdaDestination(self.access_api.function),
             filter_pattern=logs.FilterPattern.literal(gateway_log.REFUSED_FILTER_PATTERN),
-            filter_name=config.name("gateway-refusals"),
+            filter_name=self.config.name("gateway-refusals"),
         )
-        # RestApi adds its own Endpoint output; the stack's outputs are the contract's list (ApiUrl).
-        self.rest_api.node.try_remove_child("Endpoint")
-        # The browser origin of pages the API serves (the partner page), built from the API id, which
-        # does not depend on the bucket (its methods and deployment do). Not `rest_api.url`: that would
-        # make what uses it depend on the deployment.
+
+    def _origin(self) -> str:
+        """The browser origin of pages the API serves (the partner page), built from the API id, which
+        does not depend on the bucket (its methods and deployment do). Not `rest_api.url`: that would
+        make what uses it depend on the deployment."""
         stack = Stack.of(self)
-        self.origin = f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
-        # The partner page posts its presigned form straight to the data bucket from that origin.
+        return f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+
+    def _allow_browser_origin(self, storage: Storage) -> None:
+        # The partner page posts its presigned form straight to the data bucket from the API's origin.
         storage.allow_browser_uploads(self.origin)
         # The console reads run outputs (CSV) with fetch() from their presigned GETs: a GET rule for the
         # same origin (simple requests: no preflight, no request headers, nothing exposed).
         storage.data_bucket.add_cors_rule(
             id="console-reads", allowed_methods=[s3.HttpMethods.GET], allowed_origins=[self.origin]
         )
-        console_url = f"{self.origin}/{STAGE_NAME}/console/"
-        self.console_client = self.user_pool.add_client(
-            "ConsoleClient",
-            user_pool_client_name=config.name("console"),
-            generate_secret=False,  # a browser app: PKCE instead of a secret
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(authorization_code_grant=True),
-                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
-                callback_urls=[console_url],
-                logout_urls=[console_url],
-            ),
-            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
-            read_attributes=cognito.ClientAttributes().with_standard_attributes(
-                email=True, email_verified=True, fullname=True
-            ),
-            write_attributes=cognito.ClientAttributes().with_standard_attributes(fullname=True),
-            prevent_user_existence_errors=True,
-            access_token_validity=Duration.hours(1),
-            id_token_validity=Duration.hours(1),
-            refresh_token_validity=Duration.days(1),
-        )
-        fn.function.add_environment(CONSOLE_AUTH_URL_ENV, self.user_pool_domain.base_url())
-        fn.function.add_environment(CONSOLE_CLIENT_ID_ENV, self.console_client.user_pool_client_id)
+
+    # -- what API Gateway answers itself, and the routes -----------------------------------------------
+
+    def _gateway_responses(self) -> None:
         for response_type, (code, message) in GATEWAY_ERRORS.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{code.title().replace('_', '')}{response_type.response_type}",
                 type=response_type,
                 templates={"application/json": f'{{"code": "{code}", "message": {message}}}'},
             )
-        self.validator = self.rest_api.add_request_validator(
+
+    def _request_validator(self) -> apigw.RequestValidator:
+        return self.rest_api.add_request_validator(
             "RequestValidator",
-            request_validator_name=config.name("api-validator"),
+            request_validator_name=self.config.name("api-validator"),
             validate_request_parameters=True,
             validate_request_body=True,
         )
-        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+
+    def _authorizer(self) -> apigw.CognitoUserPoolsAuthorizer:
+        return apigw.CognitoUserPoolsAuthorizer(
             self,
             "Authorizer",
-            authorizer_name=config.name("cognito"),
+            authorizer_name=self.config.name("cognito"),
             cognito_user_pools=[self.user_pool],
             identity_source=apigw.IdentitySource.header("Authorization"),
         )
-        integration = apigw.LambdaIntegration(fn.function, proxy=True, allow_test_invoke=False)
-        signed_in = {
+
+    def _routes(self) -> None:
+        """Signed-in routes (ANY / and /{proxy+}, Cognito-authorised); without the authorizer: the
+        public API description, the partner routes (capability tokens) and the console's files."""
+        integration = apigw.LambdaIntegration(self.access_api.function, proxy=True, allow_test_invoke=False)
+        signed_in: dict[str, Any] = {
             "authorizer": self.authorizer,
             "authorization_type": apigw.AuthorizationType.COGNITO,
             "request_validator": self.validator,
             "request_parameters": {"method.request.header.Authorization": True},
         }
-        open_route = {"authorization_type": apigw.AuthorizationType.NONE, "request_validator": self.validator}
+        open_route: dict[str, Any] = {
+            "authorization_type": apigw.AuthorizationType.NONE,
+            "request_validator": self.validator,
+        }
         root = self.rest_api.root
         self.root_method = root.add_method("ANY", integration, **signed_in)
         self.proxy_method = root.add_resource("{proxy+}").add_method("ANY", integration, **signed_in)
@@ -341,24 +414,27 @@ class Api(Construct):
             console.add_resource("{proxy+}").add_method("GET", integration, **open_route),
         )
 
+    # -- the daily schedule ---------------------------------------------------------------------------
+
+    def _reminder_schedule(self) -> events.Rule:
+        """The daily reminder/digest run: the scheduled event's own fields (`source: aws.events`, its
+        `time`, `id`) plus the link base; access_api dispatches it to run_reminders() then
+        run_digests(). The requests-table writes it needs (transactions are authorised per item:
+        Put/Update/Delete/ConditionCheck, and Query on gsi1) and ses:SendEmail are in
+        ReadWriteApiTables and SendEmail (_grant_function)."""
         # Partner links in scheduled reminders: the stage URL, built from the API id (not `rest_api.url`,
         # which would make the target depend on the deployment). Passed in the rule's input, not as an
         # environment variable, so the function's environment stays the contract of witan/settings.py.
         link_base = f"{self.origin}/{STAGE_NAME}"
-        # The daily reminder/digest run: the scheduled event's own fields (`source: aws.events`, its
-        # `time`, `id`) plus the link base; access_api dispatches it to run_reminders() then
-        # run_digests(). The requests-table writes it needs (transactions are authorised per item:
-        # Put/Update/Delete/ConditionCheck, and Query on gsi1) and ses:SendEmail are in
-        # ReadWriteApiTables and SendEmail above.
-        self.reminder_rule = events.Rule(
+        return events.Rule(
             self,
             "CollectReminders",
-            rule_name=config.name("collect-reminders"),
+            rule_name=self.config.name("collect-reminders"),
             description="Daily Collect+Share reminders to partners and digests to requesters",
             schedule=events.Schedule.cron(**REMINDER_SCHEDULE),
             targets=[
                 targets.LambdaFunction(
-                    fn.function,
+                    self.access_api.function,
                     retry_attempts=2,
                     max_event_age=Duration.hours(6),
                     event=events.RuleTargetInput.from_object(

@@ -41,6 +41,9 @@ SIGNING_SPEC = kms.KeySpec.ECC_NIST_P256
 
 
 class AuditSeal(Construct):
+    """The audit table's stream, the sealer function, its signing key and seal bucket, what runs it (the
+    stream and a schedule), and access_api's rights to verify seals."""
+
     def __init__(
         self,
         scope: Construct,
@@ -52,15 +55,25 @@ class AuditSeal(Construct):
         access_api: WitanFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        table = storage.audit_table
+        self.stream_arn = self._stream(storage.audit_table)
+        self.sealer = self._sealer(config, storage.audit_table, layers)
+        self.key = self._signing_key(config)
+        self.bucket = self._seal_bucket(config, storage)
+        self._grant_sealer(storage.audit_table)
+        self.stream_mapping, self.schedule = self._triggers(config)
+        self._grant_verification(access_api)
+
+    def _stream(self, table: ddb.Table) -> str:
+        """Turn on the table's stream (new and old images) through its CloudFormation resource."""
         cfn_table = table.node.default_child
         assert isinstance(cfn_table, ddb.CfnTable)
         cfn_table.stream_specification = ddb.CfnTable.StreamSpecificationProperty(
             stream_view_type=STREAM_VIEW
         )
-        self.stream_arn = cfn_table.attr_stream_arn
+        return cfn_table.attr_stream_arn
 
-        self.sealer = WitanFunction(
+    def _sealer(self, config: WitanConfig, table: ddb.Table, layers: Layers) -> WitanFunction:
+        return WitanFunction(
             self,
             "Sealer",
             config=config,
@@ -75,9 +88,11 @@ class AuditSeal(Construct):
                 settings.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
             },
         )
-        sealer_role_arn = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{self.sealer.function_name}-role"
 
-        self.key = kms.Key(
+    def _signing_key(self, config: WitanConfig) -> kms.Key:
+        """The KMS signing key, whose own policy lets no one but the sealer's role sign."""
+        sealer_role_arn = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{self.sealer.function_name}-role"
+        key = kms.Key(
             self,
             "SealKey",
             alias=f"alias/{config.name('audit-seal')}",
@@ -87,7 +102,7 @@ class AuditSeal(Construct):
             removal_policy=RemovalPolicy.RETAIN,  # old seals stay verifiable
         )
         # By role ARN string, not a reference to the role: the role's policy refers to the key.
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyTheSealerSigns",
                 effect=iam.Effect.DENY,
@@ -97,8 +112,10 @@ class AuditSeal(Construct):
                 conditions={"ArnNotEquals": {"aws:PrincipalArn": sealer_role_arn}},
             )
         )
+        return key
 
-        self.bucket = s3.Bucket(
+    def _seal_bucket(self, config: WitanConfig, storage: Storage) -> s3.Bucket:
+        return s3.Bucket(
             self,
             "SealBucket",
             bucket_name=f"{config.name('audit-seals')}-{Aws.ACCOUNT_ID}-{Aws.REGION}",
@@ -117,6 +134,7 @@ class AuditSeal(Construct):
             auto_delete_objects=False,
         )
 
+    def _grant_sealer(self, table: ddb.Table) -> None:
         sealer = self.sealer
         sealer.function.add_environment(settings.AUDIT_SEAL_BUCKET, self.bucket.bucket_name)
         sealer.function.add_environment(settings.AUDIT_SEAL_KEY_ID, self.key.key_arn)
@@ -137,43 +155,43 @@ class AuditSeal(Construct):
         sealer.grant(
             "WriteSeals", ("s3:PutObject", "s3:GetObject"), [self.bucket.arn_for_objects(f"{SEAL_PREFIX}*")]
         )
-        sealer.grant(
+        self._grant_list_seals(sealer)
+
+    def _grant_list_seals(self, function: WitanFunction) -> None:
+        function.grant(
             "ListSeals",
             ("s3:ListBucket",),
             [self.bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{SEAL_PREFIX}*"]}},
         )
 
-        self.stream_mapping = lambda_.EventSourceMapping(
+    def _triggers(self, config: WitanConfig) -> tuple[lambda_.EventSourceMapping, events.Rule]:
+        """The stream's batches, and a schedule so that a quiet trail is sealed too."""
+        function = self.sealer.function
+        stream_mapping = lambda_.EventSourceMapping(
             self,
             "AuditStream",
-            target=sealer.function,
+            target=function,
             event_source_arn=self.stream_arn,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
             batch_size=STREAM_BATCH_SIZE,
             max_batching_window=STREAM_BATCH_WINDOW,
             retry_attempts=10,
         )
-        self.schedule = events.Rule(
+        schedule = events.Rule(
             self,
             "SealSchedule",
             rule_name=config.name("audit-seal"),
             description="Seal the audit chains' heads even when nothing is written",
             schedule=events.Schedule.rate(SEAL_EVERY),
-            targets=[
-                targets.LambdaFunction(sealer.function, retry_attempts=2, max_event_age=Duration.minutes(5))
-            ],
+            targets=[targets.LambdaFunction(function, retry_attempts=2, max_event_age=Duration.minutes(5))],
         )
+        return stream_mapping, schedule
 
-        # GET /audit/verify checks the chains against the newest seals.
-        api = access_api
+    def _grant_verification(self, api: WitanFunction) -> None:
+        """GET /audit/verify checks the chains against the newest seals."""
         api.function.add_environment(settings.AUDIT_SEAL_BUCKET, self.bucket.bucket_name)
         api.function.add_environment(settings.AUDIT_SEAL_KEY_ID, self.key.key_arn)
         api.grant("VerifySeals", ("kms:Verify",), [self.key.key_arn])
         api.grant("ReadSeals", ("s3:GetObject",), [self.bucket.arn_for_objects(f"{SEAL_PREFIX}*")])
-        api.grant(
-            "ListSeals",
-            ("s3:ListBucket",),
-            [self.bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{SEAL_PREFIX}*"]}},
-        )
+        self._grant_list_seals(api)

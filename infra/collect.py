@@ -65,6 +65,9 @@ def table_and_indexes(table_arn: str) -> list[str]:
 
 
 class Collect(Construct):
+    """The upload queue and its dead-letter queue, fed by the data bucket's uploads/, and the
+    upload_validator function with exactly the rights a check and a delivery need."""
+
     def __init__(
         self,
         scope: Construct,
@@ -76,7 +79,25 @@ class Collect(Construct):
         mail: Mail,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue, self.queue = self._queues(config)
+        storage.data_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=settings.UPLOADS_PREFIX),
+        )
+        self.validator = self._validator(config, storage, layers, mail)
+        self._grant_checks(storage)
+        self._grant_deliveries(storage)
+        grant_audit_append(self.validator, storage)
+        grant_send_email(self.validator, mail)
+        # Grants the queue read/delete to the role; each failed message is reported on its own.
+        self.validator.function.add_event_source(
+            sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
+        )
+
+    def _queues(self, config: WitanConfig) -> tuple[sqs.Queue, sqs.Queue]:
+        """The dead-letter queue, and the upload queue that sends it what failed MAX_RECEIVE_COUNT times."""
+        dead_letter_queue = sqs.Queue(
             self,
             "UploadDeadLetterQueue",
             queue_name=config.name("uploads-dlq"),
@@ -84,7 +105,7 @@ class Collect(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        self.queue = sqs.Queue(
+        queue = sqs.Queue(
             self,
             "UploadQueue",
             queue_name=config.name("uploads"),
@@ -94,16 +115,13 @@ class Collect(Construct):
             visibility_timeout=Duration.seconds(FUNCTION_TIMEOUT.to_seconds() * 6),
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
+                max_receive_count=MAX_RECEIVE_COUNT, queue=dead_letter_queue
             ),
         )
-        storage.data_bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(self.queue),
-            s3.NotificationKeyFilter(prefix=settings.UPLOADS_PREFIX),
-        )
+        return dead_letter_queue, queue
 
-        self.validator = WitanFunction(
+    def _validator(self, config: WitanConfig, storage: Storage, layers: Layers, mail: Mail) -> WitanFunction:
+        return WitanFunction(
             self,
             "UploadValidator",
             config=config,
@@ -126,6 +144,9 @@ class Collect(Construct):
                 settings.MAX_UPLOAD_BYTES: str(settings.DEFAULT_MAX_UPLOAD_BYTES),
             },
         )
+
+    def _grant_checks(self, storage: Storage) -> None:
+        """A check: read the upload, write its reports and curated Parquet, update the request."""
         fn = self.validator
         fn.grant(
             "ReadUploads",
@@ -142,9 +163,13 @@ class Collect(Construct):
         fn.grant("ReadReports", ("s3:GetObject",), [storage.objects(settings.REPORTS_PREFIX)])
         grant_list_bucket(fn, storage)
         fn.grant("ReadWriteRequests", TABLE_READ_WRITE, table_and_indexes(storage.requests_table.table_arn))
-        # A valid upload becomes a dataset version: the CSV the datastore serves (its Parquet goes to
-        # curated/ above), the version and its SOURCE marker in one transaction (Put items, conditional),
-        # and the request's share_with as grants (read the dataset's grants, put missing ones).
+
+    def _grant_deliveries(self, storage: Storage) -> None:
+        """A delivery: a valid upload becomes a dataset version: the CSV the datastore serves (its
+        Parquet goes to curated/ with the check), the version and its SOURCE marker in one transaction
+        (Put items, conditional), and the request's share_with as grants (read the dataset's grants,
+        put missing ones)."""
+        fn = self.validator
         fn.grant("WriteCollectedVersions", ("s3:PutObject",), [storage.objects(settings.DATASETS_PREFIX)])
         bucket = storage.data_bucket.node.default_child
         assert isinstance(bucket, CfnResource)
@@ -183,10 +208,4 @@ class Collect(Construct):
                 resources=table_and_indexes(storage.requests_table.table_arn),
                 conditions={"ForAnyValue:StringEquals": {"dynamodb:Attributes": list(DELIVERY_INPUTS)}},
             )
-        )
-        grant_audit_append(fn, storage)
-        grant_send_email(fn, mail)
-        # Grants the queue read/delete to the role; each failed message is reported on its own.
-        fn.function.add_event_source(
-            sources.SqsEventSource(self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True)
         )

@@ -18,9 +18,17 @@ from infra.config import WitanConfig
 from infra.lambdas import METRICS_NAMESPACE, WitanFunction
 
 PERIOD = Duration.minutes(5)
+SUMMED: dict[str, Any] = {"period": PERIOD, "statistic": "Sum"}
+
+
+def _graph(title: str, *left: cw.IMetric, right: list[cw.IMetric] | None = None) -> cw.GraphWidget:
+    """A half-width graph of the dashboard."""
+    return cw.GraphWidget(title=title, left=list(left), right=right, width=12)
 
 
 class Monitoring(Construct):
+    """The alarm topic (email to the admin), the alarms, and the overview dashboard."""
+
     def __init__(
         self,
         scope: Construct,
@@ -35,6 +43,8 @@ class Monitoring(Construct):
         audit_sealer: WitanFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.config = config
+        self.upload_validator = upload_validator
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -43,106 +53,149 @@ class Monitoring(Construct):
             enforce_ssl=True,
         )
         self.topic.add_subscription(subs.EmailSubscription(config.admin_email))
-        action = cw_actions.SnsAction(self.topic)
-
-        # Powertools metrics carry the function's service name as the "service" dimension.
-        def witan_metric(name: str, label: str, service: str = upload_validator.folder) -> cw.Metric:
-            return cw.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=name,
-                dimensions_map={"service": service},
-                statistic="Sum",
-                period=PERIOD,
-                label=label,
-            )
+        self.alarms: list[cw.Alarm] = []
+        self.alarm_names: list[str] = []
 
         dlq_depth = dead_letter_queue.metric_approximate_number_of_messages_visible(
             period=PERIOD, statistic="Maximum"
         )
-        api_4xx = rest_api.metric_client_error(period=PERIOD, statistic="Sum")
-        api_5xx = rest_api.metric_server_error(period=PERIOD, statistic="Sum")
-        runs_ok = state_machine.metric_succeeded(period=PERIOD, statistic="Sum")
-        runs_failed = state_machine.metric_failed(period=PERIOD, statistic="Sum")
-
-        self.alarms: list[cw.Alarm] = []
-        self.alarm_names: list[str] = []
-
-        def alarm(construct_id: str, name: str, metric: cw.IMetric, description: str) -> None:
-            created = cw.Alarm(
-                self,
-                construct_id,
-                alarm_name=config.name(name),
-                alarm_description=description,
-                metric=metric,
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            created.add_alarm_action(action)
-            self.alarms.append(created)
-            self.alarm_names.append(config.name(name))
-
-        alarm(
+        runs_failed = state_machine.metric_failed(**SUMMED)
+        self._alarm(
             "DlqNotEmpty",
             "uploads-dlq-not-empty",
             dlq_depth,
             "Upload messages failed 3 times and wait in the DLQ",
         )
-        alarm("Api5xx", "api-5xx", api_5xx, "The API returned server errors")
-        alarm("ModelRunsFailed", "model-runs-failed", runs_failed, "A model run execution failed")
+        self._alarm(
+            "Api5xx",
+            "api-5xx",
+            rest_api.metric_server_error(**SUMMED),
+            "The API returned server errors",
+        )
+        self._alarm("ModelRunsFailed", "model-runs-failed", runs_failed, "A model run execution failed")
         if audit_sealer is not None:
-            self._audit_alarms(config, audit_sealer, witan_metric, alarm)
+            self._audit_alarms(audit_sealer)
         for fn in functions:
-            alarm(
+            self._alarm(
                 f"{fn.node.id}Errors",
                 f"{fn.folder.replace('_', '-')}-errors",
-                fn.function.metric_errors(period=PERIOD, statistic="Sum"),
+                fn.function.metric_errors(**SUMMED),
                 f"{fn.function_name} raised errors",
             )
+        self.dashboard = self._dashboard(functions, dlq_depth, rest_api, state_machine)
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=config.name("overview"))
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Uploads checked and invalid",
-                left=[witan_metric("UploadsChecked", "checked"), witan_metric("UploadsInvalid", "invalid")],
-                width=12,
-            ),
-            cw.GraphWidget(title="Upload dead-letter queue depth", left=[dlq_depth], width=12),
+    def _metric(self, name: str, label: str, service: str | None = None) -> cw.Metric:
+        """A Witan metric; Powertools metrics carry the function's service name as the "service"
+        dimension (upload_validator's unless said)."""
+        return cw.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": service or self.upload_validator.folder},
+            statistic="Sum",
+            period=PERIOD,
+            label=label,
         )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(title="API errors", left=[api_4xx, api_5xx], width=12),
-            cw.GraphWidget(
-                title="API latency",
-                left=[
-                    rest_api.metric_latency(period=PERIOD, statistic=stat) for stat in ("p50", "p90", "p99")
-                ],
-                width=12,
+
+    def _alarm(
+        self,
+        construct_id: str,
+        name: str,
+        metric: cw.IMetric,
+        description: str,
+        *,
+        evaluation_periods: int = 1,
+        when_below: bool = False,
+    ) -> None:
+        """An alarm that emails the topic: at 1 or more in a period (by default), or below 1 in each of
+        `evaluation_periods` periods with missing data counted as none (when_below)."""
+        created = cw.Alarm(
+            self,
+            construct_id,
+            alarm_name=self.config.name(name),
+            alarm_description=description,
+            metric=metric,
+            threshold=1,
+            evaluation_periods=evaluation_periods,
+            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD
+            if when_below
+            else cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.BREACHING
+            if when_below
+            else cw.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(created)
+        self.alarm_names.append(self.config.name(name))
+
+    def _audit_alarms(self, sealer: WitanFunction) -> None:
+        """Tampering seen on the audit table's stream, and a sealer that stopped sealing."""
+        tamper = self._metric("AuditTamperAlerts", "audit items changed or removed", sealer.folder)
+        self._alarm(
+            "AuditTampered",
+            "audit-tampered",
+            tamper,
+            "An audit item was modified, removed other than by TTL after its retention, or written with a "
+            "short expiry (audit_sealer logs say which)",
+        )
+        # The schedule seals every few minutes: none in three periods means the window is growing.
+        seals = self._metric("AuditSealsWritten", "audit seals written", sealer.folder)
+        self._alarm(
+            "AuditSealsMissing",
+            "audit-seals-missing",
+            seals,
+            "No audit seal was written for 15 minutes: changes to the trail are not being anchored",
+            evaluation_periods=3,
+            when_below=True,
+        )
+
+    def _dashboard(
+        self,
+        functions: list[WitanFunction],
+        dlq_depth: cw.IMetric,
+        rest_api: apigw.RestApi,
+        state_machine: sfn.StateMachine,
+    ) -> cw.Dashboard:
+        metric = self._metric
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=self.config.name("overview"))
+        dashboard.add_widgets(
+            _graph(
+                "Uploads checked and invalid",
+                metric("UploadsChecked", "checked"),
+                metric("UploadsInvalid", "invalid"),
+            ),
+            _graph("Upload dead-letter queue depth", dlq_depth),
+        )
+        dashboard.add_widgets(
+            _graph(
+                "API errors", rest_api.metric_client_error(**SUMMED), rest_api.metric_server_error(**SUMMED)
+            ),
+            _graph(
+                "API latency",
+                *(rest_api.metric_latency(period=PERIOD, statistic=s) for s in ("p50", "p90", "p99")),
             ),
         )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Model runs",
-                left=[runs_ok, runs_failed],
+        dashboard.add_widgets(
+            _graph(
+                "Model runs",
+                state_machine.metric_succeeded(**SUMMED),
+                state_machine.metric_failed(**SUMMED),
                 right=[
-                    witan_metric("ModelRunsSucceeded", "recorded succeeded", "model_run"),
-                    witan_metric("ModelRunsFailed", "recorded failed", "model_run"),
+                    metric("ModelRunsSucceeded", "recorded succeeded", "model_run"),
+                    metric("ModelRunsFailed", "recorded failed", "model_run"),
                 ],
-                width=12,
             ),
-            cw.GraphWidget(
-                title="Function errors",
-                left=[
-                    fn.function.metric_errors(period=PERIOD, statistic="Sum", label=fn.folder)
-                    for fn in functions
-                ],
-                width=12,
+            _graph(
+                "Function errors", *(fn.function.metric_errors(**SUMMED, label=fn.folder) for fn in functions)
             ),
         )
-        # By ARN string rather than a reference to the alarms: moto's CloudFormation ignores alarms,
-        # and a GetAtt on an ignored resource would fail the whole local deployment.
+        dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self._alarms_by_arn(), width=24))
+        return dashboard
+
+    def _alarms_by_arn(self) -> list[cw.IAlarm]:
+        """By ARN string rather than a reference to the alarms: moto's CloudFormation ignores alarms,
+        and a GetAtt on an ignored resource would fail the whole local deployment."""
         stack = Stack.of(self)
-        by_arn = [
+        return [
             cw.Alarm.from_alarm_arn(
                 self,
                 f"{alarm.node.id}Ref",
@@ -155,34 +208,3 @@ class Monitoring(Construct):
             )
             for alarm, name in zip(self.alarms, self.alarm_names, strict=True)
         ]
-        self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=by_arn, width=24))
-
-    def _audit_alarms(
-        self, config: WitanConfig, sealer: WitanFunction, witan_metric: Any, alarm: Any
-    ) -> None:
-        """Tampering seen on the audit table's stream, and a sealer that stopped sealing."""
-        tamper = witan_metric("AuditTamperAlerts", "audit items changed or removed", sealer.folder)
-        alarm(
-            "AuditTampered",
-            "audit-tampered",
-            tamper,
-            "An audit item was modified, removed other than by TTL after its retention, or written with a "
-            "short expiry (audit_sealer logs say which)",
-        )
-        # The schedule seals every few minutes: none in three periods means the window is growing.
-        seals = witan_metric("AuditSealsWritten", "audit seals written", sealer.folder)
-        created = cw.Alarm(
-            self,
-            "AuditSealsMissing",
-            alarm_name=config.name("audit-seals-missing"),
-            alarm_description="No audit seal was written for 15 minutes: changes to the trail are not "
-            "being anchored",
-            metric=seals,
-            threshold=1,
-            evaluation_periods=3,
-            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.BREACHING,
-        )
-        created.add_alarm_action(cw_actions.SnsAction(self.topic))
-        self.alarms.append(created)
-        self.alarm_names.append(config.name("audit-seals-missing"))

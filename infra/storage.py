@@ -8,10 +8,10 @@ from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from witan.aws.table_shapes import TABLES, Key, TableShape
 
 from infra.config import WitanConfig
 
-TTL_ATTRIBUTE = "expires_at"
 # How long a browser may cache the answer to an upload's CORS preflight (Chromium caps it at 2 hours).
 UPLOAD_PREFLIGHT_MAX_AGE_S = 3600
 # Writes that would change or remove recorded audit events. Denied for every principal by the audit
@@ -25,41 +25,80 @@ AUDIT_MUTATIONS = (
 )
 
 
+_ATTRIBUTE_TYPES = {"S": ddb.AttributeType.STRING, "N": ddb.AttributeType.NUMBER}
+# The tables with generic pk/sk items; the audit table is made on its own (its resource policy).
+KEYED_TABLES = ("catalog", "grants", "requests", "model-runs")
+
+
+def _attribute(key: Key) -> ddb.Attribute:
+    return ddb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+
+
 def _table(
     scope: Construct,
     construct_id: str,
     *,
     name: str,
-    partition: tuple[str, ddb.AttributeType],
-    sort: tuple[str, ddb.AttributeType],
+    shape: TableShape,
     resource_policy: iam.PolicyDocument | None = None,
 ) -> ddb.Table:
-    return ddb.Table(
+    """A table of the shape witan.aws.table_shapes declares (the one declaration the tests use too)."""
+    table = ddb.Table(
         scope,
         construct_id,
         table_name=name,
-        partition_key=ddb.Attribute(name=partition[0], type=partition[1]),
-        sort_key=ddb.Attribute(name=sort[0], type=sort[1]),
+        partition_key=_attribute(shape.partition),
+        sort_key=_attribute(shape.sort),
         billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
         point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
         encryption=ddb.TableEncryption.AWS_MANAGED,
-        time_to_live_attribute=TTL_ATTRIBUTE,
+        time_to_live_attribute=shape.ttl_attribute,
         removal_policy=RemovalPolicy.RETAIN,
         resource_policy=resource_policy,
     )
+    for index in shape.indexes:
+        table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=_attribute(index.partition),
+            sort_key=_attribute(index.sort),
+            projection_type=ddb.ProjectionType.ALL,
+        )
+    return table
 
 
 class Storage(Construct):
+    """The buckets and the tables; each built by a method named for it."""
+
     def __init__(self, scope: Construct, construct_id: str, *, config: WitanConfig) -> None:
         super().__init__(scope, construct_id)
-        suffix = f"{Aws.ACCOUNT_ID}-{Aws.REGION}"  # bucket names are global
+        self.config = config
+        self.access_log_bucket = self._access_log_bucket()
+        self.data_bucket = self._data_bucket()
+        self.audit_table = self._audit_table()
+        self.tables: dict[str, ddb.Table] = {
+            key: _table(
+                self,
+                "".join(part.capitalize() for part in key.split("-")) + "Table",
+                name=config.name(key),
+                shape=TABLES[key],
+            )
+            for key in KEYED_TABLES
+        }
+        self.catalog_table = self.tables["catalog"]
+        self.grants_table = self.tables["grants"]
+        self.requests_table = self.tables["requests"]
+        self.model_runs_table = self.tables["model-runs"]
 
-        self.access_log_bucket = s3.Bucket(
+    def _bucket_name(self, key: str) -> str:
+        return f"{self.config.name(key)}-{Aws.ACCOUNT_ID}-{Aws.REGION}"  # bucket names are global
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
             self,
             "AccessLogBucket",
-            bucket_name=f"{config.name('access-logs')}-{suffix}",
+            bucket_name=self._bucket_name("access-logs"),
             encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging needs SSE-S3
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -77,10 +116,11 @@ class Storage(Construct):
             ],
         )
 
-        self.data_bucket = s3.Bucket(
+    def _data_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
             self,
             "DataBucket",
-            bucket_name=f"{config.name('data')}-{suffix}",
+            bucket_name=self._bucket_name("data"),
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -94,7 +134,7 @@ class Storage(Construct):
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-                    allowed_origins=list(config.allowed_origins),
+                    allowed_origins=list(self.config.allowed_origins),
                     allowed_headers=["*"],
                     exposed_headers=["ETag", "x-amz-version-id"],
                     max_age=3000,
@@ -124,7 +164,9 @@ class Storage(Construct):
             ],
         )
 
-        audit_name = config.name("audit")
+    def _audit_table(self) -> ddb.Table:
+        """The audit table, append-only by its own resource policy (for every principal)."""
+        audit_name = self.config.name("audit")
         audit_arn = f"arn:{Aws.PARTITION}:dynamodb:{Aws.REGION}:{Aws.ACCOUNT_ID}:table/{audit_name}"
         append_only = iam.PolicyDocument(
             statements=[
@@ -137,42 +179,7 @@ class Storage(Construct):
                 )
             ]
         )
-        self.audit_table = _table(
-            self,
-            "AuditTable",
-            name=audit_name,
-            partition=("chain", ddb.AttributeType.STRING),
-            sort=("seq", ddb.AttributeType.NUMBER),
-            resource_policy=append_only,
-        )
-        for index, key in (("by-actor", "actor_sub"), ("by-resource", "resource")):
-            self.audit_table.add_global_secondary_index(
-                index_name=index,
-                partition_key=ddb.Attribute(name=key, type=ddb.AttributeType.STRING),
-                sort_key=ddb.Attribute(name="time", type=ddb.AttributeType.STRING),
-                projection_type=ddb.ProjectionType.ALL,
-            )
-
-        self.tables: dict[str, ddb.Table] = {}
-        for key in ("catalog", "grants", "requests", "model-runs"):
-            table = _table(
-                self,
-                "".join(part.capitalize() for part in key.split("-")) + "Table",
-                name=config.name(key),
-                partition=("pk", ddb.AttributeType.STRING),
-                sort=("sk", ddb.AttributeType.STRING),
-            )
-            table.add_global_secondary_index(
-                index_name="gsi1",
-                partition_key=ddb.Attribute(name="gsi1pk", type=ddb.AttributeType.STRING),
-                sort_key=ddb.Attribute(name="gsi1sk", type=ddb.AttributeType.STRING),
-                projection_type=ddb.ProjectionType.ALL,
-            )
-            self.tables[key] = table
-        self.catalog_table = self.tables["catalog"]
-        self.grants_table = self.tables["grants"]
-        self.requests_table = self.tables["requests"]
-        self.model_runs_table = self.tables["model-runs"]
+        return _table(self, "AuditTable", name=audit_name, shape=TABLES["audit"], resource_policy=append_only)
 
     def allow_browser_uploads(self, origin: str) -> None:
         """Let pages served from `origin` (the API's own, for the partner page) POST a presigned form to

@@ -6,14 +6,12 @@ Thin: `{"step": "plan" | "chunk" | "aggregate" | "fail", ...}` -> witan.modelrun
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from witan.aws.lambda_logs import share_with_domain_loggers
 from witan.aws.wiring import model_run_services
 from witan.modelrun.steps import STEPS, BadEvent
 from witan.settings import Settings
@@ -23,11 +21,7 @@ SERVICE_NAME = "model_run"
 OUTCOME_METRICS = {"aggregate": "ModelRunsSucceeded", "fail": "ModelRunsFailed"}
 
 logger = Logger(service=SERVICE_NAME)
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-    # In Lambda the steps' stdlib loggers ("witan.*") get the same structured JSON output (not elsewhere:
-    # it stops "witan" propagating, which would hide its records from test log capture).
-    logging.getLogger("witan")
-    copy_config_to_registered_loggers(source_logger=logger, include={"witan"})
+share_with_domain_loggers(logger)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace="Witan", service=SERVICE_NAME)
 

@@ -6,17 +6,15 @@ that fails is reported in batchItemFailures (partial batch response), so only it
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from witan.aws.lambda_logs import share_with_domain_loggers
 from witan.aws.wiring import forget, upload_check_service
 from witan.collect.records import UploadStatus
 from witan.collect.uploads.check import UploadCheckService
@@ -28,11 +26,7 @@ DEADLINE_MARGIN_SECONDS = 30.0  # left after the check for reports, Parquet, rec
 MIN_CHECK_SECONDS = 15.0  # with less than this left, give the message back rather than start
 
 logger = Logger(service=SERVICE_NAME)
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-    # In Lambda, the domain's stdlib loggers ("witan.*") get the same structured JSON output. Not done
-    # elsewhere: it stops "witan" propagating, which would hide its records from test log capture.
-    logging.getLogger("witan")
-    copy_config_to_registered_loggers(source_logger=logger, include={"witan"})
+share_with_domain_loggers(logger)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace="Witan", service=SERVICE_NAME)
 # Every failed message is listed in batchItemFailures, even when all fail: the response then still

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from witan.aws.table_shapes import TABLES
 
 Tpl = dict[str, Any]
 
@@ -213,6 +214,30 @@ def test_tables_keys_billing_pitr_sse_ttl(template: Tpl) -> None:
         assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
     for table in resources(template, "AWS::DynamoDB::Table").values():
         assert table["DeletionPolicy"] == "Retain"
+
+
+def test_tables_are_the_shapes_the_tests_make_them_from(template: Tpl) -> None:
+    """The stack's tables and the tests' moto tables come from one declaration (witan.aws.table_shapes):
+    keys, key types, indexes and TTL as declared, nothing added beside it in infra/storage.py."""
+    tables = {
+        p["TableName"]: p
+        for p in (v["Properties"] for v in resources(template, "AWS::DynamoDB::Table").values())
+    }
+    assert set(tables) == {f"witan-{ENV}-{name}" for name in TABLES}
+    for name, shape in TABLES.items():
+        table = tables[f"witan-{ENV}-{name}"]
+        keys = [shape.partition, shape.sort, *(k for i in shape.indexes for k in (i.partition, i.sort))]
+        assert {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]} == {
+            k.name: k.type for k in keys
+        }, name
+        assert [k["AttributeName"] for k in table["KeySchema"]] == [shape.partition.name, shape.sort.name]
+        assert [
+            (g["IndexName"], [k["AttributeName"] for k in g["KeySchema"]], g["Projection"])
+            for g in table["GlobalSecondaryIndexes"]
+        ] == [(i.name, [i.partition.name, i.sort.name], {"ProjectionType": "ALL"}) for i in shape.indexes], (
+            name
+        )
+        assert table["TimeToLiveSpecification"] == {"AttributeName": shape.ttl_attribute, "Enabled": True}
 
 
 def test_audit_table_is_append_only_for_every_role(template: Tpl) -> None:

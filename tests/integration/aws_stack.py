@@ -1,5 +1,5 @@
 """The moto set-up the integration folders share: fake credentials and region, the data bucket, the
-tables of docs/contracts.md (made by the production creators in witan.aws), the real handlers and the
+tables of docs/contracts.md (from the shapes the stack declares: dynamo_tables.py), the real handlers and the
 Lambda context they are called with. Each folder's conftest/harness adds only what is its own.
 
 A uniquely named module: `from conftest import ...` would pick up another folder's conftest under xdist.
@@ -19,10 +19,9 @@ from typing import Any
 
 import boto3
 import pytest
+from dynamo_tables import create_audit_table, create_keyed_table
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from witan.aws.audit_table import create_audit_table
-from witan.aws.dynamo import create_keyed_table
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-2"
@@ -42,8 +41,8 @@ PUPILS_SCHEMA = {
     ],
 }
 
-# The production creators, by the environment variable that names each table to the handlers.
-# Catalog, grants and requests tables have the same pk/sk + gsi1 keys (docs/contracts.md).
+# The table creators, by the environment variable that names each table to the handlers.
+# Catalog, grants, requests and model-runs tables have the same pk/sk + gsi1 keys (docs/contracts.md).
 TABLE_CREATORS: dict[str, Callable[[Any, str], None]] = {
     "CATALOG_TABLE": create_keyed_table,
     "GRANTS_TABLE": create_keyed_table,
@@ -106,7 +105,7 @@ def handler_world(
 
 
 def create_tables(aws: Aws, tables: Mapping[str, str]) -> None:
-    """Create each table of `tables` (environment variable -> table name) with its production creator."""
+    """Create each table of `tables` (environment variable -> table name) in the stack's shape."""
     for variable, name in tables.items():
         TABLE_CREATORS[variable](aws.ddb, name)
 
@@ -209,6 +208,10 @@ def call_rest_api(
     response = module.lambda_handler(event, LambdaContext())
     text = response.get("body") or ""
     parsed = json.loads(text) if "json" in (header(response, "content-type") or "") and text else text
+    from route_errors import undocumented_error  # imports witan: only once a handler is loaded
+
+    problem = undocumented_error(method, path, response["statusCode"], parsed)
+    assert problem is None, problem
     return response["statusCode"], parsed, response
 
 

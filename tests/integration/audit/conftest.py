@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from aws_stack import Aws
+from dynamo_tables import create_audit_table
 from moto.dynamodb.models.table import Table
-from witan.aws.audit_table import create_audit_table
 
 TABLE = "witan-test-audit"
 

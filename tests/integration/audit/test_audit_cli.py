@@ -10,11 +10,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_stack import FAKE_CREDENTIALS
+from dynamo_tables import create_audit_table
 from moto.server import ThreadedMotoServer
 from witan import cli
 from witan.audit import cli as audit_cli
 from witan.audit.records import AuditEvent
-from witan.aws.audit_table import DynamoAuditTrail, create_audit_table
+from witan.aws.audit_table import DynamoAuditTrail
 
 
 def main(argv: list[str]) -> int:

@@ -11,16 +11,17 @@ from typing import Any
 
 import aws_stack
 import pytest
+from dynamo_tables import create_audit_table
 from witan.audit.query import (
-    QueryError,
     encode_token,
     find_events,
     subject_export,
     usage_report,
     usage_report_csv,
 )
-from witan.audit.records import AuditEvent
-from witan.aws.audit_table import AuditReadError, DynamoAuditReader, DynamoAuditTrail, create_audit_table
+from witan.audit.records import AuditEvent, AuditReadError
+from witan.aws.audit_table import DynamoAuditReader, DynamoAuditTrail
+from witan.errors import WitanError
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -119,12 +120,12 @@ def test_pagination_walks_every_event_once(reader: DynamoAuditReader) -> None:
 def test_token_from_another_query_is_refused(reader: DynamoAuditReader) -> None:
     token = find_events(reader, actor="ann", limit=2).next_token
     assert token
-    with pytest.raises(QueryError) as err:
+    with pytest.raises(WitanError) as err:
         find_events(reader, actor="bob", limit=2, next_token=token)
-    assert err.value.code == "invalid_next_token"
-    with pytest.raises(QueryError) as err:
+    assert err.value.code == "invalid-next-token"
+    with pytest.raises(WitanError) as err:
         find_events(reader, actor="ann", limit=2, next_token="not-a-token")
-    assert err.value.code == "invalid_next_token"
+    assert err.value.code == "invalid-next-token"
     # A well-formed token whose key belongs to another partition is refused as bad input too.
     query = {"resource": None, "actor": "ann", "action": None, "since": None, "until": None}
     forged = encode_token(
@@ -136,9 +137,9 @@ def test_token_from_another_query_is_refused(reader: DynamoAuditReader) -> None:
         },
         query,
     )
-    with pytest.raises(QueryError) as err:
+    with pytest.raises(WitanError) as err:
         find_events(reader, actor="ann", limit=2, next_token=forged)
-    assert err.value.code == "invalid_next_token"
+    assert err.value.code == "invalid-next-token"
 
 
 def test_scan_without_actor_or_resource_returns_only_events(reader: DynamoAuditReader) -> None:
@@ -197,15 +198,15 @@ def test_read_errors_and_bad_input(reader: DynamoAuditReader) -> None:
     reader = DynamoAuditReader("absent", reader.client)
     with pytest.raises(AuditReadError):
         find_events(reader, actor="ann")
-    with pytest.raises(QueryError) as err:
+    with pytest.raises(WitanError) as err:
         find_events(reader, actor="ann", since="yesterday")
-    assert err.value.code == "invalid_time"
-    with pytest.raises(QueryError) as err:
+    assert err.value.code == "invalid-time"
+    with pytest.raises(WitanError) as err:
         find_events(reader, actor="ann", limit=0)
-    assert err.value.code == "invalid_limit"
-    with pytest.raises(QueryError) as err:
+    assert err.value.code == "invalid-limit"
+    with pytest.raises(WitanError) as err:
         find_events(reader, dataset="d1", resource="dataset/d2")
-    assert err.value.code == "conflicting_filters"
-    with pytest.raises(QueryError) as err:
+    assert err.value.code == "conflicting-filters"
+    with pytest.raises(WitanError) as err:
         subject_export(reader, " ")
-    assert err.value.code == "invalid_subject"
+    assert err.value.code == "invalid-subject"

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aws_stack import Aws
 from botocore.exceptions import ClientError
-from witan.aws.dynamo import condition_failed, create_keyed_table, query_items
+from dynamo_tables import create_keyed_table
+from witan.aws.dynamo import condition_failed, query_items
 from witan.aws.model_runs import ModelRunsTable, list_runs, requested
 
 

@@ -18,12 +18,12 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from witan.access.policy import decide
 from witan.access.records import Activity, Grant, GranteeType, Principal
+from witan.api.errors import status_of
 from witan.catalog.records import create as create_dataset
 from witan.catalog.records import soft_delete
 from witan.collect.records import UploadRef
-from witan.collect.requests.body import Conflict
 from witan.collect.requests.records import Requester
-from witan.collect.uploads.deliver import DestinationRefused
+from witan.errors import RequestNotOpenError, WitanError
 
 RITA = Requester(sub="sub-rita", email="rita@council.example", name="Rita", groups=("org-camden",))
 HAL = Requester(sub="sub-hal", email="hal@hackney.example", name="Hal", groups=("org-hackney",))
@@ -53,9 +53,9 @@ def body(dataset_id: str, **extra: Any) -> dict[str, Any]:
 
 
 def refused(env: Env, requester: Requester, dataset_id: str, **extra: Any) -> tuple[int, str]:
-    with pytest.raises(DestinationRefused) as info:
+    with pytest.raises(WitanError) as info:
         create_request(env.service, body(dataset_id, **extra), requester)
-    return info.value.status, info.value.code
+    return status_of(info.value), info.value.code
 
 
 def stored_items(env: Env) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ def test_refusals_have_codes_and_store_nothing(env: Env) -> None:
     assert refused(env, RITA, "b" * 32) == (422, "unknown-dataset")  # same answer: existence not revealed
     assert refused(env, RITA, "c" * 32) == (403, "dataset-not-writable")
     assert refused(env, RITA, "d" * 32, share_with=SHARE) == (403, "share-not-allowed")
-    assert refused(env, RITA, "e" * 32) == (409, "dataset-deleted")
+    assert refused(env, RITA, "e" * 32) == (410, "dataset-deleted")
     assert refused(env, Requester("sub-x", "x@council.example"), "a" * 32) == (422, "unknown-dataset")
     assert stored_items(env) == []
     assert list(ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].sent_messages) == []
@@ -97,9 +97,9 @@ def test_refusals_have_codes_and_store_nothing(env: Env) -> None:
 
 def test_without_the_datastore_wired_a_destination_is_refused(env: Env) -> None:
     service = replace(env.service, catalog=None, grants=None)
-    with pytest.raises(DestinationRefused) as info:
+    with pytest.raises(WitanError) as info:
         create_request(service, body("a" * 32), RITA)
-    assert (info.value.status, info.value.code) == (503, "destination-unavailable")
+    assert (status_of(info.value), info.value.code) == (503, "destination-unavailable")
     assert create_request(service, body("a" * 32) | {"dataset_id": None}, RITA)["request"]["status"] == "open"
 
 
@@ -160,7 +160,7 @@ def test_closed_request_refuses_presign_and_the_late_upload_is_not_accepted(env:
     token = _tokens(env)["ann"]
     target = env.service.presign_upload(token, "late.csv")  # URL issued while open
     env.service.close(rid, RITA.sub)
-    with pytest.raises(Conflict):
+    with pytest.raises(RequestNotOpenError):
         env.service.presign_upload(token, "later.csv")
     put = env.s3.put_object(Bucket=BUCKET, Key=target["key"], Body=b"id,school\n1,A\n")
     r, s, f = UploadRef.parse_key(target["key"])
@@ -220,7 +220,7 @@ def test_no_dataset_is_made_without_exactly_one_organisation(env: Env) -> None:
     for requester in (nobody, both):
         created = create_request(env.service, body("a" * 32) | {"dataset_id": None}, requester)
         assert "dataset_id" not in created["request"]
-        with pytest.raises(DestinationRefused) as info:  # nothing to share without a destination
+        with pytest.raises(WitanError) as info:  # nothing to share without a destination
             create_request(env.service, body("a" * 32, share_with=SHARE) | {"dataset_id": None}, requester)
-        assert (info.value.status, info.value.code) == (422, "no-destination")
+        assert (status_of(info.value), info.value.code) == (422, "no-destination")
     assert env.catalog.list_all() == []

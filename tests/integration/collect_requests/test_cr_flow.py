@@ -15,10 +15,10 @@ from cr_stack import BASE_URL, BUCKET, MAX_BYTES, TABLE, Env, create_request
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from pydantic import ValidationError
-from witan.aws.submissions import BadCursor
+from witan.api.errors import status_of
 from witan.collect.records import UploadRef
-from witan.collect.requests.body import CollectError, Conflict, NotFound
 from witan.collect.requests.records import Requester
+from witan.errors import BadCursorError, NotFoundError, RequestNotOpenError, WitanError
 
 RITA = Requester(sub="sub-rita", email="rita@council.example", name="Rita")
 _LINK = re.compile(re.escape(BASE_URL) + r"/collect/([A-Za-z0-9_-]{43})")
@@ -131,13 +131,13 @@ def test_not_found_is_the_same_for_wrong_revoked_expired(env: Env) -> None:
     assert env.service.revoke_link(rid, bob_sid, RITA.sub) == 1
     messages = []
     for token in ("x" * 43, "", bob):
-        with pytest.raises(NotFound) as info:
+        with pytest.raises(NotFoundError) as info:
             env.service.open_link(token)
-        messages.append((info.value.code, info.value.message, info.value.status))
+        messages.append((info.value.code, info.value.message, status_of(info.value)))
     env.clock.now = datetime(2026, 12, 16, tzinfo=UTC)  # end of due date + 14 days
-    with pytest.raises(NotFound) as info:
+    with pytest.raises(NotFoundError) as info:
         env.service.open_link(ann)
-    messages.append((info.value.code, info.value.message, info.value.status))
+    messages.append((info.value.code, info.value.message, status_of(info.value)))
     assert len(set(messages)) == 1 and messages[0][0] == "not-found" and messages[0][2] == 404
     env.clock.now -= timedelta(seconds=1)
     assert env.service.open_link(ann)["request"]["title"] == "Pupil census"  # last second still works
@@ -162,7 +162,7 @@ def test_presigned_post_policy(env: Env) -> None:
     signed_for = expiration - datetime.now(UTC)
     assert timedelta(minutes=14) < signed_for <= timedelta(minutes=15)
     for name, size in (("x.exe", None), ("big.csv", MAX_BYTES + 1), ("", None)):
-        with pytest.raises(CollectError):
+        with pytest.raises(WitanError):
             env.service.presign_upload(token, name, size)
 
 
@@ -197,14 +197,14 @@ def test_close_and_cancel(env: Env) -> None:
     created = create(env)
     rid = created["request"]["request_id"]
     token = links_to("ann@school.example")[0]
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         env.service.close(rid, "someone-else")
     assert env.service.close(rid, RITA.sub)["status"] == "closed"
-    with pytest.raises(Conflict) as info:
+    with pytest.raises(RequestNotOpenError) as info:
         env.service.presign_upload(token, "late.csv")
-    assert (info.value.code, info.value.status) == ("request-not-open", 409)
+    assert (info.value.code, status_of(info.value)) == ("request-not-open", 409)
     assert env.service.open_link(token)["accepts_uploads"] is False  # results stay visible
-    with pytest.raises(Conflict):
+    with pytest.raises(RequestNotOpenError):
         env.service.cancel(rid, RITA.sub)
     assert env.store.open_request_ids() == []
 
@@ -212,7 +212,7 @@ def test_close_and_cancel(env: Env) -> None:
     rid2 = second["request"]["request_id"]
     token2 = links_to("ann@school.example")[-1]
     env.service.cancel(rid2, RITA.sub)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         env.service.open_link(token2)
     assert all(
         t["revoked"]
@@ -233,9 +233,9 @@ def test_list_requests_paged_and_private(env: Env) -> None:
     rest = env.service.list_requests(RITA.sub, limit=2, cursor=first["next_cursor"])
     assert [r["title"] for r in rest["requests"]] == ["Request 0"]
     assert env.service.list_requests("sub-other")["requests"] == []
-    with pytest.raises(BadCursor):
+    with pytest.raises(BadCursorError):
         env.service.list_requests("sub-other", cursor=first["next_cursor"])  # someone else's cursor
-    with pytest.raises(BadCursor):
+    with pytest.raises(BadCursorError):
         env.service.list_requests(RITA.sub, cursor="not-a-cursor")
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 import pytest
+from dynamo_tables import create_keyed_table
 from moto import mock_aws
-from witan.aws.dynamo import create_keyed_table
 from witan.aws.model_runs import ModelRunsTable
 from witan.models.send.synthetic import SyntheticSpec, synthetic_tables
 

@@ -9,7 +9,7 @@ from witan.access.records import Principal
 from witan.api.context import RequestRecord
 from witan.api.identity import principal_from_event
 from witan.catalog import records as catalog
-from witan.catalog.records import CatalogError
+from witan.errors import WitanError
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ def test_patch_makes_a_new_version_and_lists_changes() -> None:
     ],
 )
 def test_patch_refusals(changes: dict[str, object], code: str) -> None:
-    with pytest.raises(CatalogError) as info:
+    with pytest.raises(WitanError) as info:
         catalog.apply_patch(make(description="same"), changes, "u1", NOW)
     assert info.value.code == code
 
@@ -62,7 +62,7 @@ def test_file_versions_count_up_and_delete_is_soft() -> None:
     assert file.version == 2 and dataset.file == file
     deleted = catalog.soft_delete(dataset, "u1", NOW)
     assert deleted.deleted and deleted.metadata == dataset.metadata
-    with pytest.raises(CatalogError) as info:
+    with pytest.raises(WitanError) as info:
         catalog.soft_delete(deleted, "u1", NOW)
     assert info.value.code == "dataset-deleted"
 
@@ -91,7 +91,7 @@ def test_pages_cover_everything_once() -> None:
 
 @pytest.mark.parametrize("token", ["not-base64!", "eyJ4IjogMX0", "bnVsbA"])
 def test_foreign_tokens_are_refused(token: str) -> None:
-    with pytest.raises(CatalogError) as info:
+    with pytest.raises(WitanError) as info:
         catalog.paginate([make()], 1, token)
     assert info.value.code == "invalid-token"
 

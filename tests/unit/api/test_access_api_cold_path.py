@@ -34,6 +34,7 @@ WITAN_COLD_MODULES = frozenset(
         "witan.catalog",
         "witan.catalog.records",
         "witan.catalog.ports",
+        "witan.errors",  # the error catalogue: every refusal is one of its classes
         "witan.settings",
         "witan.aws",
         "witan.aws.wiring",

@@ -7,7 +7,6 @@ import io
 
 import pytest
 from witan.audit.query import (
-    QueryError,
     SubjectExport,
     UsageRow,
     decode_token,
@@ -15,6 +14,7 @@ from witan.audit.query import (
     neutralise,
     usage_report_csv,
 )
+from witan.errors import WitanError
 
 QUERY = {"resource": "dataset/d1", "actor": None, "action": None, "since": None, "until": None}
 KEY = {"chain": {"S": "events#1"}, "seq": {"N": "7"}, "resource": {"S": "dataset/d1"}, "time": {"S": "t"}}
@@ -58,7 +58,7 @@ def test_token_round_trip_and_binding_to_the_query() -> None:
     token = encode_token(KEY, QUERY)
     assert "=" not in token and "events" not in token  # opaque, URL-safe
     assert decode_token(token, QUERY) == KEY
-    with pytest.raises(QueryError, match="different query"):
+    with pytest.raises(WitanError, match="different query"):
         decode_token(token, {**QUERY, "action": "dataset.read"})
 
 
@@ -71,13 +71,13 @@ def test_token_round_trip_and_binding_to_the_query() -> None:
     ],
 )
 def test_tokens_outside_the_query_are_refused(key: dict[str, object]) -> None:
-    with pytest.raises(QueryError) as err:
+    with pytest.raises(WitanError) as err:
         decode_token(encode_token(key, QUERY), QUERY)
-    assert err.value.code == "invalid_next_token"
+    assert err.value.code == "invalid-next-token"
 
 
 @pytest.mark.parametrize("token", ["", "!!!", "e30", "bm90IGpzb24"])
 def test_garbage_tokens_are_refused(token: str) -> None:
-    with pytest.raises(QueryError) as err:
+    with pytest.raises(WitanError) as err:
         decode_token(token, QUERY)
-    assert err.value.code == "invalid_next_token"
+    assert err.value.code == "invalid-next-token"

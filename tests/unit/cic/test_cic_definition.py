@@ -22,10 +22,11 @@ STEP_DOWN = {
 }
 
 
-def test_names_match_the_model() -> None:
-    assert list(st.AGE_BANDS) == d.AGE_BANDS
-    assert list(st.PLACEMENTS) == d.PLACEMENTS
-    assert list(st.COST_ITEMS) == d.COST_ITEMS
+def test_the_schemas_name_the_model_states() -> None:
+    assert d.SCENARIO_SCHEMA["properties"]["entrants"]["items"]["properties"]["age_band"]["enum"] == list(
+        st.AGE_BANDS
+    )
+    assert d.PARAMETERS_SCHEMA["properties"]["weekly_costs"]["propertyNames"]["enum"] == list(st.COST_ITEMS)
 
 
 def test_schemas_are_valid_json_schema() -> None:

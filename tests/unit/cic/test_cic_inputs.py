@@ -115,9 +115,9 @@ def test_xlsx_matches_csv(synthetic_dir: Path, tmp_path: Path) -> None:
 
 
 def test_dropped_rows_are_warned_about() -> None:
-    from witan.models.cic.run import MemoryStore, plan
+    from witan.models.cic.run import MemoryStore, plan_returns
 
-    planned = plan(returns(header=HEADER.replace("01/05/2010", "")), {}, [], MemoryStore())  # type: ignore[arg-type]
+    planned = plan_returns(returns(header=HEADER.replace("01/05/2010", "")), {}, [], MemoryStore())  # type: ignore[arg-type]
     assert [(w.code, w.file) for w in planned.warnings] == [("episodes-dropped", "episodes.csv")]
     assert "2 episode row(s) dropped: no DOB" in planned.warnings[0].message
 

@@ -11,16 +11,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from witan.access.records import Activity, Grant, GranteeType, Principal
+from witan.api.errors import status_of
 from witan.catalog.records import create
 from witan.collect.records import CheckRecord, UploadStatus
 from witan.collect.requests.partner import submission_history, upload_order
 from witan.collect.requests.records import SubmissionRecord
 from witan.collect.uploads.deliver import (
-    DestinationRefused,
     check_destination,
     parquet_to_csv,
     version_file_name,
 )
+from witan.errors import WitanError
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 DATASET, _, _ = create("a" * 32, "org-camden", "sub-o", {"title": "T"}, "x.csv", "text/csv", 1, NOW)
@@ -34,8 +35,8 @@ def grant(sub: str, *activities: Activity, expires: datetime | None = None) -> G
 def outcome(principal: Principal, grants: list[Grant], share: list[tuple[str, str]] = SHARE) -> str:
     try:
         return check_destination(principal, "a" * 32, DATASET, grants, share, NOW)
-    except DestinationRefused as exc:
-        return f"{exc.status} {exc.code}"
+    except WitanError as exc:
+        return f"{status_of(exc)} {exc.code}"
 
 
 def test_who_may_collect_into_a_dataset() -> None:
@@ -55,13 +56,13 @@ def test_who_may_collect_into_a_dataset() -> None:
     assert outcome(outsider, [full]) == "org-camden"
     expired = replace(full, expires_at=NOW - timedelta(days=1))
     assert outcome(outsider, [expired]) == "422 unknown-dataset"
-    with pytest.raises(DestinationRefused) as info:
+    with pytest.raises(WitanError) as info:
         check_destination(member, "b" * 32, None, [], [], NOW)
     assert (info.value.code, "b" * 32 in info.value.message) == ("unknown-dataset", True)
     deleted = replace(DATASET, deleted_at=NOW)
-    with pytest.raises(DestinationRefused) as info:
+    with pytest.raises(WitanError) as info:
         check_destination(member, "a" * 32, deleted, [], [], NOW)
-    assert (info.value.status, info.value.code) == (409, "dataset-deleted")
+    assert (status_of(info.value), info.value.code) == (410, "dataset-deleted")
 
 
 @pytest.mark.parametrize(

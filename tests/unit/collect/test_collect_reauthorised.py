@@ -12,7 +12,7 @@ from witan.access.records import Activity, Grant, GranteeType
 from witan.api.bodies import CreateCollectRequest, RequestChecks
 from witan.catalog.records import create
 from witan.collect.records import CollectionRequest, Destination, share_until_end
-from witan.collect.requests.body import can_close
+from witan.collect.requests.creation import can_close
 from witan.collect.requests.records import RequestRecord
 from witan.collect.uploads.deliver import authorise_delivery
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 from cr_items import check, meta, submission
-from witan.collect.requests.body import CollectError
 from witan.collect.requests.page import partner_page_headers, partner_page_html
 from witan.collect.requests.partner import explain_schema, partner_view, submission_history, upload_target
+from witan.errors import WitanError
 from witan.validation.schema import parse_schema
 
 SCHEMA = parse_schema(
@@ -73,7 +73,7 @@ def test_upload_target(name: str, key: str, ctype: str) -> None:
 
 @pytest.mark.parametrize("name", ["data.xls", "script.js", "", None, "noext"])
 def test_upload_target_refuses(name: object) -> None:
-    with pytest.raises(CollectError) as info:
+    with pytest.raises(WitanError) as info:
         upload_target("r1", "s1", name)
     assert info.value.code in ("unsupported-file-type", "bad-file-name")
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from witan.aws.submissions import token_gsi_key, token_item
-from witan.collect.requests.body import token_record
+from witan.collect.requests.creation import token_record
 from witan.collect.requests.records import TokenRecord
 from witan.collect.requests.tokens import expiry_for, grant_from_record, hash_token, new_token
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from witan.api.bodies import MAX_RECIPIENTS, CreateCollectRequest, RequestChecks
 from witan.aws.submissions import new_request_items
-from witan.collect.requests.body import build_request
+from witan.collect.requests.creation import build_request
 from witan.collect.requests.records import Requester, RequestSpec
 from witan.collect.requests.tokens import hash_token
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,21 @@ SCENARIO = {
     "name": "fewer-moves",
     "modify_transitions": [{"match": {"setting": "SPIB"}, "factor": 0.5}],
 }
+
+
+def local_run_files(
+    member: Any, run_dir: str | Path, inputs: Sequence[Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """A run done on this machine (`witan model run`, run_local) as a pack member, gathered as the API
+    gathers a run from S3."""
+    from witan.datapacks.manifest import run_member_files
+    from witan.datapacks.sources import output_names, role_schemas
+
+    folder = Path(run_dir)
+    plan_bytes = (folder / "plan.json").read_bytes()
+    metadata = json.loads((folder / "metadata.json").read_bytes())
+    outputs = {name: (folder / name).read_bytes() for name in output_names(metadata)}
+    return run_member_files(member, plan_bytes, outputs, inputs, role_schemas(str(metadata["model"])))
 
 
 @dataclass
@@ -29,7 +46,6 @@ def build_pack(root: Path, *, personal_path: str | None = None) -> Built:
     from witan.datapacks import records as dm
     from witan.datapacks.bundle import export_zip
     from witan.datapacks.manifest import PackFile, RunInput, build_manifest
-    from witan.datapacks.sources import local_run_files
     from witan.modelrun.inputs import read_role_files
     from witan.modelrun.local import run_local
     from witan.modelrun.registry import get_model

@@ -13,9 +13,10 @@ from witan.datapacks import records as dm
 from witan.datapacks.bundle import export_zip
 from witan.datapacks.manifest import PackFile, RunInput, build_manifest
 from witan.datapacks.reproduce import IDENTICAL, reproduce_zip
-from witan.datapacks.sources import local_run_files
 from witan.modelrun.local import run_local
 from witan.modelrun.registry import get_model, model_names
+
+from tests.unit.datapacks.pack_fixtures import local_run_files
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 

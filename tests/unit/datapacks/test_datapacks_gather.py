@@ -9,9 +9,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from witan.api.errors import status_of
 from witan.datapacks import records as dm
 from witan.datapacks.gather import member_files, run_inputs, run_sources
-from witan.datapacks.records import DatapackError
+from witan.errors import WitanError
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 D1, D2 = "1" * 32, "2" * 32
@@ -95,16 +96,16 @@ def test_send_prefix_is_matched_by_hash() -> None:
 
 
 def test_missing_things_are_named() -> None:
-    with pytest.raises(DatapackError) as unknown:
+    with pytest.raises(WitanError) as unknown:
         run_inputs("r1", {"inputs": {}}, Sources({}), personal=[])
     assert unknown.value.code == "run-inputs-unknown"
-    with pytest.raises(DatapackError) as missing:
+    with pytest.raises(WitanError) as missing:
         run_inputs("r1", {"inputs": {"costs": f"datasets/{D1}/1/costs.csv"}}, Sources({}), personal=[])
     assert missing.value.code == "member-file-missing" and "costs.csv" in missing.value.message
     pack = dm.create("a" * 32, "org-camden", "u", NOW, title="t")
     upload = dm.Member("", dm.MemberKind.PACK_FILE, dm.Role.SCRIPT, "s", "u", NOW, file_name="a.py")
     pack = dm.add_member(pack, upload, NOW)
-    with pytest.raises(DatapackError) as never:
+    with pytest.raises(WitanError) as never:
         member_files(pack, Sources({}), [])
     assert never.value.code == "member-file-missing" and "never uploaded" in never.value.message
 
@@ -143,6 +144,6 @@ def test_a_pack_too_large_for_one_call_is_refused() -> None:
         upload = dm.Member("", dm.MemberKind.PACK_FILE, dm.Role.OTHER, "s", "u", NOW, file_name=f"f{i}.bin")
         pack = dm.add_member(pack, upload, NOW)
     assert len(member_files(pack, sources, [], max_bytes=1200)[0]) == 2
-    with pytest.raises(DatapackError) as refused:
+    with pytest.raises(WitanError) as refused:
         member_files(pack, sources, [], max_bytes=1000)
-    assert refused.value.code == "pack-too-large" and refused.value.status == 422
+    assert refused.value.code == "pack-too-large" and status_of(refused.value) == 422

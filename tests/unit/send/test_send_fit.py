@@ -1,4 +1,4 @@
-"""Fitted parameters against values worked out by hand from the method (docs/send-model.md)."""
+"""Fitted parameters against values worked out by hand from the method (docs/models/send.md)."""
 
 from __future__ import annotations
 

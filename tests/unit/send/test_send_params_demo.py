@@ -1,5 +1,5 @@
 """Fitted parameters on witan.send's demo inputs against a second, deliberately plain derivation of
-send-model.md's formulas written here: csv rows, loops and dicts, no numpy and nothing from
+docs/models/send.md's method written here: csv rows, loops and dicts, no numpy and nothing from
 witan.models.send. Every parameter table must agree to 1e-9, both from `fit` and from the CSVs that
 `witan model params send` writes. Skips only when the demo folder is absent (EPL data kept outside
 the repository; never copied in)."""
@@ -45,7 +45,7 @@ def normalised_prior(hits: float, misses: float, empty: float) -> tuple[float, f
 
 
 def plain_parameters() -> dict[str, Table]:
-    """send-model.md, "Fitted parameters", one formula at a time."""
+    """docs/models/send.md, "Method": the fitted parameters, one formula at a time."""
     valid_rows = rows("valid-states")
     moves_to = {r["setting"]: set(split(r["setting->setting"])) for r in valid_rows}
     settings = [r["setting"] for r in valid_rows]

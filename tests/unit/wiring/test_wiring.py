@@ -30,6 +30,7 @@ ENV_READERS = {
     "validation/schema.py",
     "modelrun/charts.py",
     "models/cic/charts.py",
+    "aws/lambda_logs.py",  # whether this is the Lambda runtime
 }
 _ENV = re.compile(r"\bos\.(environ|getenv)\b")
 

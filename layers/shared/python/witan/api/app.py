@@ -21,7 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Route
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as NoRoute
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -29,13 +29,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import ValidationError
 
+from witan import errors as catalogue
 from witan.api.context import RequestRecord
 from witan.api.current import CONTEXT_KEY, Current
 from witan.api.deps import MAX_BODY_BYTES, Services
-from witan.api.errors import AUDIT_UNAVAILABLE, CATALOG_STATUS, ApiError
+from witan.api.errors import status_of
 from witan.api.identity import principal_from_event
 from witan.audit.records import AuditWriteError
-from witan.catalog.records import CatalogError, valid_dataset_id
+from witan.catalog.records import valid_dataset_id
 
 logger = logging.getLogger(__name__)
 
@@ -112,14 +113,15 @@ def _current() -> Current | None:
     return value if isinstance(value, Current) else None
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+def error_response(error: catalogue.WitanError) -> Response:
+    """Any catalogue error as its status (witan.api.errors.STATUS) and body; its code goes in the audit."""
     current = _current()
     if current is not None:
-        current.record.detail["error"] = code
+        current.record.detail["error"] = error.code
     return Response(
-        status_code=status,
+        status_code=status_of(error),
         content_type=content_types.APPLICATION_JSON,
-        body={"code": code, "message": message, **extra},
+        body={"code": error.code, "message": error.message, **error.extra},
     )
 
 
@@ -139,39 +141,35 @@ def validation_response(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, 
     ]
     first = listed[0] if listed else {"location": "body", "type": "", "message": "invalid request"}
     kind, where = first["type"], first["location"].split(".")[0]
+    error: type[catalogue.WitanError]
     if kind == "json_invalid":
-        status, code = 400, "invalid-json"
+        error = catalogue.InvalidJsonError
     elif where == "path":
-        status, code = 400, "malformed-id"
+        error = catalogue.MalformedIdError
     elif where == "query":
-        status, code = 400, "invalid-query"
+        error = catalogue.InvalidQueryError
     elif kind == "extra_forbidden":
-        status, code = 422, "unknown-field"
+        error = catalogue.UnknownFieldError
     elif kind == "missing":
-        status, code = 422, "missing-field"
+        error = catalogue.MissingFieldError
     elif first["location"] == "body" and kind.endswith("_type"):
-        status, code = 422, "invalid-body"
+        error = catalogue.InvalidBodyError
     elif kind.endswith("_type") or kind.endswith("_parsing"):
-        status, code = 422, "wrong-type"
+        error = catalogue.WrongTypeError
     else:
-        status, code = 422, "invalid-value"
+        error = catalogue.InvalidValueError
     message = "; ".join(f"{e['location']}: {e['message']}" for e in listed[:5])
-    return error_response(status, code, message, errors=listed)
+    return error_response(error(message, extra={"errors": listed}))
 
 
-@app.exception_handler(ApiError)
-def _api_error(exc: ApiError) -> Response:
-    return error_response(exc.status, exc.code, exc.message, **exc.extra)
-
-
-@app.exception_handler(CatalogError)
-def _catalog_error(exc: CatalogError) -> Response:
-    return error_response(CATALOG_STATUS.get(exc.code, 422), exc.code, exc.message)
+@app.exception_handler(catalogue.WitanError)
+def _refused(exc: catalogue.WitanError) -> Response:
+    return error_response(exc)
 
 
 @app.exception_handler(RequestUnsupportedContentType)
 def _unsupported(exc: RequestUnsupportedContentType) -> Response:
-    return error_response(415, "unsupported-media-type", "send the body as application/json")
+    return error_response(catalogue.UnsupportedMediaTypeError())
 
 
 @app.exception_handler(RequestValidationError)
@@ -183,7 +181,7 @@ def _request_invalid(exc: RequestValidationError) -> Response:
 def _response_invalid(exc: ResponseValidationError) -> Response:
     # Our bug, not the caller's: never a 4xx, never the details.
     logger.error("response failed validation: %s", [e.get("loc") for e in exc.errors()])
-    return error_response(500, "internal-error", "something went wrong on our side; it has been logged")
+    return error_response(catalogue.InternalError())
 
 
 @app.exception_handler(ValidationError)
@@ -194,35 +192,39 @@ def _body_invalid(exc: ValidationError) -> Response:
 
 @app.exception_handler(AuditWriteError)
 def _audit_down(exc: AuditWriteError) -> Response:
+    # Not named in the audit detail: the request's own event will not be written either.
     logger.error("audit write failed: %s", type(exc).__name__)
-    return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body=AUDIT_UNAVAILABLE)
+    return Response(
+        status_code=status_of(exc), content_type=content_types.APPLICATION_JSON, body=exc.to_dict()
+    )
 
 
 @app.not_found
-def _not_found(exc: NotFoundError) -> Response:
+def _not_found(exc: NoRoute) -> Response:
     event = app.current_event
     _, allowed = app.match(event.http_method.upper(), event.path)
     if allowed:
         response = error_response(
-            405, "method-not-allowed", f"{event.http_method} is not allowed here; use {', '.join(allowed)}"
+            catalogue.MethodNotAllowedError(method=event.http_method, allowed=", ".join(allowed))
         )
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    return error_response(404, "not-found", f"no route {event.path}")
+    return error_response(catalogue.NotFoundError(f"no route {event.path}"))
 
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     # A bug or an AWS failure: log the type and where, never send a stack trace to the caller.
     logger.exception("unhandled %s", type(exc).__name__)
-    return error_response(500, "internal-error", "something went wrong on our side; it has been logged")
+    return error_response(catalogue.InternalError())
 
 
-def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _json(error: catalogue.WitanError) -> dict[str, Any]:
+    """A refusal answered before or outside routing, as a proxy response."""
     return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": json.dumps(body),
+        "statusCode": status_of(error),
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(error.to_dict()),
         "isBase64Encoded": False,
     }
 
@@ -251,29 +253,27 @@ def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[s
         record.action = METHOD_NOT_ALLOWED_ACTION if allowed else NOT_FOUND_ACTION
 
     if _body_size(event) > MAX_BODY_BYTES:
-        record.detail["error"] = "body-too-large"
-        response = _json(
-            413, {"code": "body-too-large", "message": f"bodies are limited to {MAX_BODY_BYTES} bytes"}
-        )
+        record.detail["error"] = catalogue.BodyTooLargeError.code
+        response = _json(catalogue.BodyTooLargeError(limit=MAX_BODY_BYTES))
     elif principal.anonymous and record.action not in PUBLIC_ACTIONS:
         record.deny("anonymous")
-        record.detail["error"] = "unauthenticated"
-        response = _json(401, {"code": "unauthenticated", "message": "sign in: no identity in the request"})
+        record.detail["error"] = catalogue.UnauthenticatedError.code
+        response = _json(catalogue.UnauthenticatedError())
     else:
         app.append_context(**{CONTEXT_KEY: current})
         try:
             response = app.resolve(dict(event), context)
         except Exception as exc:  # Powertools re-raises what no handler took; answer, never leak
             logger.exception("unhandled %s outside routes", type(exc).__name__)
-            record.detail["error"] = "internal-error"
-            response = _json(500, {"code": "internal-error", "message": "something went wrong on our side"})
+            record.detail["error"] = catalogue.InternalError.code
+            response = _json(catalogue.InternalError())
 
     # A change announced by a write-ahead event that then failed (in a route not using `changing`):
     # its outcome follows, so the trail never says it succeeded. Recorded at most once.
     if record.recorded_id is not None and int(response["statusCode"]) >= 400:
         current.record_outcome(int(response["statusCode"]), record.detail.get("error"))
     if current.audit_failed:
-        return _json(503, AUDIT_UNAVAILABLE)
+        return _json(AuditWriteError())
     if record.recorded_id is None:
         try:
             record.recorded_id = services.audit.record(
@@ -281,7 +281,7 @@ def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[s
             )
         except Exception as exc:  # AuditWriteError or anything else: fail closed, nothing leaves
             logger.error("audit write failed: %s", type(exc).__name__)
-            return _json(503, AUDIT_UNAVAILABLE)
+            return _json(AuditWriteError())
     return response
 
 

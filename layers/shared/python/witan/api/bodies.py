@@ -23,6 +23,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from witan.catalog.records import DATASET_ID_PATTERN, FILE_NAME_PATTERN
 from witan.collect.requests.records import Recipient, RequestSpec, ShareEntry
+from witan.errors import JsonTooDeepError, JsonTooLargeError, JsonTooManyKeysError, WitanError
 
 # Limits on free JSON (`structure`): deep enough for a Table Schema with constraints, far below
 # DynamoDB's 32 levels and the parsers' recursion limits; keys counted over the whole value. The whole
@@ -31,7 +32,6 @@ MAX_FREE_JSON_DEPTH = 12
 MAX_FREE_JSON_KEYS = 2_000
 MAX_FREE_JSON_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 300 * 1024
-FREE_JSON_CODES = ("json-too-deep", "json-too-many-keys", "json-too-large")
 
 
 def free_json_problem(
@@ -41,8 +41,8 @@ def free_json_problem(
     *,
     max_depth: int = MAX_FREE_JSON_DEPTH,
     max_keys: int = MAX_FREE_JSON_KEYS,
-) -> tuple[str, str] | None:
-    """(code, message) when `value` is deeper, has more keys or is larger than the limits; else None.
+) -> WitanError | None:
+    """The refusal when `value` is deeper, has more keys or is larger than the limits; else None.
 
     Walked without recursion, stopping at the first limit passed, so a hostile value costs little."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -57,13 +57,13 @@ def free_json_problem(
         else:
             continue
         if depth > max_depth:
-            return "json-too-deep", f"{where}: nested deeper than {max_depth} levels"
+            return JsonTooDeepError(where=where, limit=max_depth)
         if keys > max_keys:
-            return "json-too-many-keys", f"{where}: more than {max_keys} keys in all"
+            return JsonTooManyKeysError(where=where, limit=max_keys)
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > max_bytes:
-        return "json-too-large", f"{where}: {size} bytes as JSON, more than {max_bytes}"
+        return JsonTooLargeError(where=where, size=size, limit=max_bytes)
     return None
 
 
@@ -281,14 +281,6 @@ class AuditEvents(Body):
 class ErrorBody(Body):
     code: str = Field(description="machine-readable, e.g. not-found, unknown-field, audit-unavailable")
     message: str
-
-
-def error_responses(descriptions: dict[int, str]) -> dict[int, Any]:
-    """OpenAPI `responses` for error statuses, each with the error body schema."""
-    return {
-        status: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
-        for status, text in descriptions.items()
-    }
 
 
 def with_success(errors: dict[int, Any], status: int = 200, description: str = "Success") -> dict[int, Any]:

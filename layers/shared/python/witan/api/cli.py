@@ -84,22 +84,42 @@ def upload(post: dict[str, Any], path: Path) -> int:
         return int(exc.code)
 
 
-def _print(status: int, body: Any) -> int:
+def print_response(status: int, body: Any) -> int:
+    """Print an API answer as JSON; the exit code: 0 for a 2xx status, else 1."""
     print(json.dumps({"status": status, "body": body}, indent=2, sort_keys=True))
     return 0 if 200 <= status < 300 else 1
 
 
-def _client(args: argparse.Namespace) -> ApiClient:
+def client_from(args: argparse.Namespace, program: str) -> ApiClient:
+    """The client of a command's --endpoint and --token (else WITAN_API_URL and WITAN_TOKEN)."""
     endpoint = args.endpoint or os.environ.get("WITAN_API_URL")
     if not endpoint:
-        raise SystemExit("witan api: give --endpoint or set WITAN_API_URL")
+        raise SystemExit(f"{program}: give --endpoint or set WITAN_API_URL")
     return ApiClient(endpoint, args.token or os.environ.get("WITAN_TOKEN"))
+
+
+def save_download(status: int, result: Any, output: str | None, timeout: int = TIMEOUT_SECONDS) -> None:
+    """With `output`, save the file behind a 200 answer's presigned `url` there and say so in `result`."""
+    if status == 200 and output:
+        with urllib.request.urlopen(result["url"], timeout=timeout) as response:  # noqa: S310
+            Path(output).write_bytes(response.read())
+        result["saved_to"] = output
+
+
+def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """--endpoint and --token, which client_from reads."""
+    parser.add_argument("--endpoint", help="API base URL (or WITAN_API_URL)")
+    parser.add_argument("--token", help="Cognito ID token (or WITAN_TOKEN)")
+
+
+def _client(args: argparse.Namespace) -> ApiClient:
+    return client_from(args, "witan api")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     query = {"tag": args.tag, "organisation": args.organisation, "text": args.text, "limit": args.limit}
     query["next_token"] = args.next_token
-    return _print(*_client(args).call("GET", "/datasets", query=query))
+    return print_response(*_client(args).call("GET", "/datasets", query=query))
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -122,11 +142,11 @@ def cmd_create(args: argparse.Namespace) -> int:
     status, result = _client(args).call("POST", "/datasets", body=body)
     if status == 201 and not args.no_upload:
         result["upload_status"] = upload(result["upload"], path)
-    return _print(status, result)
+    return print_response(status, result)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    return _print(*_client(args).call("GET", f"/datasets/{urllib.parse.quote(args.id)}"))
+    return print_response(*_client(args).call("GET", f"/datasets/{urllib.parse.quote(args.id)}"))
 
 
 def cmd_share(args: argparse.Namespace) -> int:
@@ -136,18 +156,17 @@ def cmd_share(args: argparse.Namespace) -> int:
         body["purpose"] = {"code": args.purpose_code, "text": args.purpose_text or ""}
     if args.expires:
         body["expires_at"] = args.expires
-    return _print(*_client(args).call("PUT", f"/datasets/{urllib.parse.quote(args.id)}/grants", body=body))
+    return print_response(
+        *_client(args).call("PUT", f"/datasets/{urllib.parse.quote(args.id)}/grants", body=body)
+    )
 
 
 def cmd_download(args: argparse.Namespace) -> int:
     status, result = _client(args).call(
         "GET", f"/datasets/{urllib.parse.quote(args.id)}/download", query={"purpose": args.purpose}
     )
-    if status == 200 and args.output:
-        with urllib.request.urlopen(result["url"], timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            Path(args.output).write_bytes(response.read())
-        result["saved_to"] = args.output
-    return _print(status, result)
+    save_download(status, result, args.output)
+    return print_response(status, result)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -166,8 +185,7 @@ def register(subparsers: Any) -> None:
     api = subparsers.add_parser(
         "api", help="talk to the datastore API", description=(__doc__ or "").split("\n\n")[0]
     )
-    api.add_argument("--endpoint", help="API base URL (or WITAN_API_URL)")
-    api.add_argument("--token", help="Cognito ID token (or WITAN_TOKEN)")
+    add_endpoint_arguments(api)
     areas = api.add_subparsers(dest="area", required=True, metavar="AREA")
 
     openapi = areas.add_parser("openapi", help="print or write the OpenAPI document (from the code)")

@@ -13,8 +13,14 @@ from witan.access.policy import decide, held_activities
 from witan.access.records import Activity, Grant, Principal
 from witan.api.context import RequestRecord
 from witan.api.deps import Services
-from witan.api.errors import CATALOG_STATUS, ApiError
-from witan.catalog.records import CatalogError, Dataset
+from witan.api.errors import status_of
+from witan.catalog.records import Dataset
+from witan.errors import (
+    DatasetDeletedError,
+    ForbiddenError,
+    NotFoundError,
+    WitanError,
+)
 
 logger = logging.getLogger(__name__)
 CONTEXT_KEY = "witan"
@@ -71,10 +77,8 @@ class Current:
             raise
 
     def _record_outcome(self, exc: Exception) -> None:
-        if isinstance(exc, ApiError):
-            self.record_outcome(exc.status, exc.code)
-        elif isinstance(exc, CatalogError):
-            self.record_outcome(CATALOG_STATUS.get(exc.code, 422), exc.code)
+        if isinstance(exc, WitanError):
+            self.record_outcome(status_of(exc), exc.code)
         else:
             self.record_outcome(500, "internal-error")
 
@@ -103,7 +107,7 @@ class Current:
         dataset = self.services.catalog.get(dataset_id)
         if dataset is None:
             self.record.deny("no-such-dataset")
-            raise ApiError(404, "not-found", f"no dataset {dataset_id}")
+            raise NotFoundError(f"no dataset {dataset_id}")
         grants = self.services.grants.grants_for(dataset_id)
         decision = decide(self.principal, activity, dataset.owner_org, grants, self.now)
         self.record.detail["activity"] = activity.value
@@ -119,8 +123,8 @@ class Current:
             self.record.deny(decision.reason)
             if not decision.visible:
                 # Do not reveal that a dataset exists to someone who may not know it.
-                raise ApiError(404, "not-found", f"no dataset {dataset_id}")
-            raise ApiError(403, "forbidden", f"you may not {activity.value} this dataset")
+                raise NotFoundError(f"no dataset {dataset_id}")
+            raise ForbiddenError(f"you may not {activity.value} this dataset")
         self.record.allow(decision.reason)
         if live:
             self.require_live(dataset)
@@ -128,7 +132,7 @@ class Current:
 
     def require_live(self, dataset: Dataset) -> None:
         if dataset.deleted:
-            raise ApiError(410, "dataset-deleted", f"dataset {dataset.id} was deleted")
+            raise DatasetDeletedError(dataset_id=dataset.id)
 
     def held(self, dataset: Dataset, grants: list[Grant]) -> list[str]:
         if self.principal.is_admin or dataset.owner_org in self.principal.organisations:

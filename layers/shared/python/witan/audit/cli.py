@@ -69,8 +69,9 @@ def run_verify(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from witan.audit.records import AuditReadError
     from witan.aws.audit_seals import KmsSigner, S3SealStore, verify_sealed
-    from witan.aws.audit_table import AuditReadError, make_client, verify
+    from witan.aws.audit_table import make_client, verify
     from witan.settings import Settings
 
     if args.stack:

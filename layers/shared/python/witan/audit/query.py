@@ -1,8 +1,8 @@
 """Reading the audit trail: filtered event pages, a usage report and subject access exports.
 
 Pure functions over an injected `AuditReader` (witan.aws.audit_table.DynamoAuditReader in the
-deployment). Errors in the caller's input raise `QueryError` with a machine-readable code, which the
-API maps to HTTP 400.
+deployment). Errors in the caller's input raise catalogue errors (witan.errors: invalid-time,
+invalid-next-token, invalid-limit...), which the API answers with 400.
 """
 
 from __future__ import annotations
@@ -20,6 +20,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from witan.audit.chain import decode_event, format_time, parse_time
+from witan.errors import (
+    ConflictingFiltersError,
+    InvalidLimitError,
+    InvalidNextTokenError,
+    InvalidSubjectError,
+    InvalidTimeError,
+)
 
 READ_ACTION = "dataset.read"
 DOWNLOAD_ACTION = "dataset.download"
@@ -44,15 +51,6 @@ EVENT_COLUMNS = (
     "user_agent",
     "detail",
 )
-
-
-class QueryError(ValueError):
-    """Bad query input; `code` is machine-readable (e.g. `invalid_time`, `invalid_next_token`)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -104,7 +102,7 @@ def _time_bound(value: str | datetime | None, name: str) -> str | None:
             moment = moment.replace(tzinfo=UTC)
         return format_time(moment)
     except (ValueError, TypeError) as exc:
-        raise QueryError("invalid_time", f"{name} must be an ISO 8601 time, got {value!r}") from exc
+        raise InvalidTimeError(f"{name} must be an ISO 8601 time, got {value!r}") from exc
 
 
 def _fingerprint(query: Mapping[str, Any]) -> str:
@@ -124,9 +122,9 @@ def decode_token(token: str, query: Mapping[str, Any]) -> dict[str, Any]:
         key = payload["k"]
         fingerprint = payload["q"]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise QueryError("invalid_next_token", "next_token is not one this API issued") from exc
+        raise InvalidNextTokenError("next_token is not one this API issued") from exc
     if fingerprint != _fingerprint(query) or not isinstance(key, dict):
-        raise QueryError("invalid_next_token", "next_token belongs to a different query")
+        raise InvalidNextTokenError("next_token belongs to a different query")
     # The token is not signed, so check it only positions within this query's partition.
     well_formed = all(
         isinstance(v, dict)
@@ -139,7 +137,7 @@ def decode_token(token: str, query: Mapping[str, Any]) -> dict[str, Any]:
         ("actor_sub", query.get("actor")) if query.get("actor") else ("resource", query.get("resource"))
     )
     if not well_formed or (partition[1] and key.get(partition[0]) != {"S": partition[1]}):
-        raise QueryError("invalid_next_token", "next_token does not fit this query")
+        raise InvalidNextTokenError("next_token does not fit this query")
     return key
 
 
@@ -164,13 +162,13 @@ def find_events(
     if dataset:
         ds_resource = f"dataset/{dataset}"
         if resource and resource != ds_resource:
-            raise QueryError("conflicting_filters", "give either dataset or resource, not both")
+            raise ConflictingFiltersError()
         resource = ds_resource
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise QueryError("invalid_limit", f"limit must be an integer from 1 to {MAX_PAGE}")
+        raise InvalidLimitError(limit=MAX_PAGE)
     start, end = _time_bound(since, "since"), _time_bound(until, "until")
     if start and end and start > end:
-        raise QueryError("invalid_time", "since is after until")
+        raise InvalidTimeError("since is after until")
     query = {"resource": resource, "actor": actor, "action": action, "since": start, "until": end}
     key: Mapping[str, Any] | None = decode_token(next_token, query) if next_token else None
 
@@ -319,7 +317,7 @@ def subject_export(
     sub did it, so an address that moved between accounts never shows one person another's actions.
     """
     if not subject or not subject.strip():
-        raise QueryError("invalid_subject", "subject is required")
+        raise InvalidSubjectError()
     any_of = [("actor_sub", subject), ("subject", subject)]
     if email:
         any_of += [("actor_email", email), ("subject", email)]

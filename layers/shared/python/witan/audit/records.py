@@ -9,9 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from witan.errors import AuditUnavailableError
 
-class AuditWriteError(Exception):
+
+class AuditWriteError(AuditUnavailableError):
     """The event could not be recorded; the caller must refuse the request (503)."""
+
+
+class AuditReadError(AuditUnavailableError):
+    """The trail could not be read (missing table, no connection, no permission)."""
+
+    template = "the audit trail cannot be read now"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from witan.audit.chain import DIGEST_CHAIN, EVENT_CHAIN_PREFIX, Problem, VerifyResult, plain
+from witan.audit.records import AuditReadError
 from witan.audit.seal import (
     BAD_SEAL,
     NO_SEAL,
@@ -35,7 +36,7 @@ from witan.audit.seal import (
     seal_object,
     signed_message,
 )
-from witan.aws.audit_table import AuditReadError, _error_code, default_chains, from_wire, verify
+from witan.aws.audit_table import _error_code, default_chains, from_wire, newest_item, verify
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class KmsSigner:
 
     def __init__(self, key_id: str, client: Any = None) -> None:
         self.key_id = key_id
-        self.client = client if client is not None else boto3.client("kms")
+        # Any: the stubs want the algorithm as a literal, and witan.audit.seal names it as a str.
+        self.client: Any = client if client is not None else boto3.client("kms")
 
     def sign(self, message: bytes) -> bytes:
         response = self.client.sign(
@@ -129,20 +131,11 @@ def read_heads(table_name: str, client: Any, chains: int) -> dict[str, dict[str,
     heads: dict[str, dict[str, Any]] = {}
     for chain in [f"{EVENT_CHAIN_PREFIX}{k}" for k in range(chains)] + [DIGEST_CHAIN]:
         try:
-            response = client.query(
-                TableName=table_name,
-                KeyConditionExpression="#c = :c",
-                ExpressionAttributeNames={"#c": "chain"},
-                ExpressionAttributeValues={":c": {"S": chain}},
-                ScanIndexForward=False,
-                Limit=1,
-                ConsistentRead=True,
-            )
+            item = newest_item(client, table_name, chain)
         except (ClientError, BotoCoreError) as exc:
             raise AuditReadError(f"audit table {table_name} unreadable: {_error_code(exc)}") from exc
-        items = response.get("Items", [])
-        if items:
-            heads[chain] = head_of_item(from_wire(items[0]))
+        if item:
+            heads[chain] = head_of_item(from_wire(item))
     return heads
 
 

@@ -47,27 +47,25 @@ from witan.audit.chain import (
     verify_groups,
     verify_items,
 )
-from witan.audit.query import Page, QueryError
-from witan.audit.records import AuditEvent, AuditWriteError
+from witan.audit.query import Page
+from witan.audit.records import AuditEvent, AuditReadError, AuditWriteError
 from witan.aws.dynamo import query_items
+from witan.aws.table_shapes import AUDIT
+from witan.errors import InvalidNextTokenError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DIGEST_EVERY = 100
 DEFAULT_MAX_ATTEMPTS = 12
-BY_ACTOR = "by-actor"
-BY_RESOURCE = "by-resource"
-INDEX_KEYS = {BY_ACTOR: "actor_sub", BY_RESOURCE: "resource"}
+# Index name -> its partition key (by-actor: actor_sub, by-resource: resource; both sorted by time).
+INDEX_KEYS = {index.name: index.partition.name for index in AUDIT.indexes}
 
 # A chain's last item: (seq, hash, expires_at, time).
 Head = tuple[int, str, int | None, str | None]
+_HEAD_ATTRIBUTES = {"#s": "seq", "#h": "hash", "#e": "expires_at", "#t": "time"}
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class AuditReadError(Exception):
-    """The audit table could not be read (missing table, no connection, no permission)."""
 
 
 def default_chains() -> int:
@@ -82,6 +80,26 @@ def make_client(endpoint_url: str | None = None, region_name: str | None = None)
     session = boto3.session.Session()
     region = region_name or session.region_name or "eu-west-2"
     return session.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
+
+
+def newest_item(
+    client: Any, table_name: str, chain: str, attributes: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
+    """A chain's last item (wire form), from a consistent Query newest first; None for an empty chain.
+    With `attributes` (placeholder -> name), only those. Raises botocore's errors."""
+    projection = {"ProjectionExpression": ", ".join(attributes)} if attributes else {}
+    response = client.query(
+        TableName=table_name,
+        KeyConditionExpression="#c = :c",
+        ExpressionAttributeNames={"#c": "chain", **(attributes or {})},
+        ExpressionAttributeValues={":c": {"S": chain}},
+        ScanIndexForward=False,
+        Limit=1,
+        ConsistentRead=True,
+        **projection,
+    )
+    items: list[dict[str, Any]] = response.get("Items", [])
+    return items[0] if items else None
 
 
 def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,14 +175,7 @@ class DynamoAuditTrail:
         chain = self.chain_for(event)
 
         def build(now: datetime, prev: Head | None) -> dict[str, Any]:
-            return event_body(
-                event,
-                time=now,
-                prev_hash=prev[1] if prev else GENESIS_HASH,
-                prev_expires_at=prev[2] if prev else None,
-                prev_time=prev[3] if prev else None,
-                expires_at=expiry(now, self.retention_days),
-            )
+            return event_body(event, time=now, **self._links(now, prev))
 
         try:
             seq = self._append(chain, build)
@@ -189,43 +200,29 @@ class DynamoAuditTrail:
                 heads[chain] = {"seq": head[0], "hash": head[1], "expires_at": head[2]}
 
         def build(now: datetime, prev: Head | None) -> dict[str, Any]:
-            return digest_body(
-                heads,
-                time=now,
-                prev_hash=prev[1] if prev else GENESIS_HASH,
-                prev_expires_at=prev[2] if prev else None,
-                prev_time=prev[3] if prev else None,
-                expires_at=expiry(now, self.retention_days),
-            )
+            return digest_body(heads, time=now, **self._links(now, prev))
 
         seq = self._append(DIGEST_CHAIN, build)
         with self._lock:
             self.stats.digests += 1
         return f"{DIGEST_CHAIN}/{seq}"
 
+    def _links(self, now: datetime, prev: Head | None) -> dict[str, Any]:
+        """What a new item records of the head it follows (none: the genesis), and its own expiry."""
+        return {
+            "prev_hash": prev[1] if prev else GENESIS_HASH,
+            "prev_expires_at": prev[2] if prev else None,
+            "prev_time": prev[3] if prev else None,
+            "expires_at": expiry(now, self.retention_days),
+        }
+
     def _read_head(self, chain: str) -> Head | None:
         """(seq, hash, expires_at, time) of the chain's last item, or None for an empty chain."""
         try:
-            response = self.client.query(
-                TableName=self.table_name,
-                KeyConditionExpression="#c = :c",
-                ExpressionAttributeNames={
-                    "#c": "chain",
-                    "#s": "seq",
-                    "#h": "hash",
-                    "#e": "expires_at",
-                    "#t": "time",
-                },
-                ExpressionAttributeValues={":c": {"S": chain}},
-                ProjectionExpression="#s, #h, #e, #t",
-                ScanIndexForward=False,
-                Limit=1,
-                ConsistentRead=True,
-            )
+            item = newest_item(self.client, self.table_name, chain, _HEAD_ATTRIBUTES)
         except (ClientError, BotoCoreError) as exc:
             raise AuditWriteError(f"audit table {self.table_name} unreadable: {_error_code(exc)}") from exc
-        items = response.get("Items", [])
-        return _head_of(items[0]) if items else None
+        return _head_of(item) if item else None
 
     def _append(self, chain: str, build: Callable[[datetime, Head | None], dict[str, Any]]) -> int:
         """Conditional append at head+1; on conflict retry, backing off with jitter; fail closed.
@@ -272,7 +269,9 @@ class DynamoAuditTrail:
         except ClientError as exc:
             if _error_code(exc) != "ConditionalCheckFailedException":
                 raise AuditWriteError(f"audit write to {self.table_name} failed: {_error_code(exc)}") from exc
-            winner = _head_of(exc.response.get("Item"))
+            # ALL_OLD puts the winner's item beside the error (botocore's types do not say so).
+            old: Mapping[str, Any] | None = getattr(exc, "response", {}).get("Item")
+            winner = _head_of(old)
             return None, winner if winner is not None and winner[0] == seq else None
         except BotoCoreError as exc:
             raise AuditWriteError(f"audit write to {self.table_name} failed: {_error_code(exc)}") from exc
@@ -439,7 +438,7 @@ class DynamoAuditReader:
             chain_name = start_key.get("chain", {}).get("S", "")
             index_text = chain_name.removeprefix(EVENT_CHAIN_PREFIX)
             if not chain_name.startswith(EVENT_CHAIN_PREFIX) or not index_text.isdigit():
-                raise QueryError("invalid_next_token", "next_token does not fit this query")
+                raise InvalidNextTokenError("next_token does not fit this query")
             chain_index, key = int(index_text), dict(start_key)
             if chain_index >= self.chains:
                 return Page(items=[], next_key=None)
@@ -477,7 +476,7 @@ class DynamoAuditReader:
         except ClientError as exc:
             if "ExclusiveStartKey" in kwargs and _error_code(exc) == "ValidationException":
                 # A crafted or corrupted token: the caller's mistake, not an outage.
-                raise QueryError("invalid_next_token", "next_token does not fit this query") from exc
+                raise InvalidNextTokenError("next_token does not fit this query") from exc
             raise AuditReadError(f"audit table {self.table_name} unreadable: {_error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise AuditReadError(f"audit table {self.table_name} unreadable: {_error_code(exc)}") from exc
@@ -513,40 +512,3 @@ def _equality_filter(
     if alternatives:
         clauses.append("(" + " OR ".join(alternatives) + ")")
     return " AND ".join(clauses)
-
-
-# -- table creation for local runs and tests (the stack creates the deployed one) ---------------------
-
-
-def create_audit_table(client: Any, table_name: str) -> None:
-    """Create the audit table as docs/contracts.md describes (keys, GSIs, TTL) and wait for it."""
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "chain", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-            {"AttributeName": "actor_sub", "AttributeType": "S"},
-            {"AttributeName": "resource", "AttributeType": "S"},
-            {"AttributeName": "time", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "chain", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": key, "KeyType": "HASH"},
-                    {"AttributeName": "time", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, key in INDEX_KEYS.items()
-        ],
-    )
-    client.get_waiter("table_exists").wait(TableName=table_name)
-    client.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )

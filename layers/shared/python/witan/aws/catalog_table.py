@@ -17,9 +17,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from witan.aws.dynamo import query_items
+from witan.aws.clients import LazyClient
+from witan.aws.dynamo import DynamoTable
+from witan.aws.table_shapes import GSI1
 from witan.catalog.ports import PresignedGet, PresignedPost
-from witan.catalog.records import ConflictError, Dataset, FileVersion, MetadataVersion
+from witan.catalog.records import Dataset, FileVersion, MetadataVersion
+from witan.errors import (
+    ConflictError,
+)
 
 LIST_PK = "DATASET"
 
@@ -77,24 +82,8 @@ def _meta_from(record: str) -> MetadataVersion:
     )
 
 
-def _client(service: str) -> Any:
-    import boto3
-
-    return boto3.client(service)
-
-
-class DynamoCatalogStore:
+class DynamoCatalogStore(DynamoTable):
     """`witan.catalog.ports.CatalogStore` on the catalog table."""
-
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._ddb = client
-
-    @property
-    def client(self) -> Any:
-        if self._ddb is None:
-            self._ddb = _client("dynamodb")
-        return self._ddb
 
     def _current_item(self, dataset: Dataset) -> dict[str, Any]:
         return {
@@ -127,7 +116,7 @@ class DynamoCatalogStore:
         condition: str,
         values: dict[str, Any] | None = None,
         names: dict[str, str] | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}
         if values:
             put["ExpressionAttributeValues"] = values
@@ -160,10 +149,8 @@ class DynamoCatalogStore:
         return dataset_from_record(item["record"]["S"]) if item else None
 
     def list_all(self) -> list[Dataset]:
-        items = query_items(
-            self.client,
-            TableName=self.table_name,
-            IndexName="gsi1",
+        items = self.query(
+            IndexName=GSI1,
             KeyConditionExpression="gsi1pk = :pk",
             ExpressionAttributeValues={":pk": {"S": LIST_PK}},
         )
@@ -205,9 +192,7 @@ class DynamoCatalogStore:
         )
 
     def history(self, dataset_id: str) -> list[MetadataVersion]:
-        items = query_items(
-            self.client,
-            TableName=self.table_name,
+        items = self.query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :meta)",
             ExpressionAttributeValues={":pk": {"S": _pk(dataset_id)}, ":meta": {"S": "META#"}},
             ConsistentRead=True,
@@ -280,22 +265,14 @@ class CollectedVersions:
         )
 
 
-class S3FileTransfer:
+class S3FileTransfer(LazyClient):
     """`FileTransfer` port: presigned POST (size and type pinned) and GET on the data bucket."""
+
+    SERVICE = "s3"
 
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         self.bucket = bucket
-        self._s3 = client
-
-    @property
-    def client(self) -> Any:
-        if self._s3 is None:
-            import boto3
-            from botocore.config import Config
-
-            # SigV4 everywhere: presigned URLs for KMS-encrypted objects need it.
-            self._s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
-        return self._s3
+        self._client = client
 
     def presign_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
         post = self.client.generate_presigned_post(

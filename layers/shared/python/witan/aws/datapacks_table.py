@@ -24,11 +24,13 @@ from typing import Any
 
 from witan.access.records import Grant, GranteeType
 from witan.aws.catalog_table import S3FileTransfer
-from witan.aws.dynamo import query_items
+from witan.aws.clients import LazyClient
+from witan.aws.dynamo import DynamoTable
 from witan.aws.grants_table import grant_from_record, grant_to_record
+from witan.aws.table_shapes import GSI1
 from witan.catalog.ports import PresignedGet, PresignedPost
-from witan.catalog.records import ConflictError
 from witan.datapacks.records import Pack
+from witan.errors import ConflictError
 
 LIST_PK = "PACK"
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
@@ -42,29 +44,8 @@ def _grant_sk(grantee_type: GranteeType, grantee: str) -> str:
     return f"GRANT#{grantee_type.value}#{grantee}"
 
 
-def _boto(service: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return (
-        boto3.client(service, config=Config(signature_version="s3v4"))
-        if service == "s3"
-        else boto3.client(service)
-    )
-
-
-class DynamoPackStore:
+class DynamoPackStore(DynamoTable):
     """Pack records and pack grants in the catalog table."""
-
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._ddb = client
-
-    @property
-    def client(self) -> Any:
-        if self._ddb is None:
-            self._ddb = _boto("dynamodb")
-        return self._ddb
 
     def _item(self, pack: Pack, rev: int) -> dict[str, Any]:
         return {
@@ -78,18 +59,8 @@ class DynamoPackStore:
         }
 
     def create(self, pack: Pack) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=self._item(pack, 1),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConflictError("a pack with this id exists") from None
-            raise
+        if not self.put_when(self._item(pack, 1), ConditionExpression="attribute_not_exists(pk)"):
+            raise ConflictError("a pack with this id exists")
 
     def get(self, pack_id: str) -> Pack | None:
         found = self.get_with_rev(pack_id)
@@ -108,31 +79,20 @@ class DynamoPackStore:
     def save(self, pack: Pack, rev: int) -> None:
         """Write the pack over revision `rev`; ConflictError if someone changed it meanwhile. A sealed
         record is never overwritten."""
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=self._item(pack, rev + 1),
-                ConditionExpression="rev = :rev AND #status = :draft",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":rev": {"N": str(rev)}, ":draft": {"S": "draft"}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConflictError(
-                    "the pack was changed by another request (or sealed); read it again"
-                ) from None
-            raise
+        if not self.put_when(
+            self._item(pack, rev + 1),
+            ConditionExpression="rev = :rev AND #status = :draft",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":rev": {"N": str(rev)}, ":draft": {"S": "draft"}},
+        ):
+            raise ConflictError("the pack was changed by another request (or sealed); read it again")
 
     def list_with_grants(self) -> list[tuple[Pack, list[Grant]]]:
         """Every pack with its grants, oldest first (one query of the index)."""
         packs: dict[str, Pack] = {}
         grants: dict[str, list[Grant]] = {}
-        for item in query_items(
-            self.client,
-            TableName=self.table_name,
-            IndexName="gsi1",
+        for item in self.query(
+            IndexName=GSI1,
             KeyConditionExpression="gsi1pk = :pk",
             ExpressionAttributeValues={":pk": {"S": LIST_PK}},
         ):
@@ -146,9 +106,7 @@ class DynamoPackStore:
     def grants_for(self, pack_id: str) -> list[Grant]:
         return [
             grant_from_record(item["record"]["S"])
-            for item in query_items(
-                self.client,
-                TableName=self.table_name,
+            for item in self.query(
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :g)",
                 ExpressionAttributeValues={":pk": {"S": _pk(pack_id)}, ":g": {"S": "GRANT#"}},
                 ConsistentRead=True,
@@ -177,8 +135,10 @@ class DynamoPackStore:
         return bool(response.get("Attributes"))
 
 
-class S3PackObjects:
+class S3PackObjects(LazyClient):
     """The data bucket (read: dataset files by version, run files) and the packs bucket."""
+
+    SERVICE = "s3"
 
     def __init__(
         self,
@@ -191,13 +151,7 @@ class S3PackObjects:
     ) -> None:
         self.data_bucket, self.packs_bucket = data_bucket, packs_bucket
         self.retention_years, self.lock_mode = retention_years, lock_mode
-        self._s3 = client
-
-    @property
-    def client(self) -> Any:
-        if self._s3 is None:
-            self._s3 = _boto("s3")
-        return self._s3
+        self._client = client
 
     def _get(self, bucket: str, key: str, version_id: str | None = None) -> bytes | None:
         from botocore.exceptions import ClientError

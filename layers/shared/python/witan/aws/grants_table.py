@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from witan.access.records import Activity, Grant, GranteeType, Purpose
-from witan.aws.dynamo import query_items
+from witan.aws.dynamo import DynamoTable
+from witan.aws.table_shapes import GSI1
 
 TTL_GRACE = timedelta(days=90)
 
@@ -56,26 +57,11 @@ def grant_from_record(record: str) -> Grant:
     )
 
 
-class DynamoGrantStore:
+class DynamoGrantStore(DynamoTable):
     """`witan.catalog.ports.GrantStore` on the grants table."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._ddb = client
-
-    @property
-    def client(self) -> Any:
-        if self._ddb is None:
-            import boto3
-
-            self._ddb = boto3.client("dynamodb")
-        return self._ddb
-
-    def _query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        return query_items(self.client, TableName=self.table_name, **kwargs)
-
     def grants_for(self, dataset_id: str) -> list[Grant]:
-        items = self._query_all(
+        items = self.query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :g)",
             ExpressionAttributeValues={":pk": {"S": f"DATASET#{dataset_id}"}, ":g": {"S": "GRANT#"}},
             ConsistentRead=True,
@@ -88,27 +74,15 @@ class DynamoGrantStore:
     def put_if(self, grant: Grant, expected: Grant | None) -> bool:
         """Put `grant` only if the grantee's grant is still `expected` (None: there is none); False if
         it changed meanwhile, so a check made on what was read still holds when the write lands."""
-        condition = self._unchanged(expected)
-        try:
-            self.client.put_item(TableName=self.table_name, Item=self._item(grant), **condition)
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self.put_when(self._item(grant), **self._unchanged(expected))
 
     def delete_if(self, expected: Grant) -> bool:
         """Remove the grant only if it is still `expected`; False if it changed or went meanwhile."""
-        try:
-            self.client.delete_item(
-                TableName=self.table_name,
-                Key={
-                    "pk": {"S": f"DATASET#{expected.dataset_id}"},
-                    "sk": {"S": _sk(expected.grantee_type, expected.grantee)},
-                },
-                **self._unchanged(expected),
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        key = {
+            "pk": {"S": f"DATASET#{expected.dataset_id}"},
+            "sk": {"S": _sk(expected.grantee_type, expected.grantee)},
+        }
+        return self.delete_when(key, **self._unchanged(expected))
 
     @staticmethod
     def _unchanged(expected: Grant | None) -> dict[str, Any]:
@@ -143,8 +117,8 @@ class DynamoGrantStore:
     def datasets_granted_to(self, grantees: Iterable[tuple[GranteeType, str]]) -> dict[str, list[Grant]]:
         out: dict[str, list[Grant]] = {}
         for grantee_type, grantee in grantees:
-            items = self._query_all(
-                IndexName="gsi1",
+            items = self.query(
+                IndexName=GSI1,
                 KeyConditionExpression="gsi1pk = :g",
                 ExpressionAttributeValues={":g": {"S": f"GRANTEE#{grantee_type.value}#{grantee}"}},
             )

@@ -23,7 +23,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from witan.aws.dynamo import condition_failed, query_items
+from witan.aws.dynamo import DynamoTable, condition_failed
+from witan.aws.table_shapes import GSI1
 from witan.modelrun.definition import InputFile, ModelDefinition
 from witan.modelrun.errors import ModelInputError
 from witan.modelrun.storage import run_prefix
@@ -213,14 +214,38 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _py(v) for k, v in item.items() if k not in STORAGE_ATTRIBUTES}
 
 
-class ModelRunsTable:
+def _running(
+    run_id: str,
+    model: str,
+    simulations: int,
+    seed: int,
+    scenarios: list[str],
+    output_prefix: str,
+    email: str | None,
+    now: str,
+) -> dict[str, Any]:
+    """The fields of a run record that says RUNNING, nothing done yet (listed newest first on gsi1)."""
+    return {
+        "run_id": run_id,
+        "model": model,
+        "simulations": simulations,
+        "seed": seed,
+        "scenarios": scenarios,
+        "status": "RUNNING",
+        "progress": 0,
+        "chunks_done": 0,
+        "output_prefix": output_prefix,
+        "email": email,
+        "updated_at": now,
+        "gsi1pk": "RUNS",
+        "gsi1sk": f"{now}#{run_id}",
+    }
+
+
+class ModelRunsTable(DynamoTable):
     """The run record of each model run (one item per run)."""
 
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        if not table_name:
-            raise ValueError("the model-runs table name is required (MODEL_RUNS_TABLE)")
-        self.table_name = table_name
-        self.client = client if client is not None else boto3.client("dynamodb")
+    REQUIRED_SETTING = "MODEL_RUNS_TABLE"
 
     @staticmethod
     def key(run_id: str) -> dict[str, Any]:
@@ -275,26 +300,8 @@ class ModelRunsTable:
             projected["projection_years"] = projection_years
         if years is not None:
             projected["years"] = years
-        self._set(
-            run_id,
-            {
-                **projected,
-                "run_id": run_id,
-                "model": model,
-                "simulations": simulations,
-                "seed": seed,
-                "scenarios": scenarios,
-                "status": "RUNNING",
-                "progress": 0,
-                "chunks_total": chunks_total,
-                "chunks_done": 0,
-                "output_prefix": output_prefix,
-                "email": email,
-                "updated_at": now,
-                "gsi1pk": "RUNS",
-                "gsi1sk": f"{now}#{run_id}",
-            },
-        )
+        running = _running(run_id, model, simulations, seed, scenarios, output_prefix, email, now)
+        self._set(run_id, {**projected, **running, "chunks_total": chunks_total})
 
     def chunk_done(self, run_id: str) -> float:
         """Count a finished chunk; returns the progress (retried chunks can only push it to 1)."""
@@ -390,25 +397,13 @@ def requested(
     """
     now = _now()
     item = {
-        "run_id": run_id,
-        "model": model,
-        "simulations": simulations,
-        "seed": seed,
-        "scenarios": scenarios,
-        "status": "RUNNING",
-        "progress": 0,
-        "chunks_done": 0,
-        "output_prefix": run_prefix(run_id),
-        "email": email,
+        **_running(run_id, model, simulations, seed, scenarios, run_prefix(run_id), email, now),
         "requested_by": requested_by,
         "organisation": organisation,
         "inputs": inputs,
         # None: every population year after the seed year; the plan step then records how many.
         "projection_years": projection_years,
         "created_at": now,
-        "updated_at": now,
-        "gsi1pk": "RUNS",
-        "gsi1sk": f"{now}#{run_id}",
     }
     table.client.put_item(
         TableName=table.table_name,
@@ -424,10 +419,8 @@ def set_execution(table: ModelRunsTable, run_id: str, execution_arn: str) -> Non
 
 def list_runs(table: ModelRunsTable, max_items: int = 5000) -> list[dict[str, Any]]:
     """Every run record, newest first (gsi1 `RUNS`); callers filter by who may see them."""
-    items = query_items(
-        table.client,
-        TableName=table.table_name,
-        IndexName="gsi1",
+    items = table.query(
+        IndexName=GSI1,
         KeyConditionExpression="gsi1pk = :p",
         ExpressionAttributeValues={":p": {"S": "RUNS"}},
         ScanIndexForward=False,

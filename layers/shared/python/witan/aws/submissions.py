@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,7 +23,8 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from witan.aws.dynamo import condition_failed, query_items
+from witan.aws.dynamo import DynamoTable, condition_failed
+from witan.aws.table_shapes import GSI1
 from witan.collect.records import (
     CheckRecord,
     CollectionRequest,
@@ -32,7 +33,7 @@ from witan.collect.records import (
     UploadStatus,
     share_until_end,
 )
-from witan.collect.requests.body import CollectError, NewRequest
+from witan.collect.requests.creation import NewRequest
 from witan.collect.requests.records import (
     RequestPart,
     RequestRecord,
@@ -43,10 +44,11 @@ from witan.collect.requests.records import (
     TokenRecord,
 )
 from witan.collect.uploads.ports import Claim
+from witan.errors import BadCursorError
 
 SEQUENCER_WIDTH = 40  # S3 sequencers are hex strings of varying length; pad to compare as strings
 TOKEN_TTL_SECONDS = 30 * 86400  # DynamoDB TTL removes a token item a month after the link stops working
-REQUESTS_INDEX = "gsi1"  # requests by requester, tokens by hash, stored schemas
+REQUESTS_INDEX = GSI1  # requests by requester, tokens by hash, stored schemas
 META_SK = "META"
 OPEN_PK = "OPEN"  # index items of requests that accept uploads: pk=OPEN, sk=REQUEST#{id}
 SCHEMAS_KEY = "SCHEMAS"  # gsi1pk of every stored schema (listing them is one query)
@@ -317,14 +319,10 @@ def destination_from_meta(item: Mapping[str, Any]) -> Destination | None:
     )
 
 
-class DynamoCheckStore:
+class DynamoCheckStore(DynamoTable):
     """`CheckStore` on the requests table."""
 
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        if not table_name:
-            raise ValueError("requests table name is required (REQUESTS_TABLE)")
-        self.table_name = table_name
-        self.client = client if client is not None else make_client()
+    REQUIRED_SETTING = "REQUESTS_TABLE"
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self.client.get_item(
@@ -520,13 +518,6 @@ def put_submission(client: Any, table_name: str, submission: Submission, **extra
 # -- Collect+Share requests (witan.collect.requests.service.RequestStore) ---------------------------
 
 
-class BadCursor(CollectError):
-    """A list cursor that this store did not issue (HTTP 400 `bad-cursor`)."""
-
-    def __init__(self, message: str = "cursor is not valid") -> None:
-        super().__init__("bad-cursor", message)
-
-
 def _encode_cursor(key: Mapping[str, Any] | None) -> str | None:
     if not key:
         return None
@@ -537,7 +528,7 @@ def _decode_cursor(cursor: str, requester_sub: str) -> dict[str, Any]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError) as exc:
-        raise BadCursor("cursor is not valid") from exc
+        raise BadCursorError() from exc
     ok = (
         isinstance(raw, dict)
         and set(raw) == {"pk", "sk", "gsi1pk", "gsi1sk"}
@@ -545,21 +536,17 @@ def _decode_cursor(cursor: str, requester_sub: str) -> dict[str, Any]:
         and raw["gsi1pk"]["S"] == requester_gsi_key(requester_sub)  # cannot page someone else's list
     )
     if not ok:
-        raise BadCursor("cursor is not valid")
+        raise BadCursorError()
     return dict(raw)
 
 
-class DynamoRequestStore:
+class DynamoRequestStore(DynamoTable):
     """`RequestStore` on the requests table (docs/data-model.md, "Collect+Share requests")."""
 
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        if not table_name:
-            raise ValueError("requests table name is required (REQUESTS_TABLE)")
-        self.table_name = table_name
-        self.client = client if client is not None else make_client()
+    REQUIRED_SETTING = "REQUESTS_TABLE"
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
-        return [_plain(i) for i in query_items(self.client, TableName=self.table_name, **kwargs)]
+        return [_plain(i) for i in self.query(**kwargs)]
 
     def create(self, new: NewRequest) -> None:
         operations = [
@@ -839,21 +826,3 @@ def read_json_report(client: Any, bucket: str) -> Any:
         return loaded if isinstance(loaded, dict) else None
 
     return read
-
-
-def get_stored_schema(client: Any, table_name: str) -> Callable[[str], str | None]:
-    """A `get_stored(name)` for witan.collect.requests.schemas.SchemaResolver: the descriptor JSON or None."""
-    return DynamoRequestStore(table_name, client).get_stored_schema
-
-
-def put_stored_schema(
-    client: Any, table_name: str, name: str, descriptor: Mapping[str, Any], *, created_by: str
-) -> bool:
-    """Store a schema once as `stored:{name}`; False if the name is taken (stored schemas are immutable)."""
-    return DynamoRequestStore(table_name, client).put_stored_schema(name, descriptor, created_by=created_by)
-
-
-def list_stored_schemas(client: Any, table_name: str) -> list[dict[str, str]]:
-    """The stored schemas' names and makers, by name (at most MAX_STORED_SCHEMAS_LISTED)."""
-    stored = DynamoRequestStore(table_name, client).list_stored_schemas()
-    return [{"name": s.name, "created_by": s.created_by} for s in stored]

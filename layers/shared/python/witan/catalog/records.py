@@ -14,6 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from witan.errors import (
+    DatasetDeletedError,
+    InvalidTokenError,
+    MissingFieldError,
+    NoChangeError,
+    UnknownFieldError,
+)
 from witan.settings import DATASETS_PREFIX
 
 # Metadata a person may edit. Each PATCH of any of these writes a new metadata version.
@@ -37,22 +44,6 @@ EDITABLE_FIELDS: tuple[str, ...] = (
 DATASET_ID_PATTERN = r"^[0-9a-f]{32}$"
 FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _DATASET_ID = re.compile(DATASET_ID_PATTERN)
-
-
-class CatalogError(Exception):
-    """A domain refusal the API maps to a 4xx: `code` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class ConflictError(CatalogError):
-    """Someone else changed the record first (optimistic concurrency)."""
-
-    def __init__(self, message: str = "the dataset was changed by another request; retry") -> None:
-        super().__init__("conflict", message)
 
 
 def new_dataset_id() -> str:
@@ -148,7 +139,7 @@ def apply_patch(
     """The dataset with `changes` applied as a new metadata version. `None` clears a field."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
-        raise CatalogError("unknown-field", f"not an editable field: {', '.join(unknown)}")
+        raise UnknownFieldError(f"not an editable field: {', '.join(unknown)}")
     merged = dict(dataset.metadata)
     for name, value in changes.items():
         if value is None:
@@ -157,9 +148,9 @@ def apply_patch(
             merged[name] = value
     changed = tuple(sorted(n for n in changes if dataset.metadata.get(n) != merged.get(n)))
     if not changed:
-        raise CatalogError("no-change", "the patch changes nothing")
+        raise NoChangeError("the patch changes nothing")
     if not merged.get("title"):
-        raise CatalogError("missing-field", "title cannot be removed")
+        raise MissingFieldError("title cannot be removed")
     version = dataset.metadata_version + 1
     meta = MetadataVersion(dataset.id, version, merged, changed, editor_sub, now)
     return replace(dataset, metadata=merged, metadata_version=version, updated_at=now), meta
@@ -176,7 +167,7 @@ def add_file_version(
 def soft_delete(dataset: Dataset, deleter_sub: str, now: datetime) -> Dataset:
     """Deleted datasets leave listings and refuse downloads; records and files stay for the record."""
     if dataset.deleted:
-        raise CatalogError("dataset-deleted", "the dataset is already deleted")
+        raise DatasetDeletedError(dataset_id=dataset.id)
     return replace(dataset, deleted_at=now, deleted_by=deleter_sub, updated_at=now)
 
 
@@ -223,9 +214,9 @@ def decode_token(token: str) -> str:
         padded = token + "=" * (-len(token) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise CatalogError("invalid-token", "next_token is not one this API issued") from exc
+        raise InvalidTokenError() from exc
     if not isinstance(value, str):
-        raise CatalogError("invalid-token", "next_token is not one this API issued")
+        raise InvalidTokenError()
     return value
 
 
@@ -239,7 +230,7 @@ def paginate(items: list[Dataset], limit: int, token: str | None) -> tuple[list[
             after = (datetime.fromisoformat(moment), dataset_id)
             ordered = [d for d in ordered if sort_key(d) > after]
         except (ValueError, TypeError) as exc:
-            raise CatalogError("invalid-token", "next_token is not one this API issued") from exc
+            raise InvalidTokenError() from exc
     page = ordered[:limit]
     last = page[-1] if page else None
     more = len(ordered) > limit and last is not None

@@ -23,25 +23,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from witan.api.cli import ApiClient, add_endpoint_arguments, client_from, print_response, save_download
+
 KINDS = ("dataset-file", "dataset-metadata", "model-run", "pack-file")
 ROLES = ("input", "output", "script", "chart", "report", "other")
 TIMEOUT_SECONDS = 60
 
 
-def _client(args: argparse.Namespace) -> Any:
-    import os
-
-    from witan.api.cli import ApiClient
-
-    endpoint = args.endpoint or os.environ.get("WITAN_API_URL")
-    if not endpoint:
-        raise SystemExit("witan datapack: give --endpoint or set WITAN_API_URL")
-    return ApiClient(endpoint, args.token or os.environ.get("WITAN_TOKEN"))
-
-
-def _print(status: int, body: Any) -> int:
-    print(json.dumps({"status": status, "body": body}, indent=2, sort_keys=True))
-    return 0 if 200 <= status < 300 else 1
+def _client(args: argparse.Namespace) -> ApiClient:
+    return client_from(args, "witan datapack")
 
 
 def _pack_path(pack_id: str, tail: str = "") -> str:
@@ -57,11 +47,11 @@ def cmd_create(args: argparse.Namespace) -> int:
             body[name] = getattr(args, name)
     if args.tag:
         body["tags"] = args.tag
-    return _print(*_client(args).call("POST", "/datapacks", body=body))
+    return print_response(*_client(args).call("POST", "/datapacks", body=body))
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from witan.api.cli import upload
+    from witan.api.cli import upload  # looked up per call: tests replace it
 
     body: dict[str, Any] = {"kind": args.kind, "role": args.role, "caption": args.caption or ""}
     path = Path(args.file) if args.file else None
@@ -81,22 +71,19 @@ def cmd_add(args: argparse.Namespace) -> int:
     status, result = _client(args).call("POST", _pack_path(args.pack, "/members"), body=body)
     if status == 201 and path is not None and result.get("upload"):
         result["upload_status"] = upload(result["upload"], path)
-    return _print(status, result)
+    return print_response(status, result)
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
-    return _print(*_client(args).call("POST", _pack_path(args.pack, "/seal")))
+    return print_response(*_client(args).call("POST", _pack_path(args.pack, "/seal")))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     status, result = _client(args).call(
         "GET", _pack_path(args.pack, "/export"), query={"purpose": args.purpose}
     )
-    if status == 200 and args.output:
-        with urllib.request.urlopen(result["url"], timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            Path(args.output).write_bytes(response.read())
-        result["saved_to"] = args.output
-    return _print(status, result)
+    save_download(status, result, args.output, TIMEOUT_SECONDS)
+    return print_response(status, result)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -135,8 +122,7 @@ def register(subparsers: Any) -> None:
         help="sealed, reproducible packs: create, add, seal, export (API); verify, reproduce (a zip)",
         description=(__doc__ or "").split("\n\n")[0],
     )
-    pack.add_argument("--endpoint", help="API base URL (or WITAN_API_URL)")
-    pack.add_argument("--token", help="Cognito ID token (or WITAN_TOKEN)")
+    add_endpoint_arguments(pack)
     actions = pack.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", help="start a draft pack")

@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from witan.datapacks.manifest import PackFile, RunInput, run_member_files, sha256_hex
-from witan.datapacks.records import DatapackError, Member, MemberKind, Pack
+from witan.datapacks.records import Member, MemberKind, Pack
 from witan.datapacks.sources import output_names, role_schemas
+from witan.errors import (
+    MemberFileMissingError,
+    PackTooLargeError,
+    RunInputsUnknownError,
+)
 from witan.settings import DATASETS_PREFIX, MODELS_PREFIX
 
 _DATASET_KEY = re.compile(
@@ -87,7 +92,7 @@ def run_sources(spec: Any) -> RunSources:
 def _required(sources: PackSources, key: str, what: str, version_id: str | None = None) -> bytes:
     data = sources.data_object(key, version_id)
     if data is None:
-        raise DatapackError("member-file-missing", f"{what}: {key} is not in the data bucket", status=409)
+        raise MemberFileMissingError(f"{what}: {key} is not in the data bucket")
     return data
 
 
@@ -104,10 +109,8 @@ def run_inputs(
     hashes: Mapping[str, str] = plan.get("input_hashes") or {}
     personal_ids = set(personal)
     if not isinstance(spec, Mapping) or not spec:
-        raise DatapackError(
-            "run-inputs-unknown",
-            f"run {run_id} does not record where its inputs came from: it cannot be packed for re-running",
-            status=409,
+        raise RunInputsUnknownError(
+            f"run {run_id} does not record where its inputs came from: it cannot be packed for re-running"
         )
 
     def from_key(role: str, key: str, data: bytes | None = None) -> RunInput:
@@ -132,9 +135,7 @@ def run_inputs(
         for role in sorted(hashes):
             found = by_hash(role, keys)
             if found is None:
-                raise DatapackError(
-                    "member-file-missing", f"input {role} of run {run_id} is not in its folder", 409
-                )
+                raise MemberFileMissingError(f"input {role} of run {run_id} is not in its folder")
             out.append(found)
         return out
     names = _role_names(spec, hashes)
@@ -159,9 +160,7 @@ def run_inputs(
             if found is None and len(keys) == 1:
                 found = from_key(role, keys[0])
             if found is None:
-                raise DatapackError(
-                    "member-file-missing", f"input {role} of run {run_id} is not in its folder", 409
-                )
+                raise MemberFileMissingError(f"input {role} of run {run_id} is not in its folder")
             out.append(found)
         else:
             for key in where if isinstance(where, list) else [where]:
@@ -212,8 +211,7 @@ def member_files(
     def bounded() -> None:
         total = sum(len(f.data) for f in files)
         if total > max_bytes:
-            raise DatapackError(
-                "pack-too-large",
+            raise PackTooLargeError(
                 f"the members hold more than {max_bytes // 2**20} MiB ({total // 2**20} MiB read so far): "
                 "split the pack, or pin the large datasets as metadata-only members",
             )
@@ -230,9 +228,7 @@ def member_files(
         if member.kind is MemberKind.PACK_FILE:
             data = sources.pack_object(draft_key(pack.id, member))
             if data is None:
-                raise DatapackError(
-                    "member-file-missing", f"member {member.id}: {member.file_name} was never uploaded", 409
-                )
+                raise MemberFileMissingError(f"member {member.id}: {member.file_name} was never uploaded")
             source: dict[str, Any] = {"uploaded_by": member.added_by}
         else:
             data = _required(sources, str(member.key), f"member {member.id}", member.s3_version_id)

@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from witan.datapacks.records import DatapackError, Member, MemberKind, Pack
+from witan.datapacks.records import Member, MemberKind, Pack
+from witan.errors import (
+    DuplicatePathError,
+    InvalidMemberError,
+)
 
 MANIFEST_FORMAT = "witan-datapack-manifest/1"
 SEAL_FORMAT = "witan-datapack-seal/1"
@@ -131,7 +135,7 @@ def run_member_files(
     `outputs`: name inside the run (as metadata.json lists them) -> bytes; `schemas`: role -> Table
     Schema of that input (the model's own)."""
     if member.kind is not MemberKind.MODEL_RUN or not member.run_id:
-        raise DatapackError("invalid-member", f"member {member.id} is not a model run")
+        raise InvalidMemberError(f"member {member.id} is not a model run")
     folder = member.folder
     plan_data, plan = _redacted_plan(plan_bytes)
     source = {"model_run": member.run_id}
@@ -213,7 +217,7 @@ def build_manifest(
     paths = [e["path"] for e in entries]
     if len(set(paths)) != len(paths):
         twice = sorted({p for p in paths if paths.count(p) > 1})
-        raise DatapackError("duplicate-path", f"two members put a file at {', '.join(twice)}", status=409)
+        raise DuplicatePathError(paths=", ".join(twice))
     by_member: dict[str, list[str]] = {}
     for e in entries:
         by_member.setdefault(e["member"], []).append(e["path"])

@@ -13,6 +13,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from witan.errors import (
+    DuplicateMemberError,
+    EmptyPackError,
+    MemberNotFoundError,
+    MissingFieldError,
+    PackSealedError,
+    TooManyMembersError,
+    UnknownFieldError,
+)
+
 PACK_ID_PATTERN = r"^[0-9a-f]{32}$"
 MEMBER_ID_PATTERN = r"^m[0-9]{1,4}$"
 MAX_MEMBERS = 200
@@ -41,14 +51,6 @@ class MemberKind(StrEnum):
 class PackStatus(StrEnum):
     DRAFT = "draft"
     SEALED = "sealed"
-
-
-class DatapackError(Exception):
-    """A refusal the API maps to a 4xx: `code` is machine-readable."""
-
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 def new_pack_id() -> str:
@@ -236,7 +238,7 @@ def create(
     supersedes: str | None = None,
 ) -> Pack:
     if not title.strip():
-        raise DatapackError("missing-field", "a pack needs a title")
+        raise MissingFieldError("a pack needs a title")
     return Pack(
         id=pack_id,
         owner_org=owner_org,
@@ -254,9 +256,7 @@ def create(
 
 def require_draft(pack: Pack) -> None:
     if pack.sealed:
-        raise DatapackError(
-            "pack-sealed", "a sealed pack never changes: make a new pack that supersedes it", status=409
-        )
+        raise PackSealedError()
 
 
 def edit(pack: Pack, changes: dict[str, Any], now: datetime) -> Pack:
@@ -265,11 +265,11 @@ def edit(pack: Pack, changes: dict[str, Any], now: datetime) -> Pack:
     allowed = {"title", "summary", "conclusions", "licence", "tags"}
     unknown = sorted(set(changes) - allowed)
     if unknown:
-        raise DatapackError("unknown-field", f"not an editable field: {', '.join(unknown)}")
+        raise UnknownFieldError(f"not an editable field: {', '.join(unknown)}")
     if "tags" in changes:
         changes = {**changes, "tags": tuple(changes["tags"] or ())}
     if "title" in changes and not str(changes["title"] or "").strip():
-        raise DatapackError("missing-field", "a pack needs a title")
+        raise MissingFieldError("a pack needs a title")
     return replace(pack, **changes, updated_at=now)
 
 
@@ -277,12 +277,12 @@ def add_member(pack: Pack, member: Member, now: datetime) -> Pack:
     """The draft with one more member; the same file, run or metadata twice is refused."""
     require_draft(pack)
     if len(pack.members) >= MAX_MEMBERS:
-        raise DatapackError("too-many-members", f"a pack holds at most {MAX_MEMBERS} members")
+        raise TooManyMembersError(limit=MAX_MEMBERS)
     same = next((m for m in pack.members if _identity(m) == _identity(member)), None)
     if same is not None:
-        raise DatapackError("duplicate-member", f"already in the pack as member {same.id}", status=409)
+        raise DuplicateMemberError(f"already in the pack as member {same.id}")
     if member.path is not None and any(m.path == member.path for m in pack.members):
-        raise DatapackError("duplicate-member", f"a member already has the file name {member.file_name}", 409)
+        raise DuplicateMemberError(f"a member already has the file name {member.file_name}")
     member = replace(member, id=f"m{pack.next_member}")
     return replace(pack, members=(*pack.members, member), next_member=pack.next_member + 1, updated_at=now)
 
@@ -291,7 +291,7 @@ def remove_member(pack: Pack, member_id: str, now: datetime) -> tuple[Pack, Memb
     require_draft(pack)
     member = pack.member(member_id)
     if member is None:
-        raise DatapackError("member-not-found", f"no member {member_id}", status=404)
+        raise MemberNotFoundError(member_id=member_id)
     rest = tuple(m for m in pack.members if m.id != member_id)
     return replace(pack, members=rest, updated_at=now), member
 
@@ -307,7 +307,7 @@ def _identity(member: Member) -> tuple[Any, ...]:
 def mark_sealed(pack: Pack, manifest_sha256: str, sealed_by: str, now: datetime) -> Pack:
     require_draft(pack)
     if not pack.members:
-        raise DatapackError("empty-pack", "add at least one member before sealing")
+        raise EmptyPackError()
     return replace(
         pack,
         status=PackStatus.SEALED,

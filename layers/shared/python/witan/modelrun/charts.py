@@ -7,6 +7,7 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 # Lambda's home is read-only: matplotlib's config/font cache goes to the temp folder instead.
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "matplotlib"))
@@ -17,9 +18,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from witan.modelrun.definition import Numbers
 
 
-def _fan(ax: Axes, years: Sequence[int], values: np.ndarray) -> None:
+def _fan(ax: Axes, years: Sequence[int], values: Numbers) -> None:
     """values [simulation, year]: 95% and 50% bands around the median."""
     p = np.percentile(values, [2.5, 25, 50, 75, 97.5], axis=0)
     ax.fill_between(years, p[0], p[4], color="tab:blue", alpha=0.2, linewidth=0, label="95% of simulations")
@@ -28,14 +33,14 @@ def _fan(ax: Axes, years: Sequence[int], values: np.ndarray) -> None:
     ax.set_xticks(list(years))
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return buf.getvalue()
 
 
-def fan_chart(years: Sequence[int], values: np.ndarray, title: str, unit: str) -> bytes:
+def fan_chart(years: Sequence[int], values: Numbers, title: str, unit: str) -> bytes:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.9)
     _fan(ax, years, values)
@@ -47,7 +52,10 @@ def fan_chart(years: Sequence[int], values: np.ndarray, title: str, unit: str) -
 
 
 def setting_fan_charts(
-    years: Sequence[int], values: np.ndarray, settings: Sequence[str], scenario: str
+    years: Sequence[int],
+    values: Numbers,
+    settings: Sequence[str],
+    scenario: str,
 ) -> bytes:
     """values [simulation, year, setting]: one small fan chart per setting."""
     cols = min(5, len(settings))

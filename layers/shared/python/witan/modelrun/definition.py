@@ -7,8 +7,14 @@ The platform (witan.modelrun.pipeline) takes any registered model through the sa
   per (scenario, block of simulations) -> `simulate` -> `measures` per scenario -> summaries (CSV and
   Parquet), comparison of every scenario with the baseline, `charts`, one workbook, run metadata.
 
-A definition module imports only the standard library and this module at import time (numpy, pyarrow
-and the model's own code inside its methods): the API lists and describes models without them.
+A model's definition subclasses `ModelDefinition` and declares what is its own: names, inputs,
+parameter and scenario schemas, outputs, and `runner`, its run module (a `ModelRunner`: plan, chunk,
+measures, charts, fitted tables). The base carries the rest: CLI flags drawn from the parameters schema
+(witan.modelrun.parameter_flags), the steps handed to the run module, the hooks most models leave alone.
+
+A definition module imports only the standard library and the platform's light modules at import
+time (the run module, numpy and pyarrow inside `runner`): the API lists and describes models without
+them.
 
 A deterministic model (`stochastic = False`) runs one "simulation" per scenario: its measures hold one
 row of values, or values with an analytic variance.
@@ -19,15 +25,22 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from witan.modelrun.errors import InputWarning
+from witan.modelrun.parameter_flags import add_parameter_flags, parameters_from_flags
 
 if TYPE_CHECKING:  # the API describes models without numpy or pyarrow (its Lambda has neither)
     import numpy as np
+    import numpy.typing as npt
     import pyarrow as pa
 
     from witan.modelrun.storage import RunStorage
+
+    # A measure's values (counts or amounts) and key columns (a list, or a numpy or Arrow array).
+    Numbers: TypeAlias = npt.NDArray[np.floating[Any] | np.integer[Any]]
+    KeyColumn: TypeAlias = Sequence[Any] | npt.NDArray[Any] | pa.Array
 
 BASELINE = "baseline"
 SCENARIO_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -46,6 +59,18 @@ def scenario_schema(properties: dict[str, Any]) -> dict[str, Any]:
             **properties,
         },
     }
+
+
+def list_of(
+    properties: dict[str, Any], *, required: Sequence[str] = (), description: str | None = None
+) -> dict[str, Any]:
+    """JSON Schema of a list of objects with these properties and no others (a scenario's changes)."""
+    item: dict[str, Any] = {"type": "object"}
+    if required:
+        item["required"] = list(required)
+    item |= {"additionalProperties": False, "properties": properties}
+    about = {"description": description} if description is not None else {}
+    return {"type": "array", **about, "items": item}
 
 
 @dataclass(frozen=True)
@@ -111,10 +136,10 @@ class Measure:
     95% interval of the mean). Deterministic models: one simulation; written as `value_name`, or, with
     an analytic `variance`, as mean, variance, lower, upper (mean +/- interval_z sd)."""
 
-    keys: dict[str, Any]
-    values: np.ndarray
+    keys: Mapping[str, KeyColumn]
+    values: Numbers
     value_name: str = "value"
-    variance: np.ndarray | None = None
+    variance: npt.NDArray[np.float64] | None = None
     interval_z: float = 1.96
     compare: bool = False  # compared with the baseline in scenarios/{name}/comparison
     chart: bool = False  # given to `charts` (with every compared measure); others are freed once written
@@ -134,69 +159,108 @@ class Planned:
     meta: dict[str, Any] = field(default_factory=dict)  # shown in metadata.json and the run record
 
 
-class ModelDefinition(Protocol):
-    """A statistical model the platform can run. See the module docstring for the steps."""
+# The shapes the steps pass around, named once.
+Parameters = dict[str, Any]  # the request's `parameters`, checked against `parameters_schema`
+ScenarioDoc = dict[str, Any]  # one scenario, checked against `scenario_schema`
+Scenarios = list[ScenarioDoc]  # the request's scenarios (the baseline is not one of them)
+PlanDoc = dict[str, Any]  # `Planned.plan`: given back to the later steps
+MeasuresByScenario = Mapping[str, Mapping[str, Measure]]  # baseline first
+
+
+class ModelRunner(Protocol):
+    """A model's run module: the steps of `ModelDefinition` that need numpy and pyarrow, imported only
+    when a run needs them (`ModelDefinition.runner`)."""
+
+    def plan(
+        self, inputs: InputFiles, parameters: Parameters, scenarios: Scenarios, store: RunStorage, n: int, /
+    ) -> Planned:
+        """`ModelDefinition.plan`'s work, `n` being the run's simulations."""
+
+    def simulate_chunk(
+        self, store: RunStorage, plan: PlanDoc, scenario: str, simulations: range, seed: int, /
+    ) -> pa.Table: ...
+
+    def measures(
+        self, store: RunStorage, plan: PlanDoc, scenario: str, results: pa.Table, /
+    ) -> dict[str, Measure]: ...
+
+    def charts(self, plan: PlanDoc, measures: MeasuresByScenario, /) -> dict[str, bytes]: ...
+
+    def fitted_tables(self, inputs: InputFiles, parameters: Parameters, /) -> dict[str, pa.Table]: ...
+
+
+class ModelDefinition:
+    """A statistical model the platform can run (see the module docstring for the steps).
+
+    A model subclasses it, declares what is its own (the attributes without a default, and `runner`:
+    its run module) and overrides a hook below only where it differs from the common case."""
 
     name: str
     title: str
     version: str
     description: str
-    stochastic: bool
+    stochastic: bool = True
     inputs: tuple[InputRole, ...]
     parameters_schema: dict[str, Any]  # JSON Schema of the `parameters` object, with defaults
     scenario_schema: dict[str, Any]  # JSON Schema of one scenario (an object with a `name`)
     outputs: tuple[OutputTable, ...]
     headline: str  # the output `witan model run` prints when it finishes (a short one)
-    chains: Mapping[str, ChainAdapter]  # input role -> another model's output it can take
+    chains: Mapping[str, ChainAdapter] = MappingProxyType({})  # input role -> another model's output
+    flag_aliases: Mapping[str, tuple[str, ...]] = MappingProxyType({})  # parameter -> more CLI flags
 
-    def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
+    def runner(self) -> ModelRunner:
+        """The model's run module (imported here, not at module level)."""
+        raise NotImplementedError(f"{type(self).__name__} names no run module")
+
+    def check_request(self, parameters: Parameters, scenarios: Scenarios) -> None:
         """Checks needing no inputs (raise ModelInputError): the API answers 422 before any work."""
-        ...
 
-    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
+    def is_stochastic(self, parameters: Parameters) -> bool:
         """Whether a run with these parameters simulates (`stochastic` says whether it can): a model
         with deterministic modes (the children's model's exact variance) runs one path per scenario."""
-        ...
+        return self.stochastic
 
     def plan(
         self,
         inputs: InputFiles,
-        parameters: dict[str, Any],
-        scenarios: list[dict[str, Any]],
+        parameters: Parameters,
+        scenarios: Scenarios,
         store: RunStorage,
         *,
         simulations: int,
         seed: int,
     ) -> Planned:
         """Read the inputs, fit once (baseline and every scenario), store what chunks need under
-        `params/` in `store`. Raise ModelInputError naming file, row and column for bad input."""
-        ...
+        `params/` in `store`. Raise ModelInputError naming file, row and column for bad input.
+        (`seed` is for a model that draws while fitting; none does yet.)"""
+        return self.runner().plan(inputs, parameters, scenarios, store, simulations)
 
     def simulate(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
+        self, store: RunStorage, plan: PlanDoc, scenario: str, simulations: range, seed: int
     ) -> pa.Table:
         """One chunk: the scenario's results for these simulations (a `simulation` column), as one
         table. A simulation's result must not depend on the chunk that ran it."""
-        ...
+        return self.runner().simulate_chunk(store, plan, scenario, simulations, seed)
 
     def measures(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
+        self, store: RunStorage, plan: PlanDoc, scenario: str, results: pa.Table
     ) -> dict[str, Measure]:
         """Every output table of one scenario from its chunks' results (concatenated)."""
-        ...
+        return self.runner().measures(store, plan, scenario, results)
 
-    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
+    def charts(self, plan: PlanDoc, measures: MeasuresByScenario) -> dict[str, bytes]:
         """PNG charts, key (under charts/) -> bytes, from every scenario's measures (baseline first)."""
-        ...
+        return self.runner().charts(plan, measures)
 
-    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
+    def fitted_tables(self, inputs: InputFiles, parameters: Parameters) -> dict[str, pa.Table]:
         """The fitted parameters as tables (`witan model params NAME` writes each as CSV and Parquet)."""
-        ...
+        return self.runner().fitted_tables(inputs, parameters)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """The model's own `witan model run NAME` flags."""
-        ...
+        """The model's own `witan model run NAME` flags: one per scalar parameter (its schema's type,
+        bounds and description); a model adds flags for the others."""
+        add_parameter_flags(parser, self.name, self.parameters_schema, self.flag_aliases)
 
-    def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
+    def parameters_from_args(self, args: argparse.Namespace) -> Parameters:
         """`parameters` from the model's own flags (only those given; defaults come from the schema)."""
-        ...
+        return parameters_from_flags(args, self.parameters_schema)

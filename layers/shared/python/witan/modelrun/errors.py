@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from witan.errors import InvalidInputError
 
-class ModelInputError(ValueError):
+
+class ModelInputError(InvalidInputError, ValueError):
     """An input that cannot be modelled: says which file, data row (1-based) and column, and why.
 
-    The CLI prints it on one line and exits 2; the API answers 422 with `to_dict()`; a run's plan
-    step records it on the run."""
+    The catalogue's `invalid-input`; `code` here is the finer input-problem code (missing-column,
+    invalid-scenario...), the vocabulary runs and the CLI report. The CLI prints it on one line and exits
+    2; the API answers 422 with that code, the whole message and the column; a run's plan step records
+    `to_dict()` on the run."""
 
     def __init__(
         self,
@@ -20,11 +24,12 @@ class ModelInputError(ValueError):
         column: str | None = None,
         code: str = "invalid-input",
     ) -> None:
-        self.file, self.row, self.column, self.code, self.detail = file, row, column, code, message
         where = (
             file + (f", row {row}" if row is not None else "") + (f", column {column!r}" if column else "")
         )
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where}: {message}", extra={"column": column})
+        self.file, self.row, self.column, self.detail = file, row, column, message
+        self.code = code  # type: ignore[misc]  # the instance's finer code; the class keeps the catalogue's
 
     def to_dict(self) -> dict[str, object]:
         return {

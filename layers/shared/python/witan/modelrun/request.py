@@ -8,11 +8,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from witan.modelrun.definition import BASELINE, SCENARIO_NAME_PATTERN, ModelDefinition
 from witan.modelrun.errors import ModelInputError
 from witan.modelrun.registry import get_model
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 MAX_SIMULATIONS = 100_000
 DEFAULT_CHUNK_SIZE = 100
@@ -27,21 +30,24 @@ def _invalid(
     return ModelInputError(file, message, column=column, code=code)
 
 
-def _schema_errors(schema: dict[str, Any], value: Any) -> list[Any]:
+def _schema_errors(schema: dict[str, Any], value: Any) -> list[ValidationError]:
     from jsonschema import Draft202012Validator, validators
 
     # JSON Schema counts 2.0 as an integer; a count of years or simulations must be written as one.
     checker = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
     )
-    strict = validators.extend(Draft202012Validator, type_checker=checker)
+    # jsonschema's stubs leave `extend` unannotated.
+    strict = validators.extend(Draft202012Validator, type_checker=checker)  # type: ignore[no-untyped-call]
     return sorted(strict(schema).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
 
 
-def _where(error: Any) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or (
-        error.validator_value[0] if error.validator == "required" else ""
-    )
+def _where(error: ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    required = error.validator_value if error.validator == "required" else None
+    if path or not isinstance(required, list):
+        return path
+    return str(required[0])  # the first required property (the message names the missing one)
 
 
 def checked_parameters(definition: ModelDefinition, raw: Any) -> dict[str, Any]:

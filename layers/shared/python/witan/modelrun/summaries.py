@@ -9,17 +9,22 @@ noise of two unrelated draws.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from witan.modelrun.definition import Measure
 
+if TYPE_CHECKING:
+    from witan.modelrun.definition import KeyColumn
+
 STAT_COLUMNS = ("mean", "sd", "iqr", "min", "p2_5", "q1", "median", "q3", "p97_5", "max", "ci_low", "ci_high")
 
 
-def statistics(values: np.ndarray) -> dict[str, np.ndarray]:
+def statistics(values: npt.NDArray[Any]) -> dict[str, npt.NDArray[np.float64]]:
     """Statistics over axis 0 (simulations) of `values`; 95% interval of the mean = mean ± 1.96 sd/√n."""
     v = values.astype(np.float64)
     n = v.shape[0]
@@ -51,8 +56,8 @@ BLOCK_VALUES = 1 << 22
 
 
 def blocked_statistics(
-    values: np.ndarray, columns: np.ndarray | None = None, block_values: int = BLOCK_VALUES
-) -> dict[str, np.ndarray]:
+    values: npt.NDArray[Any], columns: npt.NDArray[np.intp] | None = None, block_values: int = BLOCK_VALUES
+) -> dict[str, npt.NDArray[np.float64]]:
     """`statistics` of a 2-D [simulation, cell] array (only `columns`, if given), a block of cells at a
     time; the selected columns are never copied all at once."""
     cols = np.arange(values.shape[1]) if columns is None else columns
@@ -63,7 +68,9 @@ def blocked_statistics(
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def key_columns(keys: dict[str, Sequence], keep: np.ndarray | None = None) -> dict[str, pa.Array]:
+def key_columns(
+    keys: Mapping[str, KeyColumn], keep: npt.NDArray[np.intp] | None = None
+) -> dict[str, pa.Array]:
     out = {}
     for name, values in keys.items():
         column = values if isinstance(values, pa.Array) else pa.array(np.asarray(values).tolist())
@@ -71,7 +78,7 @@ def key_columns(keys: dict[str, Sequence], keep: np.ndarray | None = None) -> di
     return out
 
 
-def _rounded(values: np.ndarray, decimals: int | None) -> pa.Array:
+def _rounded(values: npt.NDArray[Any], decimals: int | None) -> pa.Array:
     return pa.array(np.round(values, decimals) if decimals is not None else values)
 
 
@@ -107,22 +114,24 @@ def _same_keys(a: Measure, b: Measure) -> bool:
     return all(np.array_equal(np.asarray(a.keys[k]), np.asarray(b.keys[k])) for k in a.keys)
 
 
-def _aligned(scenario: Measure, baseline: Measure) -> tuple[dict[str, Sequence], np.ndarray, np.ndarray]:
+def _aligned(
+    scenario: Measure, baseline: Measure
+) -> tuple[Mapping[str, KeyColumn], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Both measures' values on the union of their rows (a row one of them lacks counts as 0)."""
     names = list(baseline.keys)
-    rows: dict[tuple, int] = {}
+    rows: dict[tuple[Any, ...], int] = {}
     for m in (baseline, scenario):
         for row in zip(*(np.asarray(m.keys[k]).tolist() for k in names), strict=True):
             rows.setdefault(row, len(rows))
 
-    def spread(m: Measure) -> np.ndarray:
+    def spread(m: Measure) -> npt.NDArray[np.float64]:
         index = [rows[r] for r in zip(*(np.asarray(m.keys[k]).tolist() for k in names), strict=True)]
         flat = m.values.reshape(m.values.shape[0], -1).astype(np.float64)
         out = np.zeros((flat.shape[0], len(rows)))
         out[:, index] = flat
         return out
 
-    keys = {k: [r[i] for r in rows] for i, k in enumerate(names)}
+    keys: dict[str, KeyColumn] = {k: [r[i] for r in rows] for i, k in enumerate(names)}
     return keys, spread(scenario), spread(baseline)
 
 
@@ -131,7 +140,7 @@ def compare(scenario: Measure, baseline: Measure, stochastic: bool) -> pa.Table:
     the variances added (deterministic with variance: scenario and baseline taken as independent, an
     upper bound where they share estimated rates)."""
     if _same_keys(scenario, baseline):
-        keys: dict[str, Sequence] = scenario.keys
+        keys: Mapping[str, KeyColumn] = scenario.keys
         s = scenario.values.reshape(scenario.values.shape[0], -1)
         b = baseline.values.reshape(baseline.values.shape[0], -1)
     else:

@@ -231,7 +231,7 @@ def _whole(lower: int) -> Any:
     return parse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     model = subparsers.add_parser("model", help="list, describe, fit and run demand models")
     actions = model.add_subparsers(dest="model_action", required=True, metavar="ACTION")
     actions.add_parser("list", help="the registered models").set_defaults(func=_guarded(_list))

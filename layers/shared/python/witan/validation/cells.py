@@ -83,7 +83,7 @@ def arrow_type(field_type: str) -> pa.DataType:
     }[field_type]
 
 
-def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def _np(mask: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -118,7 +118,7 @@ def read_column(f: Field, values: pa.Array) -> ReadColumn:
     return ReadColumn(typed=typed, missing=missing, bad=bad)
 
 
-def _read_int(kept: pa.Array, year: bool) -> tuple[pa.Array, np.ndarray]:
+def _read_int(kept: pa.Array, year: bool) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
     if year:  # exactly four ASCII digits, as frictionless
         good = pc.and_(pc.equal(pc.binary_length(kept), 4), pc.ascii_is_decimal(kept))
         typed = pc.cast(pc.if_else(good, kept, pa.scalar(None, pa.string())), pa.int64())
@@ -150,7 +150,7 @@ def _read_int(kept: pa.Array, year: bool) -> tuple[pa.Array, np.ndarray]:
     return pa.array(typed_np, pa.int64(), mask=~ok), ok
 
 
-def _read_int_general(kept: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _read_int_general(kept: pa.Array) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
     stripped = pc.utf8_trim_whitespace(kept)
     good = pc.match_substring_regex(stripped, _INT_RE)
     clean = pc.if_else(good, pc.utf8_ltrim(stripped, characters="+"), pa.scalar(None, pa.string()))
@@ -166,7 +166,7 @@ def _read_int_general(kept: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return typed, _np(pc.is_valid(typed))
 
 
-def _read_number(kept: pa.Array, f: Field) -> tuple[pa.Array, np.ndarray]:
+def _read_number(kept: pa.Array, f: Field) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
     text = kept
     if f.group_char:
         text = pc.replace_substring(text, f.group_char, "")
@@ -215,7 +215,9 @@ def _strptime_regex(fmt: str) -> str | None:
     return "".join(out)
 
 
-def _civil(parts: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+def _civil(
+    parts: dict[str, npt.NDArray[np.int64]], n: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Component arrays -> (microseconds since epoch, calendar-valid mask), vectorised."""
     year = parts.get("Y")
     if year is None:
@@ -241,10 +243,12 @@ def _civil(parts: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray
     return micros, valid
 
 
-def _extract(kept: pa.Array, pattern: str) -> tuple[dict[str, np.ndarray], np.ndarray, pa.StructArray]:
+def _extract(
+    kept: pa.Array, pattern: str
+) -> tuple[dict[str, npt.NDArray[np.int64]], npt.NDArray[np.bool_], pa.StructArray]:
     st = pc.extract_regex(kept, pattern)
     matched = _np(pc.is_valid(st))
-    parts: dict[str, np.ndarray] = {}
+    parts: dict[str, npt.NDArray[np.int64]] = {}
     for j in range(st.type.num_fields):
         name = st.type.field(j).name
         if name in ("b", "B"):
@@ -268,7 +272,7 @@ def _extract(kept: pa.Array, pattern: str) -> tuple[dict[str, np.ndarray], np.nd
     return parts, matched, st
 
 
-def read_dates(kept: pa.Array, fmt: str, *, want_date: bool) -> tuple[pa.Array, np.ndarray]:
+def read_dates(kept: pa.Array, fmt: str, *, want_date: bool) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
     n = len(kept)
     if fmt == "any":
         formats = ANY_DATE_FORMATS if want_date else ANY_DATETIME_FORMATS
@@ -319,7 +323,7 @@ def _fixed_layout(fmt: str) -> tuple[list[tuple[int, int]], list[tuple[str, int,
 
 def _read_fixed(
     kept: pa.Array, layout: tuple[list[tuple[int, int]], list[tuple[str, int, int]], int]
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+) -> tuple[dict[str, npt.NDArray[np.int64]], npt.NDArray[np.bool_]]:
     """Zero-padded cells read straight from the Arrow buffers with numpy: no per-cell Python, no regex."""
     literals, spans, width = layout
     n = len(kept)
@@ -339,7 +343,7 @@ def _read_fixed(
     digit_pos = [pos + j for _, pos, length in spans for j in range(length)]
     digits = block[:, digit_pos] - np.uint8(48)  # non-digits wrap round to values above 9
     fast &= (digits <= 9).all(axis=1)
-    parts: dict[str, np.ndarray] = {}
+    parts: dict[str, npt.NDArray[np.int64]] = {}
     col = 0
     for name, _, length in spans:
         weights = 10 ** np.arange(length - 1, -1, -1, dtype=np.int64)
@@ -349,7 +353,7 @@ def _read_fixed(
     return parts, fast
 
 
-def _read_strptime(kept: pa.Array, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_strptime(kept: pa.Array, fmt: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     n = len(kept)
     layout = _fixed_layout(fmt)
     if layout is not None:
@@ -366,7 +370,7 @@ def _read_strptime(kept: pa.Array, fmt: str) -> tuple[np.ndarray, np.ndarray]:
     return _read_strptime_general(kept, fmt)
 
 
-def _read_strptime_general(kept: pa.Array, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_strptime_general(kept: pa.Array, fmt: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     n = len(kept)
     pattern = _strptime_regex(fmt)
     if pattern is None:  # per-cell fallback, exact but slow (rare directives such as %j, %p, %z)
@@ -391,9 +395,11 @@ def _read_strptime_general(kept: pa.Array, fmt: str) -> tuple[np.ndarray, np.nda
     return micros, matched & valid
 
 
-def _read_iso_datetime(kept: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _read_iso_datetime(kept: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     n = len(kept)
-    parts, fast = _read_fixed(kept, _fixed_layout("%Y-%m-%dT%H:%M:%S"))  # type: ignore[arg-type]
+    layout = _fixed_layout("%Y-%m-%dT%H:%M:%S")
+    assert layout is not None  # every directive of this format has a fixed width
+    parts, fast = _read_fixed(kept, layout)
     micros, valid = _civil(parts, n) if parts else (np.zeros(n, np.int64), np.zeros(n, bool))
     ok = fast & valid & (parts.get("H", np.zeros(n)) <= 23) & (parts.get("M", np.zeros(n)) <= 59)
     rest = ~fast & _np(pc.is_valid(kept))
@@ -405,7 +411,7 @@ def _read_iso_datetime(kept: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return micros, ok
 
 
-def _read_iso_general(kept: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _read_iso_general(kept: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     n = len(kept)
     parts, matched, st = _extract(kept, _ISO_DATETIME)
     micros, valid = _civil(parts, n)

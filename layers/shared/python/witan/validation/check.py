@@ -329,7 +329,7 @@ class _Checker:
         self.report.rows += n
         present_counts = batch.cell_counts
         read: dict[str, ReadColumn] = {}
-        absent: dict[str, np.ndarray] = {}
+        absent: dict[str, npt.NDArray[np.bool_]] = {}
         blank = np.ones(n, bool)
         for f in self.schema.fields:
             pos = self.positions.get(f.name)
@@ -389,8 +389,8 @@ class _Checker:
         self,
         f: Field,
         col: ReadColumn,
-        gone: np.ndarray,
-        blank: np.ndarray,
+        gone: npt.NDArray[np.bool_],
+        blank: npt.NDArray[np.bool_],
         batch: Batch,
         found: list[tuple[int, int, int, CheckError]],
     ) -> None:
@@ -400,7 +400,7 @@ class _Checker:
         live = ~blank
         raw = batch.columns[pos]
 
-        def add(mask: np.ndarray, order: int, make: Any, code: str) -> None:
+        def add(mask: npt.NDArray[np.bool_], order: int, make: Any, code: str) -> None:
             hits = np.flatnonzero(mask & live)
             if not len(hits):
                 return
@@ -466,9 +466,9 @@ class _Checker:
         self,
         f: Field,
         typed: pa.Array,
-        valid: np.ndarray,
+        valid: npt.NDArray[np.bool_],
         raw: pa.Array,
-        rows: np.ndarray,
+        rows: npt.NDArray[np.int64],
         found: list[tuple[int, int, int, CheckError]],
     ) -> None:
         """Later duplicates get unique-error, naming the row of the first."""
@@ -536,30 +536,24 @@ class _Checker:
     def _key_errors(
         self,
         read: dict[str, ReadColumn],
-        blank: np.ndarray,
-        rows: np.ndarray,
+        blank: npt.NDArray[np.bool_],
+        rows: npt.NDArray[np.int64],
         found: list[tuple[int, int, int, CheckError]],
     ) -> None:
         if not self.pk_fields:
             return
         names = ", ".join(self.pk_fields)
         cols = [read[name] for name in self.pk_fields]
+
+        def key_error(k: int, message: str, value: str | None = None) -> None:
+            error = CheckError(
+                code="primary-key", row=int(rows[k]), field=self.pk_fields[0], value=value, message=message
+            )
+            found.append((k, 10**6, 0, error))  # after the row's cell errors
+
         all_blank = np.logical_and.reduce([c.missing for c in cols]) & ~blank
         for k in np.flatnonzero(all_blank).tolist():
-            r = int(rows[k])
-            found.append(
-                (
-                    k,
-                    10**6,
-                    0,
-                    CheckError(
-                        code="primary-key",
-                        row=r,
-                        field=self.pk_fields[0],
-                        message=f"Row {r} has no value in its key ({names}).",
-                    ),
-                )
-            )
+            key_error(k, f"Row {int(rows[k])} has no value in its key ({names}).")
         # Rows with a blank or unreadable key cell are reported by required / type errors instead.
         complete = np.logical_and.reduce([_bool(pc.is_valid(c.typed)) for c in cols]) & ~blank
         idx = np.flatnonzero(complete)
@@ -571,21 +565,9 @@ class _Checker:
             keys = pc.binary_join_element_wise(*parts, "\x1f")
         for j, first in self.pk_seen.add(keys, rows[idx]):
             k = int(idx[j])
-            r = int(rows[k])
             value = ", ".join(str(c.typed[k].as_py()) for c in cols)
-            found.append(
-                (
-                    k,
-                    10**6,
-                    0,
-                    CheckError(
-                        code="primary-key",
-                        row=r,
-                        field=self.pk_fields[0],
-                        value=_short(value),
-                        message=f"Row {r} repeats the key ({names}) = ({value}) of row {first}.",
-                    ),
-                )
+            key_error(
+                k, f"Row {int(rows[k])} repeats the key ({names}) = ({value}) of row {first}.", _short(value)
             )
 
     # ---------------------------------------------------------------------------------------- parquet

@@ -8,6 +8,7 @@ the values that clash. Memory grows with the number of distinct keys, and with n
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -20,7 +21,7 @@ class DuplicateIndex:
         self._rows = np.empty(0, np.int64)
         self._text: dict[object, int] = {}
 
-    def add(self, keys: pa.Array, rows: np.ndarray) -> list[tuple[int, int]]:
+    def add(self, keys: pa.Array, rows: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
         """Add one batch of non-null keys (in row order). Returns (position in keys, first row) for every
         key already seen, in this batch or an earlier one."""
         if len(keys) == 0:
@@ -29,7 +30,7 @@ class DuplicateIndex:
             return self._add_numeric(keys, rows)
         return self._add_text(keys, rows)
 
-    def _add_numeric(self, keys: pa.Array, rows: np.ndarray) -> list[tuple[int, int]]:
+    def _add_numeric(self, keys: pa.Array, rows: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
         t = keys.type
         if t == pa.float64():
             vals = keys.to_numpy(zero_copy_only=False).astype(np.float64)
@@ -70,7 +71,7 @@ class DuplicateIndex:
         hits = np.flatnonzero(dup)
         return list(zip(hits.tolist(), first_row[hits].tolist(), strict=True))
 
-    def _add_text(self, keys: pa.Array, rows: np.ndarray) -> list[tuple[int, int]]:
+    def _add_text(self, keys: pa.Array, rows: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
         seen = self._text
         values = keys.to_pylist()
         batch_rows = rows.tolist()

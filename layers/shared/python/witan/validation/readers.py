@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -76,9 +77,9 @@ class Header:
 @dataclass
 class Batch:
     columns: list[pa.Array]  # pa.string() arrays, one per header position
-    rows: np.ndarray  # int64 user-visible row numbers
+    rows: npt.NDArray[np.int64]  # int64 user-visible row numbers
     # Ragged rows only: number of cells present per row (None = every row full width) and extra cells.
-    cell_counts: np.ndarray | None = None
+    cell_counts: npt.NDArray[np.int64] | None = None
     extras: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # row -> (offset past width, text)
 
     def __len__(self) -> int:
@@ -302,7 +303,7 @@ class CsvReader:
             out = self._merge_ragged(out, take, width)
         return out
 
-    def _number_rows(self, n: int) -> np.ndarray:
+    def _number_rows(self, n: int) -> npt.NDArray[np.int64]:
         """Row numbers of n kept records: the next n record numbers not taken by skipped ragged rows."""
         start = self._next_row
         if not self._skipped or max(self._skipped) < start:

@@ -21,6 +21,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string
@@ -261,7 +262,7 @@ def _write_rows(
     for row_number, record in numbered:
         row_messages = rows.get(row_number)
         width = max(len(record), widest.get(row_number, 0), 1 if row_messages else 0)
-        out_row: list[Any] = []  # openpyxl's WriteOnlyCell is a factory function, not a class
+        out_row: list[Cell] = []  # WriteOnlyCell makes Cells
         if with_row_numbers:
             number = WriteOnlyCell(ws, value=row_number)
             number.font = Font(bold=True)

@@ -9,9 +9,8 @@ subject access). Reading the trail is itself audited.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -23,41 +22,28 @@ from witan.api.bodies import (
     SubjectExportView,
     UsageReport,
     VerifyReport,
-    error_responses,
     json_or_csv,
     with_success,
 )
 from witan.api.current import Current, current
-from witan.api.errors import ApiError
+from witan.api.errors import refusals
+from witan.errors import (
+    ConflictingFiltersError,
+    ForbiddenError,
+    InvalidLimitError,
+    InvalidNextTokenError,
+    InvalidSubjectError,
+    InvalidTimeError,
+)
 from witan.settings import ADMIN_GROUP
 
 router = Router()
 TAGS = ["audit"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad filters (code: invalid-time, invalid-next-token, invalid-query)",
-        401: "no identity (code: unauthenticated)",
-        403: "not an admin or the dataset's owner (code: forbidden)",
-        503: "the audit trail cannot be read or written (code: audit-unavailable)",
-    }
-)
-T = TypeVar("T")
 Time = Annotated[str | None, Query(max_length=40, description="ISO 8601 time")]
 
 
 def _cur() -> Current:
     return current(router.context)
-
-
-def _read(cur: Current, call: Callable[[], T]) -> T:
-    from witan.audit import query as audit_query
-
-    try:
-        return call()
-    except audit_query.QueryError as exc:
-        raise ApiError(400, exc.code.replace("_", "-"), exc.message) from exc
-    except cur.services.read_errors as exc:
-        raise ApiError(503, "audit-unavailable", "the audit trail cannot be read now") from exc
 
 
 def _require_admin_or_owner(cur: Current, dataset: str | None) -> None:
@@ -68,12 +54,12 @@ def _require_admin_or_owner(cur: Current, dataset: str | None) -> None:
         return
     if dataset is None:
         cur.record.deny("admin-only-without-dataset")
-        raise ApiError(403, "forbidden", "only admins may read the trail without a dataset filter")
+        raise ForbiddenError("only admins may read the trail without a dataset filter")
     cur.record.resource = f"dataset/{dataset}"
     found = cur.services.catalog.get(dataset)
     if found is None or found.owner_org not in principal.organisations:
         cur.record.deny("not-owner")
-        raise ApiError(403, "forbidden", "only the owning organisation may read this dataset's trail")
+        raise ForbiddenError("only the owning organisation may read this dataset's trail")
     cur.record.allow(f"owner:{found.owner_org}")
 
 
@@ -82,7 +68,15 @@ def _require_admin_or_owner(cur: Current, dataset: str | None) -> None:
     operation_id="audit.events",
     tags=TAGS,
     summary="Audit events",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            InvalidTimeError,
+            InvalidNextTokenError,
+            ConflictingFiltersError,
+            InvalidLimitError,
+        )
+    ),
 )
 def events(
     dataset: Annotated[DatasetId | None, Query()] = None,
@@ -104,18 +98,15 @@ def events(
         "from": from_,
         "to": to,
     }
-    page = _read(
-        cur,
-        lambda: audit_query.find_events(
-            cur.services.audit_reader,
-            dataset=dataset,
-            actor=actor,
-            action=action,
-            since=from_,
-            until=to,
-            limit=limit,
-            next_token=next_token,
-        ),
+    page = audit_query.find_events(
+        cur.services.audit_reader,
+        dataset=dataset,
+        actor=actor,
+        action=action,
+        since=from_,
+        until=to,
+        limit=limit,
+        next_token=next_token,
     )
     return AuditEvents(items=page.events, next_token=page.next_token)
 
@@ -138,7 +129,10 @@ def _json_response(value: Any) -> Response[Any]:
     operation_id="audit.usage",
     tags=TAGS,
     summary="Reads, downloads and denied attempts per day, dataset and user (JSON or CSV)",
-    responses={**json_or_csv(UsageReport, "usage rows (CSV with ?format=csv)"), **ERRORS},
+    responses={
+        **json_or_csv(UsageReport, "usage rows (CSV with ?format=csv)"),
+        **refusals(ForbiddenError, InvalidTimeError),
+    },
 )
 def usage(
     dataset: Annotated[DatasetId | None, Query()] = None,
@@ -150,10 +144,7 @@ def usage(
 
     cur = _cur()
     _require_admin_or_owner(cur, dataset)
-    rows = _read(
-        cur,
-        lambda: audit_query.usage_report(cur.services.audit_reader, since=from_, until=to, dataset=dataset),
-    )
+    rows = audit_query.usage_report(cur.services.audit_reader, since=from_, until=to, dataset=dataset)
     cur.record.detail["rows"] = len(rows)
     if format == "csv":
         return _csv_response(audit_query.usage_report_csv(rows), "usage.csv")
@@ -165,7 +156,10 @@ def usage(
     operation_id="audit.subject",
     tags=TAGS,
     summary="Everything the trail holds about one person (admins, or the person themself)",
-    responses={**json_or_csv(SubjectExportView, "the export (CSV with ?format=csv)"), **ERRORS},
+    responses={
+        **json_or_csv(SubjectExportView, "the export (CSV with ?format=csv)"),
+        **refusals(ForbiddenError, InvalidSubjectError),
+    },
 )
 def subject(
     user: Annotated[str, Path(pattern=r"^[A-Za-z0-9:@._+-]{1,128}$")],
@@ -189,13 +183,10 @@ def subject(
         email, self_service = principal.verified_email, True
     else:
         cur.record.deny("not-self")
-        raise ApiError(403, "forbidden", "only admins may export another person's audit record")
+        raise ForbiddenError("only admins may export another person's audit record")
     cur.record.detail["subject"] = user
-    export = _read(
-        cur,
-        lambda: audit_query.subject_export(
-            cur.services.audit_reader, user, email=email, now=cur.now, own_events_only=self_service
-        ),
+    export = audit_query.subject_export(
+        cur.services.audit_reader, user, email=email, now=cur.now, own_events_only=self_service
     )
     if format == "csv":
         return _csv_response(export.to_csv(), f"subject-{user}.csv")
@@ -209,15 +200,15 @@ def subject(
     summary="Verify the hash chains (admins)",
     responses={
         200: {"description": "verification result", "content": {"application/json": {"model": VerifyReport}}},
-        **ERRORS,
+        **refusals(ForbiddenError),
     },
 )
 def verify() -> Response[Any]:
     cur = _cur()
     if not cur.principal.is_admin:
         cur.record.deny("admin-only")
-        raise ApiError(403, "forbidden", "only admins may verify the audit trail")
+        raise ForbiddenError("only admins may verify the audit trail")
     cur.record.allow(f"admin:{ADMIN_GROUP}")
-    result = _read(cur, cur.services.verify_audit)
+    result = cur.services.verify_audit()
     cur.record.detail["ok"] = bool(result.get("ok"))
     return _json_response(result)

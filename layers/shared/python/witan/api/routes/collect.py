@@ -24,13 +24,20 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from witan.api.bodies import PresignUploadBody, error_responses
+from witan.api.bodies import PresignUploadBody
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, CollectWiring
-from witan.api.errors import ApiError
+from witan.api.errors import refusals
 from witan.audit.records import AuditEvent, AuditTrail
-from witan.collect.requests.body import CollectError, InvalidRequest
 from witan.collect.requests.tokens import hash_token
+from witan.errors import (
+    BadFileNameError,
+    CollectUnavailableError,
+    FileTooLargeError,
+    NotFoundError,
+    RequestNotOpenError,
+    UnsupportedFileTypeError,
+)
 
 router = Router()
 TAGS = ["collect (partners)"]
@@ -43,15 +50,6 @@ PARTNER_ACTIONS = frozenset({OPEN_ACTION, TEMPLATE_ACTION, UPLOAD_ACTION, SUBMIS
 PUBLIC_ACTIONS = PARTNER_ACTIONS  # no claims: the capability token is checked in each route
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HASH_SHOWN = 12  # hex digits of the token hash named in audit events (never the token)
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: bad-file-name, unsupported-file-type, file-too-large, invalid-json)",
-        404: "the link is not valid: unknown, expired, revoked or cancelled (code: not-found)",
-        409: "the request takes no more uploads (code: request-not-open)",
-        422: "body fails validation (code: invalid-body)",
-        503: "the audit trail is unavailable (code: audit-unavailable)",
-    }
-)
 Token = Annotated[str, Path(min_length=1, max_length=256, description="capability token from the link")]
 _COLLECT_PATH = re.compile(r"(/collect/)([^/?#]+)")
 
@@ -62,7 +60,7 @@ _COLLECT_PATH = re.compile(r"(/collect/)([^/?#]+)")
 def wiring(cur: Current) -> CollectWiring:
     found = cur.services.collect
     if found is None:
-        raise ApiError(503, "collect-unavailable", "Collect+Share is not configured on this deployment")
+        raise CollectUnavailableError("Collect+Share is not configured on this deployment")
     return found
 
 
@@ -77,11 +75,6 @@ def link_base(cur: Current, configured: str) -> str:
         where = host if scheme == "http" and host else domain
         return f"{scheme}://{where}/{stage}"
     return configured
-
-
-def collect_error(exc: CollectError) -> ApiError:
-    extra = {"errors": [e.to_dict() for e in exc.errors]} if isinstance(exc, InvalidRequest) else {}
-    return ApiError(int(getattr(exc, "status", 400)), exc.code, exc.message, **extra)
 
 
 def redact_path(path: str) -> str:
@@ -123,10 +116,9 @@ def _granted(cur: Current, token: str, service: Any) -> None:
 def _run(cur: Current, call: Callable[[], Any]) -> Any:
     try:
         return call()
-    except CollectError as exc:
-        if exc.code == "not-found":
-            cur.record.deny("invalid-token")
-        raise collect_error(exc) from None
+    except NotFoundError:
+        cur.record.deny("invalid-token")
+        raise
 
 
 def _wants_json(headers: Mapping[str, str]) -> bool:
@@ -142,7 +134,7 @@ def _wants_json(headers: Mapping[str, str]) -> bool:
     summary="The partner page (text/html), or what is asked as JSON (Accept: application/json)",
     responses={
         200: {"description": "The page, or the request, recipient and schema as JSON"},
-        **ERRORS,
+        **refusals(CollectUnavailableError),
     },
     security=[{}],  # documented as open: the capability token is in the path
 )
@@ -165,7 +157,10 @@ def open_link(token: Token) -> Response[Any]:
     operation_id=TEMPLATE_ACTION,
     tags=TAGS,
     summary="An xlsx template for the request's schema (header row, data validations, field notes)",
-    responses={200: {"description": "xlsx workbook", "content": {XLSX_TYPE: {}}}, **ERRORS},
+    responses={
+        200: {"description": "xlsx workbook", "content": {XLSX_TYPE: {}}},
+        **refusals(CollectUnavailableError),
+    },
     security=[{}],  # documented as open: the capability token is in the path
 )
 def template(token: Token) -> Response[Any]:
@@ -193,7 +188,16 @@ def template(token: Token) -> Response[Any]:
     operation_id=UPLOAD_ACTION,
     tags=TAGS,
     summary="A presigned POST (15 minutes) for this recipient's upload: exact key, type and size limits",
-    responses={200: {"description": "url and form fields for the browser's POST to S3"}, **ERRORS},
+    responses={
+        200: {"description": "url and form fields for the browser's POST to S3"},
+        **refusals(
+            CollectUnavailableError,
+            BadFileNameError,
+            UnsupportedFileTypeError,
+            FileTooLargeError,
+            RequestNotOpenError,
+        ),
+    },
     security=[{}],  # documented as open: the capability token is in the path
 )
 def presign_upload(
@@ -214,7 +218,10 @@ def presign_upload(
     operation_id=SUBMISSIONS_ACTION,
     tags=TAGS,
     summary="Status of this recipient's uploads, the latest errors, and 5-minute report links",
-    responses={200: {"description": "status, history (newest first) and errors"}, **ERRORS},
+    responses={
+        200: {"description": "status, history (newest first) and errors"},
+        **refusals(CollectUnavailableError),
+    },
     security=[{}],  # documented as open: the capability token is in the path
 )
 def submissions(token: Token) -> Response[Any]:

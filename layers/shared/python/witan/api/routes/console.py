@@ -11,7 +11,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from witan.api.current import current
-from witan.api.errors import ApiError
+from witan.errors import (
+    NotFoundError,
+)
 
 router = Router()
 PAGE_ACTION = "console.page"
@@ -36,7 +38,7 @@ def _serve(name: str) -> Response[Any]:
         return Response(200, content_types.APPLICATION_JSON, body, headers=headers)
     found = console_file(name)
     if found is None:
-        raise ApiError(404, "not-found", f"the console has no file {name}")
+        raise NotFoundError(f"the console has no file {name}")
     data, content_type = found
     return Response(200, content_type, data.decode("utf-8"), headers=headers)
 

@@ -37,38 +37,48 @@ from witan.api.bodies import (
     OrgGroup,
     RevokeRequest,
     Tag,
-    error_responses,
     with_success,
 )
 from witan.api.current import EVERYTHING, Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS, DatapackPorts
-from witan.api.errors import ApiError
+from witan.api.errors import refusals
 from witan.api.routes.grants import requested_grant
-from witan.catalog.records import CatalogError, Dataset
+from witan.catalog.records import Dataset
 from witan.datapacks import records as packs
 from witan.datapacks.gather import draft_key, run_sources
-from witan.datapacks.records import DatapackError, Member, MemberKind, Pack, Role
+from witan.datapacks.records import Member, MemberKind, Pack, Role
+from witan.errors import (
+    ConflictError,
+    DatapacksUnavailableError,
+    DatasetDeletedError,
+    DuplicateMemberError,
+    DuplicatePathError,
+    EmptyPackError,
+    FileTooLargeError,
+    ForbiddenError,
+    GrantNotFoundError,
+    InputChangedError,
+    InvalidMemberError,
+    MemberFileMissingError,
+    MemberNotFoundError,
+    MissingFieldError,
+    ModelRunsUnavailableError,
+    NoChangeError,
+    NoFileError,
+    NoModelRunError,
+    NotFoundError,
+    OrganisationRequiredError,
+    PackNotSealedError,
+    PackSealedError,
+    PackTooLargeError,
+    RunInputsUnknownError,
+    RunNotFinishedError,
+    TooManyMembersError,
+)
 from witan.settings import DATASETS_PREFIX
 
 router = Router()
 TAGS = ["datapacks"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, malformed-id, invalid-query)",
-        401: "no identity (code: unauthenticated)",
-        403: "refused by the sharing policy, on the pack or on a member's source (code: forbidden)",
-        404: "no such pack, member, dataset or run, or not visible to you (code: not-found, "
-        "member-not-found)",
-        409: "the pack is sealed (or not yet), changed meanwhile, or a member's bytes are missing (code: "
-        "pack-sealed, pack-not-sealed, conflict, duplicate-member, member-file-missing, no-file, "
-        "run-not-finished, run-inputs-unknown, input-changed, no-model-run)",
-        410: "a member's dataset was deleted (code: dataset-deleted)",
-        422: "body fails validation, or the pack is empty or too large to seal in one call (code: "
-        "unknown-field, missing-field, invalid-value, empty-pack, pack-too-large, ...)",
-        503: "the audit trail or the packs bucket is unavailable (code: audit-unavailable, "
-        "datapacks-unavailable)",
-    }
-)
 PACK_ID_PATTERN = packs.PACK_ID_PATTERN
 PackId = Annotated[str, Field(pattern=PACK_ID_PATTERN)]
 PathPackId = Annotated[PackId, Path(description="pack id (32 hex characters)")]
@@ -243,7 +253,7 @@ class PackAccessList(Body):
 
 def ports(cur: Current) -> DatapackPorts:
     if cur.services.datapacks is None:
-        raise ApiError(503, "datapacks-unavailable", "datapacks are not configured on this stack")
+        raise DatapacksUnavailableError()
     return cur.services.datapacks()
 
 
@@ -252,10 +262,6 @@ def ports(cur: Current) -> DatapackPorts:
 
 def _cur() -> Current:
     return current(router.context)
-
-
-def _domain(exc: DatapackError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
 
 
 def _member_view(member: Member) -> MemberView:
@@ -312,7 +318,7 @@ def _pack(cur: Current, pack_id: str, activity: Activity) -> tuple[Pack, int, li
     found = store.get_with_rev(pack_id)
     if found is None:
         cur.record.deny("no-such-pack")
-        raise ApiError(404, "not-found", f"no pack {pack_id}")
+        raise NotFoundError(f"no pack {pack_id}")
     pack, rev = found
     grants = store.grants_for(pack_id)
     decision = decide(cur.principal, activity, pack.owner_org, grants, cur.now)
@@ -322,8 +328,8 @@ def _pack(cur: Current, pack_id: str, activity: Activity) -> tuple[Pack, int, li
     if not decision.allowed:
         cur.record.deny(decision.reason)
         if not decision.visible:
-            raise ApiError(404, "not-found", f"no pack {pack_id}")
-        raise ApiError(403, "forbidden", f"you may not {activity.value} this pack")
+            raise NotFoundError(f"no pack {pack_id}")
+        raise ForbiddenError(f"you may not {activity.value} this pack")
     cur.record.allow(decision.reason)
     return pack, rev, grants
 
@@ -340,10 +346,10 @@ def _may_dataset(cur: Current, dataset_id: str, activity: Activity, why: str) ->
     if dataset is None or decision is None or not decision.allowed:
         cur.record.deny(f"{why}:{dataset_id}:{decision.reason if decision else 'no-such-dataset'}")
         if dataset is None or decision is None or not decision.visible:
-            raise ApiError(404, "not-found", f"no dataset {dataset_id}")
-        raise ApiError(403, "forbidden", f"you may not {activity.value} dataset {dataset_id}")
+            raise NotFoundError(f"no dataset {dataset_id}")
+        raise ForbiddenError(f"you may not {activity.value} dataset {dataset_id}")
     if dataset.deleted:
-        raise ApiError(410, "dataset-deleted", f"dataset {dataset_id} was deleted")
+        raise DatasetDeletedError(dataset_id=dataset_id)
     return dataset
 
 
@@ -358,7 +364,7 @@ def _visible_run(cur: Current, run_id: str) -> dict[str, Any]:
     reason = visibility(cur.principal, run) if run else None
     if run is None or reason is None:
         cur.record.deny(f"run-not-visible:{run_id}")
-        raise ApiError(404, "not-found", f"no model run {run_id}")
+        raise NotFoundError(f"no model run {run_id}")
     return run
 
 
@@ -367,13 +373,11 @@ def _run_readable(cur: Current, run_id: str, depth: int = 0) -> tuple[dict[str, 
     inputs from); and the ids of those datasets that hold personal data."""
     run = _visible_run(cur, run_id)
     if run.get("status") != "SUCCEEDED":
-        raise ApiError(409, "run-not-finished", f"run {run_id} is {run.get('status')}")
+        raise RunNotFinishedError(f"run {run_id} is {run.get('status')}")
     sources = run_sources(run.get("inputs"))
     if not sources.datasets and not sources.runs:
-        raise ApiError(
-            409,
-            "run-inputs-unknown",
-            f"run {run_id} does not record its inputs: it cannot be re-run from a pack",
+        raise RunInputsUnknownError(
+            f"run {run_id} does not record its inputs: it cannot be re-run from a pack"
         )
     personal: set[str] = set()
     for dataset_id, _ in sources.datasets:
@@ -386,10 +390,7 @@ def _run_readable(cur: Current, run_id: str, depth: int = 0) -> tuple[dict[str, 
 
 
 def _save(cur: Current, pack: Pack, rev: int) -> None:
-    try:
-        ports(cur).packs.save(pack, rev)
-    except CatalogError as exc:
-        raise ApiError(409, exc.code, exc.message) from None
+    ports(cur).packs.save(pack, rev)
 
 
 # --- packs --------------------------------------------------------------------------------------------
@@ -401,7 +402,17 @@ def _save(cur: Current, pack: Pack, rev: int) -> None:
     tags=TAGS,
     status_code=201,
     summary="Start a draft pack (title, summary, conclusions in Markdown, licence, tags)",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            OrganisationRequiredError,
+            PackNotSealedError,
+            ConflictError,
+        ),
+        201,
+        "Created",
+    ),
 )
 def create_pack(body: CreatePackRequest) -> PackView:
     cur = _cur()
@@ -410,31 +421,28 @@ def create_pack(body: CreatePackRequest) -> PackView:
     if org is None:
         if len(principal.organisations) != 1:
             cur.record.deny("organisation-required")
-            raise ApiError(422, "organisation-required", "say which of your organisations owns the pack")
+            raise OrganisationRequiredError(purpose="owns the pack")
         org = principal.organisations[0]
     if org not in principal.organisations and not principal.is_admin:
         cur.record.deny(f"not-member:{org}")
-        raise ApiError(403, "forbidden", f"you are not a member of {org}")
+        raise ForbiddenError(f"you are not a member of {org}")
     if body.supersedes is not None:
         old, _, _ = _pack(cur, body.supersedes, Activity.META_READ)
         if not old.sealed:
-            raise ApiError(409, "pack-not-sealed", "a new edition supersedes a sealed pack")
+            raise PackNotSealedError("a new edition supersedes a sealed pack")
     pack_id = packs.new_pack_id()
-    try:
-        pack = packs.create(
-            pack_id,
-            org,
-            cur.sub,
-            cur.now,
-            title=body.title,
-            summary=body.summary,
-            conclusions=body.conclusions,
-            licence=body.licence,
-            tags=tuple(body.tags),
-            supersedes=body.supersedes,
-        )
-    except DatapackError as exc:
-        raise _domain(exc) from None
+    pack = packs.create(
+        pack_id,
+        org,
+        cur.sub,
+        cur.now,
+        title=body.title,
+        summary=body.summary,
+        conclusions=body.conclusions,
+        licence=body.licence,
+        tags=tuple(body.tags),
+        supersedes=body.supersedes,
+    )
     cur.record.resource = f"datapack/{pack_id}"
     cur.record.allow(f"admin:{org}" if org not in principal.organisations else f"member:{org}")
     cur.record.detail.update({"organisation": org, "supersedes": body.supersedes})
@@ -449,7 +457,7 @@ def create_pack(body: CreatePackRequest) -> PackView:
     operation_id="datapack.list",
     tags=TAGS,
     summary="Packs you may see",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError)),
 )
 def list_packs(
     status: Annotated[Literal["draft", "sealed"] | None, Query()] = None,
@@ -483,7 +491,7 @@ def list_packs(
     operation_id="datapack.read",
     tags=TAGS,
     summary="A pack: description, members, seal",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError, ForbiddenError)),
 )
 def get_pack(pack_id: PathPackId) -> PackView:
     cur = _cur()
@@ -496,18 +504,17 @@ def get_pack(pack_id: PathPackId) -> PackView:
     operation_id="datapack.update",
     tags=TAGS,
     summary="Edit a draft's description",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, NoChangeError, PackSealedError, ConflictError)
+    ),
 )
 def patch_pack(pack_id: PathPackId, body: PackPatch) -> PackView:
     cur = _cur()
     pack, rev, grants = _pack(cur, pack_id, Activity.META_UPDATE)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise ApiError(422, "no-change", "the patch names no field")
-    try:
-        updated = packs.edit(pack, changes, cur.now)
-    except DatapackError as exc:
-        raise _domain(exc) from None
+        raise NoChangeError("the patch names no field")
+    updated = packs.edit(pack, changes, cur.now)
     cur.record.detail["changed"] = sorted(changes)
     with cur.changing(200):
         _save(cur, updated, rev)
@@ -519,7 +526,7 @@ def patch_pack(pack_id: PathPackId, body: PackPatch) -> PackView:
 
 def _dataset_member(cur: Current, body: AddMemberRequest) -> Member:
     if body.dataset is None:
-        raise ApiError(422, "missing-field", "dataset is required for this kind")
+        raise MissingFieldError("dataset is required for this kind")
     base = Member(
         id="",
         kind=MemberKind(body.kind),
@@ -534,7 +541,7 @@ def _dataset_member(cur: Current, body: AddMemberRequest) -> Member:
         return replace(base, metadata=dict(dataset.metadata), personal=_personal(dataset))
     dataset = _may_dataset(cur, body.dataset, Activity.FILE_READ, "member-not-readable")
     if dataset.file is None or not dataset.file.key.startswith(DATASETS_PREFIX):
-        raise ApiError(409, "no-file", f"dataset {body.dataset} has no file yet")
+        raise NoFileError(f"dataset {body.dataset} has no file yet")
     version = body.version or dataset.file.version
     objects = ports(cur).objects
     if version == dataset.file.version:
@@ -542,13 +549,13 @@ def _dataset_member(cur: Current, body: AddMemberRequest) -> Member:
     elif version < dataset.file.version:
         keys = objects.list_data(f"{DATASETS_PREFIX}{dataset.id}/{version}/")
         if len(keys) != 1:
-            raise ApiError(409, "no-file", f"dataset {dataset.id} version {version} has no single file")
+            raise NoFileError(f"dataset {dataset.id} version {version} has no single file")
         key = keys[0]
     else:
-        raise ApiError(404, "not-found", f"dataset {dataset.id} has no version {version}")
+        raise NotFoundError(f"dataset {dataset.id} has no version {version}")
     version_id = objects.data_version_id(key)
     if version_id is None:
-        raise ApiError(409, "no-file", f"dataset {dataset.id} version {version}: the file was never uploaded")
+        raise NoFileError(f"dataset {dataset.id} version {version}: the file was never uploaded")
     return replace(
         base,
         version=version,
@@ -566,19 +573,35 @@ def _dataset_member(cur: Current, body: AddMemberRequest) -> Member:
     status_code=201,
     summary="Add a member to a draft: a dataset file version, a dataset's metadata, a model run, or a "
     "file of the pack's own (presigned POST)",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            DatasetDeletedError,
+            DuplicateMemberError,
+            FileTooLargeError,
+            NoFileError,
+            PackSealedError,
+            RunInputsUnknownError,
+            RunNotFinishedError,
+            TooManyMembersError,
+            ConflictError,
+        ),
+        201,
+        "Created",
+    ),
 )
 def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
     cur = _cur()
     pack, rev, grants = _pack(cur, pack_id, Activity.META_UPDATE)
     if pack.sealed:
-        raise ApiError(409, "pack-sealed", "a sealed pack never changes: make a new pack that supersedes it")
+        raise PackSealedError("a sealed pack never changes: make a new pack that supersedes it")
     upload: UploadView | None = None
     if body.kind in (MemberKind.DATASET_FILE.value, MemberKind.DATASET_METADATA.value):
         member = _dataset_member(cur, body)
     elif body.kind == MemberKind.MODEL_RUN.value:
         if body.model_run is None:
-            raise ApiError(422, "missing-field", "model_run is required for a model-run member")
+            raise MissingFieldError("model_run is required for a model-run member")
         _, personal = _run_readable(cur, body.model_run)
         member = Member(
             id="",
@@ -592,7 +615,7 @@ def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
         )
     else:
         if body.file_name is None:
-            raise ApiError(422, "missing-field", "file_name is required for a pack file")
+            raise MissingFieldError("file_name is required for a pack file")
         member = Member(
             id="",
             kind=MemberKind.PACK_FILE,
@@ -603,10 +626,7 @@ def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
             file_name=packs.safe_name(body.file_name),
             content_type=body.content_type or "application/octet-stream",
         )
-    try:
-        updated = packs.add_member(pack, member, cur.now)
-    except DatapackError as exc:
-        raise _domain(exc) from None
+    updated = packs.add_member(pack, member, cur.now)
     added = updated.members[-1]
     cur.record.detail.update({"member": added.id, "kind": added.kind.value, "personal": added.personal})
     for name in ("dataset_id", "version", "s3_version_id", "run_id", "file_name"):
@@ -617,7 +637,7 @@ def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
     if added.kind is MemberKind.PACK_FILE:
         limit = cur.services.max_upload_bytes
         if body.size_bytes is not None and body.size_bytes > limit:
-            raise ApiError(422, "file-too-large", f"size_bytes exceeds the limit of {limit} bytes")
+            raise FileTooLargeError(f"size_bytes exceeds the limit of {limit} bytes")
         post = ports(cur).objects.presign_post(
             draft_key(pack.id, added),
             added.content_type or "",
@@ -639,15 +659,16 @@ def add_member(pack_id: PathPackId, body: AddMemberRequest) -> MemberAdded:
     operation_id="datapack.member.remove",
     tags=TAGS,
     summary="Remove a member from a draft",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError, ForbiddenError, MemberNotFoundError, PackSealedError, ConflictError
+        )
+    ),
 )
 def remove_member(pack_id: PathPackId, member_id: MemberId) -> MemberRemoved:
     cur = _cur()
     pack, rev, _ = _pack(cur, pack_id, Activity.META_UPDATE)
-    try:
-        updated, member = packs.remove_member(pack, member_id, cur.now)
-    except DatapackError as exc:
-        raise _domain(exc) from None
+    updated, member = packs.remove_member(pack, member_id, cur.now)
     cur.record.detail.update({"member": member.id, "kind": member.kind.value})
     with cur.changing(200):
         _save(cur, updated, rev)
@@ -683,7 +704,22 @@ def _member_sources(cur: Current, pack: Pack) -> tuple[set[str], dict[str, dict[
     tags=TAGS,
     summary="Seal: hash every member's bytes, copy the non-personal ones under Object Lock, write the "
     "manifest; its SHA-256 is recorded in the audit trail",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            DatasetDeletedError,
+            EmptyPackError,
+            PackSealedError,
+            RunInputsUnknownError,
+            RunNotFinishedError,
+            MemberFileMissingError,
+            PackTooLargeError,
+            DuplicatePathError,
+            InvalidMemberError,
+            ConflictError,
+        )
+    ),
 )
 def seal_pack(pack_id: PathPackId) -> Sealed:
     from witan.datapacks.gather import manifest_key, member_files, sealed_key
@@ -692,17 +728,14 @@ def seal_pack(pack_id: PathPackId) -> Sealed:
     cur = _cur()
     pack, rev, grants = _pack(cur, pack_id, Activity.META_UPDATE)
     if pack.sealed:
-        raise ApiError(409, "pack-sealed", "the pack is sealed already")
+        raise PackSealedError("the pack is sealed already")
     if not pack.members:
-        raise ApiError(422, "empty-pack", "add at least one member before sealing")
+        raise EmptyPackError()
     p = ports(cur)
     personal, schemas = _member_sources(cur, pack)
-    try:
-        files, runs = member_files(pack, p.objects, personal, schemas)
-        manifest = build_manifest(pack, files, runs, cur.sub, cur.now)
-        sealed = packs.mark_sealed(pack, "", cur.sub, cur.now)
-    except DatapackError as exc:
-        raise _domain(exc) from None
+    files, runs = member_files(pack, p.objects, personal, schemas)
+    manifest = build_manifest(pack, files, runs, cur.sub, cur.now)
+    sealed = packs.mark_sealed(pack, "", cur.sub, cur.now)
     body = manifest_bytes(manifest)
     digest = sha256_hex(body)
     kept = [f for f in files if not f.personal]
@@ -755,10 +788,10 @@ def _sealed_manifest(cur: Current, pack: Pack) -> tuple[bytes, dict[str, Any]]:
     from witan.datapacks.gather import manifest_key
 
     if not pack.sealed:
-        raise ApiError(409, "pack-not-sealed", "seal the pack first")
+        raise PackNotSealedError("seal the pack first")
     body = ports(cur).objects.pack_object(manifest_key(pack.id), _sealed_version(pack, "manifest.json"))
     if body is None:
-        raise ApiError(409, "member-file-missing", "the sealed manifest is missing from the packs bucket")
+        raise MemberFileMissingError("the sealed manifest is missing from the packs bucket")
     return body, json.loads(body)
 
 
@@ -789,7 +822,9 @@ def _may_read_personal(cur: Current, entry: dict[str, Any], cache: dict[str, boo
     tags=TAGS,
     summary="A zip of the sealed pack (datapackage.json, ro-crate-metadata.json, README.md, manifest, "
     "files): presigned GET; personal-data files only for callers with their own grant",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, MemberFileMissingError, PackNotSealedError)
+    ),
 )
 def export_pack(
     pack_id: PathPackId,
@@ -813,7 +848,7 @@ def export_pack(
         else:
             data = _sealed_file(cur, pack, entry["path"])
         if data is None:
-            raise ApiError(409, "member-file-missing", f"{entry['path']} is missing from its store")
+            raise MemberFileMissingError(f"{entry['path']} is missing from its store")
         contents[entry["path"]] = data
     zip_bytes, withheld = export_zip(manifest, pack.seal_event_id, contents)
     key = f"{EXPORTS_PREFIX}{pack.id}/{uuid.uuid4().hex}.zip"
@@ -868,7 +903,9 @@ def _recorded_hash(cur: Current, pack: Pack) -> tuple[str | None, str | None]:
     tags=TAGS,
     summary="Recompute every sealed file's hash against the manifest, and the manifest's against the "
     "audit trail's seal event",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, MemberFileMissingError, PackNotSealedError)
+    ),
 )
 def verify_pack(pack_id: PathPackId) -> VerifyResult:
     from witan.datapacks.bundle import verify_files
@@ -946,13 +983,11 @@ def _inputs_as_sealed(cur: Current, pack: Pack, run: dict[str, Any], files: dict
             entry = files[path]
             if entry.get("personal") and not _may_read_personal(cur, entry, cache):
                 cur.record.deny(f"personal-input-not-readable:{path}")
-                raise ApiError(403, "forbidden", f"{path} is personal data you may not read: ask its owner")
+                raise ForbiddenError(f"{path} is personal data you may not read: ask its owner")
             key = (entry.get("source") or {}).get("key")
             data = ports(cur).objects.data_object(str(key)) if key else None
             if data is None or sha256_hex(data) != entry["sha256"]:
-                raise ApiError(
-                    409, "input-changed", f"{path}: its source {key} no longer holds the sealed bytes"
-                )
+                raise InputChangedError(path=path, key=key)
 
 
 @router.post(
@@ -962,7 +997,19 @@ def _inputs_as_sealed(cur: Current, pack: Pack, run: dict[str, Any], files: dict
     status_code=202,
     summary="Re-run every model run of a sealed pack on the state machine, from the sealed inputs "
     "(checked by hash where the runs read them), parameters, scenarios and seed",
-    responses=with_success(ERRORS, 202, "Accepted: the runs are started"),
+    responses=with_success(
+        refusals(
+            DatapacksUnavailableError,
+            ForbiddenError,
+            InputChangedError,
+            MemberFileMissingError,
+            ModelRunsUnavailableError,
+            NoModelRunError,
+            PackNotSealedError,
+        ),
+        202,
+        "Accepted: the runs are started",
+    ),
 )
 def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
     from witan.api.routes import model_runs
@@ -972,7 +1019,7 @@ def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
     pack, _, _ = _pack(cur, pack_id, Activity.FILE_READ)
     _, manifest = _sealed_manifest(cur, pack)
     if not manifest["runs"]:
-        raise ApiError(409, "no-model-run", "the pack holds no model run")
+        raise NoModelRunError()
     files = {e["path"]: e for e in manifest["files"]}
     for run in manifest["runs"]:
         _inputs_as_sealed(cur, pack, run, files)
@@ -1020,9 +1067,7 @@ def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
         except Exception as exc:
             p.runs.failed(new_id, {"code": "start-failed", "message": type(exc).__name__})
             cur.record_outcome(503, "model-runs-unavailable")
-            raise ApiError(
-                503, "model-runs-unavailable", "a run could not be started; try again later"
-            ) from exc
+            raise ModelRunsUnavailableError("a run could not be started; try again later") from exc
         p.set_execution(p.runs, new_id, arn)
     return ReproduceStarted(
         pack_id=pack_id,
@@ -1043,7 +1088,9 @@ def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
     tags=TAGS,
     summary="A re-run's outputs against the sealed run's (identical bytes for CSV and Parquet, or CSV "
     "numbers equal to 1e-12), with the code version of both",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, MemberFileMissingError, PackNotSealedError)
+    ),
 )
 def check_reproduction(pack_id: PathPackId, sealed_run: PathRunId, run_id: PathRunId) -> ReproduceCheck:
     from witan.api.routes.model_runs import visibility
@@ -1055,11 +1102,11 @@ def check_reproduction(pack_id: PathPackId, sealed_run: PathRunId, run_id: PathR
     _, manifest = _sealed_manifest(cur, pack)
     sealed = next((r for r in manifest["runs"] if r["run_id"] == sealed_run), None)
     if sealed is None:
-        raise ApiError(404, "not-found", f"the pack holds no run {sealed_run}")
+        raise NotFoundError(f"the pack holds no run {sealed_run}")
     record = ports(cur).get_run(run_id)
     if record is None or visibility(cur.principal, record) is None:
         cur.record.deny(f"run-not-visible:{run_id}")
-        raise ApiError(404, "not-found", f"no model run {run_id}")
+        raise NotFoundError(f"no model run {run_id}")
     cur.record.detail.update({"sealed_run": sealed_run, "run": run_id})
     status = str(record.get("status", "RUNNING"))
     result = ReproduceCheck(ok=False, status=status, sealed_run=sealed_run, run=run_id)
@@ -1113,7 +1160,7 @@ def _grant_view(pack_id: str, grant: Grant) -> PackGrantView:
     tags=TAGS,
     summary="Share the pack: add or replace one grantee's grant (members' personal data is never shared "
     "by this)",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError, ForbiddenError, ConflictError)),
 )
 def put_pack_grant(pack_id: PathPackId, body: GrantRequest) -> PackGrantView:
     cur = _cur()
@@ -1129,7 +1176,9 @@ def put_pack_grant(pack_id: PathPackId, body: GrantRequest) -> PackGrantView:
     operation_id="datapack.grant.revoke",
     tags=TAGS,
     summary="Revoke one grantee's grant on the pack",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(DatapacksUnavailableError, ForbiddenError, GrantNotFoundError, ConflictError)
+    ),
 )
 def revoke_pack_grant(
     pack_id: PathPackId,
@@ -1143,11 +1192,11 @@ def revoke_pack_grant(
     target = next((g for g in grants if g.grantee_type is kind and g.grantee == grantee), None)
     cur.record.detail["grantee"] = f"{kind.value}:{grantee}"
     if target is None:
-        raise ApiError(404, "grant-not-found", f"no grant to {kind.value}:{grantee}")
+        raise GrantNotFoundError(grantee=f"{kind.value}:{grantee}")
     decision = decide_revoke(cur.principal, target, pack.owner_org, grants, cur.now)
     if not decision.allowed:
         cur.record.deny(decision.reason)
-        raise ApiError(403, "forbidden", "you may not revoke this grant")
+        raise ForbiddenError("you may not revoke this grant")
     with cur.changing(200):
         removed = ports(cur).packs.delete_grant(pack_id, kind, grantee)
     return PackRevoked(pack_id=pack_id, grantee_type=kind.value, grantee=grantee, revoked=removed)
@@ -1158,7 +1207,7 @@ def revoke_pack_grant(
     operation_id="datapack.access",
     tags=TAGS,
     summary="Who can do what on the pack, and through which grant",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(DatapacksUnavailableError, ForbiddenError)),
 )
 def pack_access(pack_id: PathPackId) -> PackAccessList:
     cur = _cur()

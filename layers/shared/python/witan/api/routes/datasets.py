@@ -35,31 +35,31 @@ from witan.api.bodies import (
     Tag,
     Upload,
     VersionCreated,
-    error_responses,
     free_json_problem,
     with_success,
 )
 from witan.api.current import Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS
-from witan.api.errors import ApiError
+from witan.api.errors import refusals
 from witan.catalog import records as catalog
 from witan.catalog.records import Dataset, FileVersion
+from witan.errors import (
+    ConflictError,
+    DatasetDeletedError,
+    FileTooLargeError,
+    ForbiddenError,
+    InvalidTokenError,
+    JsonTooDeepError,
+    JsonTooLargeError,
+    JsonTooManyKeysError,
+    NoChangeError,
+    NoFileError,
+    OrganisationRequiredError,
+)
 from witan.settings import DATASETS_PREFIX
 
 router = Router()
 TAGS = ["datasets"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, malformed-id, invalid-query, invalid-token)",
-        401: "no identity (code: unauthenticated)",
-        403: "refused by the sharing policy (code: forbidden)",
-        404: "no such dataset, or not visible to you (code: not-found)",
-        422: "body fails validation (code: unknown-field, missing-field, invalid-value, ...; free JSON "
-        "such as `structure` too deep, with too many keys or too large: json-too-deep, json-too-many-keys, "
-        "json-too-large)",
-        503: "the audit trail is unavailable (code: audit-unavailable)",
-    }
-)
 PathId = Annotated[DatasetId, Path(description="dataset id (32 hex characters)")]
 
 
@@ -97,7 +97,7 @@ def _view(dataset: Dataset, access: list[str]) -> DatasetView:
 def _upload_limit(cur: Current, size_bytes: int | None) -> int:
     limit = cur.services.max_upload_bytes
     if size_bytes is not None and size_bytes > limit:
-        raise ApiError(422, "file-too-large", f"size_bytes exceeds the limit of {limit} bytes")
+        raise FileTooLargeError(f"size_bytes exceeds the limit of {limit} bytes")
     return size_bytes or limit
 
 
@@ -115,8 +115,8 @@ def _check_free_json(cur: Current, structure: Any, metadata: dict[str, Any] | No
             max_keys=MAX_FREE_JSON_KEYS + 50,
         )
     if problem is not None:
-        cur.record.deny(problem[0])
-        raise ApiError(422, *problem)
+        cur.record.deny(problem.code)
+        raise problem
 
 
 def _title_only(dataset: Dataset) -> Dataset:
@@ -142,7 +142,19 @@ def _presign(cur: Current, file: FileVersion) -> Upload:
     tags=TAGS,
     status_code=201,
     summary="Describe a new dataset and get a presigned POST for its first file",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            OrganisationRequiredError,
+            FileTooLargeError,
+            JsonTooDeepError,
+            JsonTooManyKeysError,
+            JsonTooLargeError,
+            ConflictError,
+        ),
+        201,
+        "Created",
+    ),
 )
 def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     cur = _cur()
@@ -152,11 +164,11 @@ def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     if org is None:
         if len(organisations) != 1:
             cur.record.deny("organisation-required")
-            raise ApiError(422, "organisation-required", "say which of your organisations owns the dataset")
+            raise OrganisationRequiredError(purpose="owns the dataset")
         org = organisations[0]
     if org not in organisations and not principal.is_admin:
         cur.record.deny(f"not-member:{org}")
-        raise ApiError(403, "forbidden", f"you are not a member of {org}")
+        raise ForbiddenError(f"you are not a member of {org}")
     max_bytes = _upload_limit(cur, body.size_bytes)
     metadata = body.model_dump(
         exclude_none=True, exclude={"organisation", "file_name", "content_type", "size_bytes"}
@@ -182,7 +194,7 @@ def create_dataset(body: CreateDatasetRequest) -> DatasetCreated:
     summary="Datasets you may see",
     responses={
         200: {"description": "Success", "content": {"application/json": {"model": DatasetList}}},
-        **ERRORS,
+        **refusals(InvalidTokenError),
     },
 )
 def list_datasets(
@@ -257,7 +269,7 @@ def list_datasets(
     operation_id="dataset.read",
     tags=TAGS,
     summary="Dataset metadata",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError)),
 )
 def get_dataset(dataset_id: PathId) -> DatasetView:
     cur = _cur()
@@ -270,14 +282,24 @@ def get_dataset(dataset_id: PathId) -> DatasetView:
     operation_id="dataset.update",
     tags=TAGS,
     summary="Edit metadata (each edit is a new metadata version)",
-    responses=with_success(ERRORS),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            DatasetDeletedError,
+            NoChangeError,
+            JsonTooDeepError,
+            JsonTooManyKeysError,
+            JsonTooLargeError,
+            ConflictError,
+        )
+    ),
 )
 def patch_dataset(dataset_id: PathId, body: MetadataPatch) -> DatasetView:
     cur = _cur()
     dataset, grants = cur.dataset(dataset_id, Activity.META_UPDATE, live=True)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise ApiError(422, "no-change", "the patch names no field")
+        raise NoChangeError("the patch names no field")
     _check_free_json(cur, changes.get("structure"))
     updated, meta = catalog.apply_patch(dataset, changes, cur.sub, cur.now)
     _check_free_json(cur, None, updated.metadata)
@@ -292,7 +314,7 @@ def patch_dataset(dataset_id: PathId, body: MetadataPatch) -> DatasetView:
     operation_id="dataset.history",
     tags=TAGS,
     summary="Every metadata version, oldest first",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError)),
 )
 def dataset_history(dataset_id: PathId) -> History:
     cur = _cur()
@@ -316,7 +338,9 @@ def dataset_history(dataset_id: PathId) -> History:
     tags=TAGS,
     status_code=201,
     summary="A new file version: presigned POST",
-    responses=with_success(ERRORS, 201, "Created"),
+    responses=with_success(
+        refusals(ForbiddenError, DatasetDeletedError, FileTooLargeError, ConflictError), 201, "Created"
+    ),
 )
 def new_version(dataset_id: PathId, body: NewVersionRequest) -> VersionCreated:
     cur = _cur()
@@ -336,7 +360,7 @@ def new_version(dataset_id: PathId, body: NewVersionRequest) -> VersionCreated:
     operation_id="dataset.download",
     tags=TAGS,
     summary="A presigned GET for the latest file (valid at most 5 minutes); the purpose is recorded",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, NoFileError)),
 )
 def download(
     dataset_id: PathId,
@@ -346,10 +370,10 @@ def download(
     cur.record.purpose = purpose
     dataset, _ = cur.dataset(dataset_id, Activity.FILE_READ, live=True)
     if dataset.file is None:
-        raise ApiError(409, "no-file", "the dataset has no file yet")
+        raise NoFileError("the dataset has no file yet")
     key = dataset.file.key
     if not key.startswith(DATASETS_PREFIX):
-        raise ApiError(409, "no-file", "the dataset's file is not in the datasets area")
+        raise NoFileError("the dataset's file is not in the datasets area")
     signed = cur.services.files.presign_get(key, dataset.file.file_name, DOWNLOAD_EXPIRY_SECONDS)
     cur.record.detail.update({"file_version": dataset.file.version, "key": key})
     return Download(
@@ -362,7 +386,7 @@ def download(
     operation_id="dataset.delete",
     tags=TAGS,
     summary="Soft delete: hidden from listings, no downloads; records and files kept",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, ConflictError)),
 )
 def delete_dataset(dataset_id: PathId) -> Deleted:
     cur = _cur()
@@ -370,7 +394,7 @@ def delete_dataset(dataset_id: PathId) -> Deleted:
     principal = cur.principal
     if not principal.is_admin and dataset.owner_org not in principal.organisations:
         cur.record.deny("owner-only")
-        raise ApiError(403, "forbidden", "only the owning organisation may delete a dataset")
+        raise ForbiddenError("only the owning organisation may delete a dataset")
     deleted = catalog.soft_delete(dataset, cur.sub, cur.now)
     with cur.changing(200):
         cur.services.catalog.save_deleted(deleted)

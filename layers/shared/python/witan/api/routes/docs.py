@@ -18,7 +18,8 @@ TITLE = "Witan datastore API"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Dataset metadata, sharing, presigned transfer and the GDPR audit trail. Every request, allowed or "
-    'denied, is recorded; errors are JSON `{"code": "...", "message": "..."}`.'
+    'denied, is recorded; errors are JSON `{"code": "...", "message": "..."}`, and each operation lists '
+    "the codes it can answer under their HTTP status (one status per code, whatever the route)."
 )
 
 

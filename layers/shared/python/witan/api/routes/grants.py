@@ -7,7 +7,7 @@ grant being as read, so a grant made meanwhile by someone else is not overwritte
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -17,7 +17,6 @@ from witan.access.records import Activity, Grant, GranteeType, Purpose
 from witan.api.bodies import (
     AccessEntryView,
     AccessList,
-    ErrorBody,
     GrantRequest,
     GrantView,
     Revoked,
@@ -25,19 +24,20 @@ from witan.api.bodies import (
     with_success,
 )
 from witan.api.current import Current, current, iso
-from witan.api.errors import ApiError
-from witan.api.routes.datasets import ERRORS, PathId
+from witan.api.errors import refusals
+from witan.api.routes.datasets import PathId
 from witan.api.timeparse import parse_time
+from witan.errors import (
+    ConflictError,
+    DatasetDeletedError,
+    ForbiddenError,
+    GrantNotFoundError,
+    InvalidValueError,
+    MissingFieldError,
+)
 
 router = Router()
 TAGS = ["sharing"]
-CHANGE_ERRORS: dict[int, Any] = {
-    **ERRORS,
-    409: {
-        "description": "the grantee's grant changed meanwhile (code: conflict)",
-        "content": {"application/json": {"model": ErrorBody}},
-    },
-}
 
 
 def _cur() -> Current:
@@ -65,9 +65,9 @@ def requested_grant(
         try:
             expires_at = parse_time(body.expires_at)
         except ValueError as exc:
-            raise ApiError(422, "invalid-value", f"expires_at: {exc}") from exc
+            raise InvalidValueError(f"expires_at: {exc}") from exc
         if expires_at <= cur.now:
-            raise ApiError(422, "invalid-value", "expires_at is in the past")
+            raise InvalidValueError("expires_at is in the past")
     requested = frozenset(Activity(a) for a in body.activities)
     kind = GranteeType(body.grantee_type)
     existing = next((g for g in grants if g.grantee_type is kind and g.grantee == body.grantee), None)
@@ -77,7 +77,7 @@ def requested_grant(
     if not decision.allowed:
         cur.record.deny(decision.reason)
         why = _REFUSALS.get(decision.reason.split(":", 1)[0], "you may not give this grant")
-        raise ApiError(403, "forbidden", why)
+        raise ForbiddenError(why)
     grant = Grant(
         dataset_id=target_id,
         grantee_type=kind,
@@ -99,12 +99,12 @@ def requested_grant(
 
 def _put_unchanged(cur: Current, grant: Grant, existing: Grant | None) -> None:
     if not cur.services.grants.put_if(grant, existing):
-        raise ApiError(409, "conflict", "the grantee's grant changed meanwhile; read the access list again")
+        raise ConflictError("the grantee's grant changed meanwhile; read the access list again")
 
 
 def _delete_unchanged(cur: Current, target: Grant) -> bool:
     if not cur.services.grants.delete_if(target):
-        raise ApiError(409, "conflict", "the grant changed meanwhile; read the access list again")
+        raise ConflictError("the grant changed meanwhile; read the access list again")
     return True
 
 
@@ -126,7 +126,7 @@ def _grant_view(grant: Grant) -> GrantView:
     operation_id="grant.put",
     tags=TAGS,
     summary="Add or replace the grant for one grantee (user sub or group)",
-    responses=with_success(CHANGE_ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, ConflictError)),
 )
 def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     cur = _cur()
@@ -142,7 +142,7 @@ def put_grant(dataset_id: PathId, body: GrantRequest) -> GrantView:
     operation_id="grant.revoke",
     tags=TAGS,
     summary="Revoke the grant of one grantee, named in the body or the query",
-    responses=with_success(CHANGE_ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError, ConflictError, GrantNotFoundError)),
 )
 def revoke_grant(
     dataset_id: PathId,
@@ -159,18 +159,18 @@ def revoke_grant(
         named = RevokeRequest.model_validate_json(body_text)
         grantee_type, grantee = named.grantee_type, named.grantee
     if grantee_type is None or grantee is None:
-        raise ApiError(422, "missing-field", "name the grantee: grantee_type and grantee")
+        raise MissingFieldError("name the grantee: grantee_type and grantee")
     kind = GranteeType(grantee_type)
     target = next((g for g in grants if g.grantee_type is kind and g.grantee == grantee), None)
     cur.record.detail["grantee"] = f"{kind.value}:{grantee}"
     if kind is GranteeType.USER:
         cur.record.detail["subject"] = grantee
     if target is None:
-        raise ApiError(404, "grant-not-found", f"no grant to {kind.value}:{grantee}")
+        raise GrantNotFoundError(grantee=f"{kind.value}:{grantee}")
     decision = decide_revoke(cur.principal, target, dataset.owner_org, grants, cur.now)
     if not decision.allowed:
         cur.record.deny(decision.reason)
-        raise ApiError(403, "forbidden", "you may not revoke this grant")
+        raise ForbiddenError("you may not revoke this grant")
     with cur.changing(200):
         removed = _delete_unchanged(cur, target)
     return Revoked(dataset_id=dataset_id, grantee_type=kind.value, grantee=grantee, revoked=removed)
@@ -181,7 +181,7 @@ def revoke_grant(
     operation_id="dataset.access",
     tags=TAGS,
     summary="Who can do what on the dataset, and through which grant",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ForbiddenError, DatasetDeletedError)),
 )
 def access(dataset_id: PathId) -> AccessList:
     cur = _cur()

@@ -26,32 +26,31 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from witan.access.records import Activity, Principal
-from witan.api.bodies import STRICT, Body, DatasetId, OrgGroup, error_responses, with_success
+from witan.api.bodies import STRICT, Body, DatasetId, OrgGroup, with_success
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, ModelRunPorts
-from witan.api.errors import ApiError
+from witan.api.errors import refusals
+from witan.errors import (
+    DatasetDeletedError,
+    ForbiddenError,
+    InvalidInputError,
+    InvalidValueError,
+    MissingInputError,
+    ModelRunsUnavailableError,
+    NoFileError,
+    NotFoundError,
+    OrganisationRequiredError,
+    RunNotFinishedError,
+    RunTooLargeError,
+    UnknownInputError,
+    UnsupportedInputError,
+)
 from witan.modelrun.limits import MAX_PROJECTION_YEARS, MAX_SIMULATION_YEARS, run_work
 from witan.settings import DATASETS_PREFIX
 
 logger = logging.getLogger(__name__)
 router = Router()
 TAGS = ["model-runs"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, malformed-id, invalid-query)",
-        401: "no identity (code: unauthenticated)",
-        403: "an input dataset or organisation you may not use (code: forbidden)",
-        404: "no such model, run, input dataset or version, or not visible to you (code: not-found)",
-        409: "an input dataset has no usable file, or an input run has not succeeded (code: no-file, "
-        "unsupported-input, run-not-finished)",
-        410: "an input dataset was deleted (code: dataset-deleted)",
-        422: "body fails validation (code: unknown-field, missing-field, invalid-value, unknown-model, "
-        "invalid-parameter, invalid-scenario, unknown-input, missing-input, organisation-required, "
-        "run-too-large, ...)",
-        503: "the audit trail or the model service is unavailable (code: audit-unavailable, "
-        "model-runs-unavailable)",
-    }
-)
 
 MAX_SIMULATIONS = 5000
 MAX_SCENARIOS = 20  # besides the baseline (witan.modelrun.pipeline.MAX_SCENARIOS)
@@ -220,7 +219,7 @@ class ModelDescription(ModelSummary):
 
 def ports(cur: Current) -> ModelRunPorts:
     if cur.services.model_runs is None:
-        raise ApiError(503, "model-runs-unavailable", "model runs are not configured on this stack")
+        raise ModelRunsUnavailableError("model runs are not configured on this stack")
     return cur.services.model_runs()
 
 
@@ -249,14 +248,14 @@ def _organisation(cur: Current, wanted: str | None) -> tuple[str, str]:
     if wanted is None:
         if len(principal.organisations) != 1:
             cur.record.deny("organisation-required")
-            raise ApiError(422, "organisation-required", "say which of your organisations the run is for")
+            raise OrganisationRequiredError(purpose="the run is for")
         wanted = principal.organisations[0]
     if wanted in principal.organisations:
         return wanted, f"member:{wanted}"
     if principal.is_admin:
         return wanted, f"admin:{wanted}"
     cur.record.deny(f"not-member:{wanted}")
-    raise ApiError(403, "forbidden", f"you are not a member of {wanted}")
+    raise ForbiddenError(f"you are not a member of {wanted}")
 
 
 def _dataset_file(cur: Current, role: str, dataset_id: str, version: int | None = None) -> tuple[Any, str]:
@@ -266,19 +265,15 @@ def _dataset_file(cur: Current, role: str, dataset_id: str, version: int | None 
     cur.require_live(dataset)
     reason = cur.record.reason or ""
     if dataset.file is None or not dataset.file.key.startswith(DATASETS_PREFIX):
-        raise ApiError(409, "no-file", f"dataset {dataset_id} ({role}) has no file yet")
+        raise NoFileError(f"dataset {dataset_id} ({role}) has no file yet")
     if version is not None and version != dataset.file.version:
         if version > dataset.file.version:
-            raise ApiError(
-                404,
-                "not-found",
+            raise NotFoundError(
                 f"dataset {dataset_id} ({role}) has no version {version} (latest: {dataset.file.version})",
             )
         return {"folder": f"{DATASETS_PREFIX}{dataset_id}/{version}/"}, reason
     if not dataset.file.file_name.lower().endswith(INPUT_EXTENSIONS):
-        raise ApiError(
-            409,
-            "unsupported-input",
+        raise UnsupportedInputError(
             f"dataset {dataset_id} ({role}) is {dataset.file.file_name}: model inputs are "
             f"{', '.join(INPUT_EXTENSIONS)}",
         )
@@ -288,22 +283,20 @@ def _dataset_file(cur: Current, role: str, dataset_id: str, version: int | None 
 def _run_output(cur: Current, role: str, ref: RunOutputInput, chain: Any) -> tuple[dict[str, Any], str]:
     """Another run's output as an input: the caller must be allowed to see that run, as for GET."""
     if chain is None:
-        raise ApiError(422, "invalid-value", f"inputs.{role}: this model cannot take it from a model run")
+        raise InvalidValueError(f"inputs.{role}: this model cannot take it from a model run")
     p = ports(cur)
     run = p.runs.get(ref.model_run)
     reason = visibility(cur.principal, run) if run else None
     if run is None or reason is None:
         cur.record.deny(f"input-run-not-visible:{ref.model_run}")
-        raise ApiError(404, "not-found", f"inputs.{role}: no model run {ref.model_run}")
+        raise NotFoundError(f"inputs.{role}: no model run {ref.model_run}")
     if run.get("model") != chain.model or ref.output != chain.output:
-        raise ApiError(
-            422,
-            "invalid-value",
+        raise InvalidValueError(
             f"inputs.{role}: takes the {chain.output!r} output of a {chain.model} run "
             f"(run {ref.model_run} is a {run.get('model')} run)",
         )
     if run.get("status") != "SUCCEEDED":
-        raise ApiError(409, "run-not-finished", f"inputs.{role}: run {ref.model_run} is {run.get('status')}")
+        raise RunNotFinishedError(f"inputs.{role}: run {ref.model_run} is {run.get('status')}")
     return ref.model_dump(exclude_none=True), reason
 
 
@@ -311,17 +304,15 @@ def _resolve_inputs(cur: Current, model: Any, inputs: Any) -> tuple[dict[str, An
     """State machine `inputs` (role -> where) and what to record in the audit event about them."""
     if isinstance(inputs, ModelRunInputs):
         if model.name != "send":
-            raise ApiError(422, "invalid-value", "inputs: give each input role (datasets/prefix are SEND's)")
+            raise InvalidValueError("inputs: give each input role (datasets/prefix are SEND's)")
         return _legacy_inputs(cur, inputs)
     roles = {r.role: r for r in model.inputs}
     unknown = sorted(set(inputs) - set(roles))
     if unknown:
-        raise ApiError(
-            422, "unknown-input", f"inputs: unknown role(s) {', '.join(unknown)} (roles: {', '.join(roles)})"
-        )
+        raise UnknownInputError(f"inputs: unknown role(s) {', '.join(unknown)} (roles: {', '.join(roles)})")
     missing = [r for r, role in roles.items() if role.required and r not in inputs]
     if missing:
-        raise ApiError(422, "missing-input", f"inputs: {', '.join(missing)} required", column=missing[0])
+        raise MissingInputError(f"inputs: {', '.join(missing)} required", extra={"column": missing[0]})
     where: dict[str, Any] = {}
     audit: dict[str, Any] = {}
     for role, given in inputs.items():
@@ -330,10 +321,10 @@ def _resolve_inputs(cur: Current, model: Any, inputs: Any) -> tuple[dict[str, An
             audit[role] = {**where[role], "reason": reason}
         elif isinstance(given, list):
             if not roles[role].many:
-                raise ApiError(422, "invalid-value", f"inputs.{role} takes one dataset", column=role)
+                raise InvalidValueError(f"inputs.{role} takes one dataset", extra={"column": role})
             found = [_dataset_file(cur, role, g.dataset, g.version) for g in given]
             if any(not isinstance(key, str) for key, _ in found):
-                raise ApiError(422, "invalid-value", f"inputs.{role}: earlier versions only one at a time")
+                raise InvalidValueError(f"inputs.{role}: earlier versions only one at a time")
             where[role] = [key for key, _ in found]
             audit[role] = [
                 {"dataset": g.dataset, "version": g.version, "key": key, "reason": reason}
@@ -352,7 +343,7 @@ def _resolve_inputs(cur: Current, model: Any, inputs: Any) -> tuple[dict[str, An
 
 def _legacy_inputs(cur: Current, inputs: ModelRunInputs) -> tuple[dict[str, Any], dict[str, Any]]:
     if (inputs.datasets is None) == (inputs.prefix is None):
-        raise ApiError(422, "invalid-value", "inputs: give exactly one of datasets or prefix")
+        raise InvalidValueError("inputs: give exactly one of datasets or prefix")
     if inputs.datasets is not None:
         keys: dict[str, Any] = {}
         audit: dict[str, Any] = {}
@@ -364,9 +355,7 @@ def _legacy_inputs(cur: Current, inputs: ModelRunInputs) -> tuple[dict[str, Any]
     prefix = inputs.prefix or ""
     matched = _PREFIX.match(prefix)
     if matched is None:
-        raise ApiError(
-            422,
-            "invalid-value",
+        raise InvalidValueError(
             f"inputs.prefix must be {DATASETS_PREFIX}{{dataset_id}}/{{version}}/",
         )
     dataset, _ = cur.dataset(matched["dataset_id"], Activity.FILE_READ)
@@ -377,22 +366,19 @@ def _legacy_inputs(cur: Current, inputs: ModelRunInputs) -> tuple[dict[str, Any]
 def _checked_request(body: CreateModelRunRequest) -> tuple[Any, dict[str, Any], list[str]]:
     """The model, its parameters with defaults and the scenario names: a bad one is a 422 now, not a
     failed run later (checks that need no input data; the plan step checks the rest)."""
-    from witan.modelrun.errors import ModelInputError
     from witan.modelrun.registry import get_model
     from witan.modelrun.request import checked_parameters, checked_scenarios
 
-    try:
-        model = get_model(body.model)
-        raw = dict(body.parameters)
-        if body.projection_years is not None:
-            if body.model != "send":
-                raise ApiError(422, "invalid-value", "projection_years is SEND's; use parameters")
-            raw["projection_years"] = body.projection_years
-        parameters = checked_parameters(model, raw)
-        scenarios = checked_scenarios(model, body.scenarios)
-        model.check_request(parameters, scenarios)
-    except ModelInputError as exc:
-        raise ApiError(422, exc.code, str(exc), column=exc.column) from None
+    # A ModelInputError is answered 422 with its own code and column (witan.modelrun.errors).
+    model = get_model(body.model)
+    raw = dict(body.parameters)
+    if body.projection_years is not None:
+        if body.model != "send":
+            raise InvalidValueError("projection_years is SEND's; use parameters")
+        raw["projection_years"] = body.projection_years
+    parameters = checked_parameters(model, raw)
+    scenarios = checked_scenarios(model, body.scenarios)
+    model.check_request(parameters, scenarios)
     return model, parameters, [s["name"] for s in scenarios]
 
 
@@ -443,7 +429,7 @@ def _view(cur: Current, run: dict[str, Any], with_outputs: bool) -> ModelRunView
     operation_id="model.list",
     tags=TAGS,
     summary="The models Witan can run",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals()),
 )
 def list_models() -> ModelList:
     from witan.modelrun.registry import get_model, model_names
@@ -470,7 +456,7 @@ def list_models() -> ModelList:
     operation_id="model.read",
     tags=TAGS,
     summary="A model's inputs (with their Table Schemas), parameters, scenario format and outputs",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals()),
 )
 def get_model_description(name: Annotated[ModelName, Path(description="model name")]) -> ModelDescription:
     from witan.modelrun.registry import model_names
@@ -480,7 +466,7 @@ def get_model_description(name: Annotated[ModelName, Path(description="model nam
     cur.record.resource = f"model/{name}"
     if name not in model_names():
         cur.record.deny("no-such-model")
-        raise ApiError(404, "not-found", f"no model {name} (models: {', '.join(model_names())})")
+        raise NotFoundError(f"no model {name} (models: {', '.join(model_names())})")
     cur.record.allow("signed-in")
     return ModelDescription(**describe(name))
 
@@ -491,7 +477,23 @@ def get_model_description(name: Annotated[ModelName, Path(description="model nam
     tags=TAGS,
     status_code=202,
     summary="Start a model run (baseline plus scenarios) on the state machine",
-    responses=with_success(ERRORS, 202, "Accepted: the run is recorded and its execution started"),
+    responses=with_success(
+        refusals(
+            ForbiddenError,
+            OrganisationRequiredError,
+            ModelRunsUnavailableError,
+            NoFileError,
+            UnsupportedInputError,
+            RunNotFinishedError,
+            DatasetDeletedError,
+            MissingInputError,
+            UnknownInputError,
+            RunTooLargeError,
+            InvalidInputError,
+        ),
+        202,
+        "Accepted: the run is recorded and its execution started",
+    ),
 )
 def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     cur = _cur()
@@ -504,12 +506,10 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
         # Known now only when asked for; otherwise the plan step checks it once it has the inputs.
         work = run_work(simulations, len(scenario_names), years)
         if work > MAX_SIMULATION_YEARS:
-            raise ApiError(
-                422,
-                "run-too-large",
+            raise RunTooLargeError(
                 f"simulations x (1 + scenarios) x (1 + years) = {work:,} is more than one run "
                 f"may aggregate ({MAX_SIMULATION_YEARS:,}); ask for fewer",
-                column="projection_years" if "projection_years" in parameters else "years",
+                extra={"column": "projection_years" if "projection_years" in parameters else "years"},
             )
     state_inputs, input_audit = _resolve_inputs(cur, model, body.inputs)
     run_id = uuid.uuid4().hex
@@ -562,9 +562,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
             # The record says why, so GET /model-runs/{id} explains the failed start.
             logger.error("could not start model run %s: %s", run_id, type(exc).__name__)
             p.runs.failed(run_id, {"code": "start-failed", "message": type(exc).__name__})
-            raise ApiError(
-                503, "model-runs-unavailable", "the run could not be started; try again later"
-            ) from exc
+            raise ModelRunsUnavailableError("the run could not be started; try again later") from exc
         p.set_execution(p.runs, run_id, execution_arn)
     return ModelRunStarted(id=run_id, status="RUNNING", location=f"/model-runs/{run_id}")
 
@@ -574,7 +572,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     operation_id="model-run.list",
     tags=TAGS,
     summary="Your runs and your organisations' runs (admins: every run), newest first",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ModelRunsUnavailableError)),
 )
 def list_model_runs(
     status: Annotated[Literal["RUNNING", "SUCCEEDED", "FAILED"] | None, Query()] = None,
@@ -598,7 +596,7 @@ def list_model_runs(
     operation_id="model-run.read",
     tags=TAGS,
     summary="A run's status, progress and (once it succeeded) presigned links to its outputs",
-    responses=with_success(ERRORS),
+    responses=with_success(refusals(ModelRunsUnavailableError)),
 )
 def get_model_run(run_id: PathRunId) -> ModelRunView:
     cur = _cur()
@@ -609,7 +607,7 @@ def get_model_run(run_id: PathRunId) -> ModelRunView:
     if run is None or reason is None:
         # Do not reveal that a run exists to someone who may not see it.
         cur.record.deny("no-such-run" if run is None else "not-visible")
-        raise ApiError(404, "not-found", f"no model run {run_id}")
+        raise NotFoundError(f"no model run {run_id}")
     cur.record.allow(reason)
     view = _view(cur, run, with_outputs=True)
     cur.record.detail.update({"status": view.status, "outputs": len(view.outputs)})

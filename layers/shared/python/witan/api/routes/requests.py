@@ -17,46 +17,38 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from witan.api.bodies import (
-    CreateCollectRequest,
-    RequestChecks,
-    StoredSchemaBody,
-    error_responses,
-    free_json_problem,
-)
+from witan.api.bodies import CreateCollectRequest, RequestChecks, StoredSchemaBody, free_json_problem
 from witan.api.current import Current, current
 from witan.api.deps import MAX_BODY_BYTES
-from witan.api.errors import ApiError
-from witan.api.routes.collect import collect_error, link_base, wiring
-from witan.collect.requests.body import CollectError, NewRequest
+from witan.api.errors import refusals
+from witan.api.routes.collect import link_base, wiring
+from witan.collect.requests.creation import NewRequest
 from witan.collect.requests.records import Requester, RequestRecord
 from witan.collect.requests.schemas import STORED_NAME, STORED_PREFIX
+from witan.errors import (
+    BadCursorError,
+    BadSchemaNameError,
+    CollectUnavailableError,
+    DatasetDeletedError,
+    DatasetNotWritableError,
+    DestinationUnavailableError,
+    EmailQuotaExceededError,
+    InvalidSchemaError,
+    JsonTooDeepError,
+    JsonTooLargeError,
+    JsonTooManyKeysError,
+    NoDestinationError,
+    NotFoundError,
+    RequesterEmailRequiredError,
+    RequestNotOpenError,
+    SchemaExistsError,
+    ShareNotAllowedError,
+    UnknownDatasetError,
+)
 from witan.validation.schema import SchemaError, parse_schema
 
 router = Router()
 TAGS = ["collect (requesters)"]
-ERRORS: dict[int, Any] = error_responses(
-    {
-        400: "bad input (code: invalid-json, bad-cursor, malformed-id)",
-        401: "no identity (code: unauthenticated)",
-        404: "no such request, or not yours (code: not-found)",
-        409: "the request is no longer open (code: request-not-open), or the schema name is taken",
-        422: "body fails validation (code: invalid-value, unknown-field, ..., with errors[] each naming "
-        "its field and a type such as past-date or bad-email; invalid-schema, json-too-deep, ...), or "
-        "your token has no verified email (code: requester-email-required)",
-        503: "the audit trail is unavailable (code: audit-unavailable)",
-    }
-)
-# Routes that send email (invitations, reissued links) also answer 429.
-EMAIL_ERRORS: dict[int, Any] = {
-    **ERRORS,
-    **error_responses(
-        {
-            429: "you have had as many emails sent today as a day allows: invitations and reissued "
-            "links count one per recipient (code: email-quota-exceeded)"
-        }
-    ),
-}
 _ID = r"^[A-Za-z0-9_-]{1,64}$"
 RequestId = Annotated[str, Path(pattern=_ID, description="request id")]
 SubmissionId = Annotated[str, Path(pattern=_ID, description="submission (recipient) id")]
@@ -80,12 +72,7 @@ def _take_email_quota(cur: Current, count: int) -> None:
         return
     cur.record.deny("email-quota-exceeded")
     cur.record.detail["email_quota"] = RECIPIENTS_PER_DAY
-    raise ApiError(
-        429,
-        "email-quota-exceeded",
-        f"at most {RECIPIENTS_PER_DAY} emails a day may be sent for your requests (recipients invited "
-        "and links reissued); try again tomorrow or ask an admin",
-    )
+    raise EmailQuotaExceededError(limit=RECIPIENTS_PER_DAY)
 
 
 class _WriteAheadStore:
@@ -131,13 +118,13 @@ def _json(status: int, body: Any) -> Response[Any]:
 
 
 def _owned(cur: Current, call: Any) -> Any:
-    """Run a domain call on one request; a refusal becomes its HTTP error and is named in the audit."""
+    """Run a domain call on one request; a refusal is answered as it is, and a
+    request the caller may not see is named in the audit."""
     try:
         result = call()
-    except CollectError as exc:
-        if exc.code == "not-found":
-            cur.record.deny("not-owner-or-missing")
-        raise collect_error(exc) from None
+    except NotFoundError:
+        cur.record.deny("not-owner-or-missing")
+        raise
     cur.record.allow("admin:platform-admin" if cur.principal.is_admin else "owner")
     return result
 
@@ -150,7 +137,17 @@ def _owned(cur: Current, call: Any) -> Any:
     summary="Ask partners for data: each recipient is emailed a capability link to an upload page",
     responses={
         201: {"description": "Created; recipients say whether their invitation was sent"},
-        **EMAIL_ERRORS,
+        **refusals(
+            CollectUnavailableError,
+            RequesterEmailRequiredError,
+            UnknownDatasetError,
+            DatasetDeletedError,
+            DatasetNotWritableError,
+            ShareNotAllowedError,
+            NoDestinationError,
+            DestinationUnavailableError,
+            EmailQuotaExceededError,
+        ),
     },
 )
 def create_request(
@@ -170,9 +167,7 @@ def create_request(
     email = principal.verified_email
     if not email:
         cur.record.deny("no-verified-email-claim")
-        raise ApiError(
-            422, "requester-email-required", "your account has no verified email address for replies"
-        )
+        raise RequesterEmailRequiredError()
     # Groups decide whether a destination dataset may be used (owner organisation, admin, grants).
     requester = Requester(sub=cur.sub, email=email, name="", groups=principal.groups)
     cur.record.allow("signed-in")
@@ -184,10 +179,7 @@ def create_request(
     checks = RequestChecks(today=service.today(), schema_exists=service.schema_exists)
     spec = CreateCollectRequest.model_validate(body, context=checks).spec()
     audited = dataclasses.replace(service, store=_WriteAheadStore(service.store, cur))
-    try:
-        created = audited.create(spec, requester)
-    except CollectError as exc:
-        raise collect_error(exc) from None
+    created = audited.create(spec, requester)
     return _json(201, created)
 
 
@@ -196,17 +188,17 @@ def create_request(
     operation_id="collect.request.list",
     tags=TAGS,
     summary="Your requests, newest first",
-    responses={200: {"description": "requests and next_cursor"}, **ERRORS},
+    responses={
+        200: {"description": "requests and next_cursor"},
+        **refusals(CollectUnavailableError, BadCursorError),
+    },
 )
 def list_requests(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response[Any]:
     cur, service = _cur()
-    try:
-        listing = service.list_requests(cur.sub, limit=limit, cursor=cursor)
-    except CollectError as exc:
-        raise collect_error(exc) from None
+    listing = service.list_requests(cur.sub, limit=limit, cursor=cursor)
     cur.record.allow("own-requests")
     cur.record.detail["returned"] = len(listing["requests"])
     return _json(200, listing)
@@ -217,7 +209,7 @@ def list_requests(
     operation_id="collect.request.read",
     tags=TAGS,
     summary="Tracking: per recipient invited, opened, submitted, valid/invalid, last upload, error counts",
-    responses={200: {"description": "request, totals and recipients"}, **ERRORS},
+    responses={200: {"description": "request, totals and recipients"}, **refusals(CollectUnavailableError)},
 )
 def read_request(request_id: RequestId) -> Response[Any]:
     cur, service = _cur(f"collect-request/{request_id}")
@@ -252,7 +244,10 @@ def _cancel(request_id: str) -> Response[Any]:
     operation_id="collect.request.close",
     tags=TAGS,
     summary="Stop taking uploads (partners still see their history)",
-    responses={200: {"description": "request summary"}, **ERRORS},
+    responses={
+        200: {"description": "request summary"},
+        **refusals(CollectUnavailableError, RequestNotOpenError),
+    },
 )
 def close_request(request_id: RequestId) -> Response[Any]:
     """The requester, an admin, or a member of the destination dataset's owner organisation (who may
@@ -271,7 +266,10 @@ def close_request(request_id: RequestId) -> Response[Any]:
     operation_id="collect.request.cancel",
     tags=TAGS,
     summary="Cancel: every link stops working",
-    responses={200: {"description": "request summary"}, **ERRORS},
+    responses={
+        200: {"description": "request summary"},
+        **refusals(CollectUnavailableError, RequestNotOpenError),
+    },
 )
 def cancel_request(request_id: RequestId) -> Response[Any]:
     return _cancel(request_id)
@@ -282,7 +280,7 @@ def cancel_request(request_id: RequestId) -> Response[Any]:
     operation_id="collect.recipient.revoke",
     tags=TAGS,
     summary="Revoke every link of one recipient",
-    responses={200: {"description": "number of links revoked"}, **ERRORS},
+    responses={200: {"description": "number of links revoked"}, **refusals(CollectUnavailableError)},
 )
 def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
     revoked = _owner_action(
@@ -298,7 +296,10 @@ def revoke_recipient(request_id: RequestId, submission_id: SubmissionId) -> Resp
     operation_id="collect.recipient.reissue",
     tags=TAGS,
     summary="Revoke one recipient's links and email a new one",
-    responses={200: {"description": "whether the email was accepted"}, **EMAIL_ERRORS},
+    responses={
+        200: {"description": "whether the email was accepted"},
+        **refusals(CollectUnavailableError, RequestNotOpenError, EmailQuotaExceededError),
+    },
 )
 def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Response[Any]:
     sent = _owner_action(
@@ -319,35 +320,44 @@ def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Res
     tags=TAGS,
     status_code=201,
     summary="Store a Table Schema (validated) for requests to name as stored:{name}; immutable",
-    responses={201: {"description": "Created"}, **ERRORS},
+    responses={
+        201: {"description": "Created"},
+        **refusals(
+            CollectUnavailableError,
+            BadSchemaNameError,
+            InvalidSchemaError,
+            SchemaExistsError,
+            JsonTooDeepError,
+            JsonTooManyKeysError,
+            JsonTooLargeError,
+        ),
+    },
 )
 def create_schema(body: StoredSchemaBody) -> Response[Any]:
     cur = current(router.context)
     w = wiring(cur)
     name, descriptor = body.name, body.descriptor
     if not STORED_NAME.match(name):
-        raise ApiError(422, "bad-schema-name", "name: lowercase letters, digits and -, at most 63")
+        raise BadSchemaNameError()
     # Stored for good and read by every request naming it: no deeper than other free JSON. Keys and
     # size are bounded by the body limit and the field count.
     problem = free_json_problem(descriptor, "schema", MAX_BODY_BYTES, max_keys=MAX_BODY_BYTES)
     if problem is not None:
-        raise ApiError(422, *problem)
+        raise problem
     fields = descriptor.get("fields")
     if isinstance(fields, list) and len(fields) > MAX_SCHEMA_FIELDS:
-        raise ApiError(422, "invalid-schema", f"at most {MAX_SCHEMA_FIELDS} fields")
+        raise InvalidSchemaError(f"at most {MAX_SCHEMA_FIELDS} fields")
     try:
         parsed = parse_schema(descriptor, source=f"{STORED_PREFIX}{name}")
     except SchemaError as exc:
-        raise ApiError(422, "invalid-schema", re.sub(r"\s+", " ", str(exc))[:500]) from None
+        raise InvalidSchemaError(re.sub(r"\s+", " ", str(exc))[:500]) from None
     if w.put_schema is None:
-        raise ApiError(503, "collect-unavailable", "stored schemas are not configured")
+        raise CollectUnavailableError("stored schemas are not configured")
     cur.record.resource = f"collect-schema/{name}"
     cur.record.allow("signed-in")
     with cur.changing(201):
         if not w.put_schema(name, descriptor, cur.sub):
-            raise ApiError(
-                409, "schema-exists", f"a schema named {name} exists; stored schemas cannot change"
-            )
+            raise SchemaExistsError(name=name)
     return _json(201, {"name": f"{STORED_PREFIX}{name}", "fields": parsed.field_names})
 
 
@@ -356,13 +366,15 @@ def create_schema(body: StoredSchemaBody) -> Response[Any]:
     operation_id="collect.schema.list",
     tags=TAGS,
     summary="Schemas a request may name: the built-ins and the stored ones",
-    responses={200: {"description": "schemas"}, **ERRORS},
+    responses={200: {"description": "schemas"}, **refusals(CollectUnavailableError)},
 )
 def list_schemas() -> Response[Any]:
     cur = current(router.context)
     w = wiring(cur)
     listed = [{"name": n, "kind": "built-in"} for n in w.builtin_schema_names()]
     stored = w.list_stored_schemas() if w.list_stored_schemas else []
-    listed += [{**s, "name": f"{STORED_PREFIX}{s['name']}", "kind": "stored"} for s in stored]
+    listed += [
+        {"name": f"{STORED_PREFIX}{s.name}", "created_by": s.created_by, "kind": "stored"} for s in stored
+    ]
     cur.record.allow("signed-in")
     return _json(200, {"schemas": listed})

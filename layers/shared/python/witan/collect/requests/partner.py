@@ -12,8 +12,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from witan.collect.records import CheckRecord
-from witan.collect.requests.body import CollectError
 from witan.collect.requests.records import RequestRecord, SubmissionRecord
+from witan.errors import BadFileNameError, UnsupportedFileTypeError
 from witan.settings import UPLOADS_PREFIX
 from witan.validation.schema import Field, Schema, type_phrase
 
@@ -98,19 +98,17 @@ class UploadTarget:
 
 
 def upload_target(request_id: str, submission_id: str, file_name: Any) -> UploadTarget:
-    """The object key and content type for a partner's file; CollectError for a name we will not take.
+    """The object key and content type for a partner's file; a catalogue error for a name we will not take.
 
     The content type comes from the extension, not from the browser (which says
     application/vnd.ms-excel for CSV on some systems); the policy then pins exactly that type.
     """
     if not isinstance(file_name, str) or not file_name.strip():
-        raise CollectError("bad-file-name", "file_name is required")
+        raise BadFileNameError()
     base = PurePosixPath(file_name.replace("\\", "/")).name.strip()
     suffix = PurePosixPath(base).suffix.lower()
     if suffix not in UPLOAD_TYPES:
-        raise CollectError(
-            "unsupported-file-type", f"only {', '.join(sorted(UPLOAD_TYPES))} files are accepted"
-        )
+        raise UnsupportedFileTypeError(types=", ".join(sorted(UPLOAD_TYPES)))
     stem = _UNSAFE.sub("_", base[: -len(suffix)]).strip(" .") or "upload"
     safe = stem[: MAX_FILE_NAME - len(suffix)] + suffix
     return UploadTarget(

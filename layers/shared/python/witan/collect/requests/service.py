@@ -3,7 +3,7 @@ presigned uploads, reminders and digests. AWS sits behind the ports below (witan
 
 Authorisation of requesters is by ownership (`requester_sub`) or the admin flag the API derives from
 Cognito groups; partners are authorised by their capability token alone. Every failed token lookup
-raises the same NotFound.
+raises the same NotFoundError.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ from witan.access.records import Principal
 from witan.catalog.ports import CatalogStore, GrantStore
 from witan.catalog.records import Dataset, MetadataVersion
 from witan.collect.records import CheckRecord
-from witan.collect.requests.body import (
-    CollectError,
-    Conflict,
+from witan.collect.requests.creation import (
     NewRequest,
-    NotFound,
     build_request,
     can_close,
     can_manage,
@@ -51,8 +48,15 @@ from witan.collect.requests.tokens import (
     new_token,
 )
 from witan.collect.requests.tracking import RequestTracking, compute_tracking
-from witan.collect.uploads.deliver import DestinationRefused, check_destination, request_dataset
+from witan.collect.uploads.deliver import check_destination, request_dataset
 from witan.collect.uploads.ports import Mailer
+from witan.errors import (
+    DestinationUnavailableError,
+    FileTooLargeError,
+    NoDestinationError,
+    NotFoundError,
+    RequestNotOpenError,
+)
 from witan.validation.schema import Schema, SchemaError
 
 logger = logging.getLogger(__name__)
@@ -167,12 +171,7 @@ class CollectRequestService:
         else:
             made = self._new_destination(spec, requester, new, now)
             if made is None and spec.share_with:
-                raise DestinationRefused(
-                    "no-destination",
-                    "share_with needs a destination dataset: give dataset_id, or ask as a member of "
-                    "exactly one organisation so that one can be made for the request",
-                    422,
-                )
+                raise NoDestinationError()
         self.store.create(new)
         if made is not None:
             # After the request (and its audit event, which names it) is stored: a failure here leaves
@@ -199,11 +198,9 @@ class CollectRequestService:
 
     def _destination_owner(self, spec: RequestSpec, requester: Requester, now: datetime) -> str:
         """The destination's owner organisation, once the requester is shown to be allowed to add
-        versions to it and share it as asked (DestinationRefused otherwise)."""
+        versions to it and share it as asked (a catalogue error otherwise)."""
         if self.catalog is None or self.grants is None or spec.dataset_id is None:
-            raise DestinationRefused(
-                "destination-unavailable", "destination datasets are not configured on this deployment", 503
-            )
+            raise DestinationUnavailableError()
         dataset = self.catalog.get(spec.dataset_id)
         grants = self.grants.grants_for(spec.dataset_id) if dataset is not None else []
         principal = Principal(sub=requester.sub, email=requester.email, groups=tuple(requester.groups))
@@ -245,10 +242,10 @@ class CollectRequestService:
         return {"requests": [request_summary(r) for r in requests], "next_cursor": next_cursor}
 
     def owned_request(self, request_id: str, actor_sub: str, is_admin: bool) -> RequestRecord:
-        """The request if the caller may manage it; NotFound otherwise."""
+        """The request if the caller may manage it; NotFoundError otherwise."""
         request = self.store.get_request(request_id)
         if request is None or not can_manage(request, actor_sub, is_admin=is_admin):
-            raise NotFound("no such request")  # someone else's request is not acknowledged either
+            raise NotFoundError("no such request")  # someone else's request is not acknowledged either
         return request
 
     def tracking(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
@@ -266,10 +263,10 @@ class CollectRequestService:
     def closable_request(
         self, request_id: str, actor_sub: str, groups: tuple[str, ...] = (), *, is_admin: bool = False
     ) -> RequestRecord:
-        """The request if the caller may close it; NotFound otherwise (as for anyone else's)."""
+        """The request if the caller may close it; NotFoundError otherwise (as for anyone else's)."""
         request = self.store.get_request(request_id)
         if request is None or not can_close(request, actor_sub, tuple(groups), is_admin=is_admin):
-            raise NotFound("no such request")
+            raise NotFoundError("no such request")
         return request
 
     def cancel(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
@@ -285,7 +282,7 @@ class CollectRequestService:
 
     def _set_finished(self, request: RequestRecord, status: RequestStatus) -> dict[str, Any]:
         if not self.store.set_status(request.request_id, status, iso(self.clock())):
-            raise Conflict("request-not-open", f"the request is already {request.status or 'finished'}")
+            raise RequestNotOpenError(f"the request is already {request.status or 'finished'}")
         return request_summary(self.store.get_request(request.request_id) or request)
 
     def revoke_link(
@@ -300,10 +297,10 @@ class CollectRequestService:
         """Revoke the recipient's links and email a new one (a link was forwarded, or mail was lost)."""
         request = self.owned_request(request_id, actor_sub, is_admin)
         if not request.accepts_uploads:
-            raise Conflict("request-not-open", "links can only be reissued while the request is open")
+            raise RequestNotOpenError("links can only be reissued while the request is open")
         sub, _ = self.store.submission_items(request_id, submission_id)
         if sub is None:
-            raise NotFound("no such recipient")
+            raise NotFoundError("no such recipient")
         now = self.clock()
         self.store.revoke_tokens(request_id, submission_id, iso(now))
         link = self._new_link(request, submission_id, now)
@@ -339,7 +336,7 @@ class CollectRequestService:
         grant = grant_from_record(self.store.find_token(token_hash), token_hash, self.clock())
         request = self.store.get_request(grant.request_id) if grant else None
         if grant is None or request is None or request.status == RequestStatus.CANCELLED:
-            raise NotFound("this link is not valid: it may have expired or been replaced")
+            raise NotFoundError("this link is not valid: it may have expired or been replaced")
         return grant, request
 
     def granted(self, token: str) -> TokenGrant | None:
@@ -351,7 +348,7 @@ class CollectRequestService:
     def _submission(self, grant: TokenGrant) -> tuple[SubmissionRecord, list[CheckRecord]]:
         sub, checks = self.store.submission_items(grant.request_id, grant.submission_id)
         if sub is None:
-            raise NotFound("this link is not valid: it may have expired or been replaced")
+            raise NotFoundError("this link is not valid: it may have expired or been replaced")
         return sub, checks
 
     def open_link(self, token: str) -> dict[str, Any]:
@@ -380,10 +377,9 @@ class CollectRequestService:
         """`POST /collect/{token}/uploads` with {"file_name": ...}: a presigned POST for that file."""
         grant, request = self._grant(token)
         if not request.accepts_uploads:
-            raise Conflict("request-not-open", f"this request is {request.status} and takes no more uploads")
+            raise RequestNotOpenError(f"this request is {request.status} and takes no more uploads")
         if size is not None and size > self.max_upload_bytes:
-            raise CollectError(
-                "file-too-large",
+            raise FileTooLargeError(
                 f"files up to {self.max_upload_bytes / 1_048_576:.0f} MB can be uploaded",
             )
         target = upload_target(grant.request_id, grant.submission_id, file_name)

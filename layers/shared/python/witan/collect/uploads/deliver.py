@@ -38,7 +38,6 @@ from witan.access.policy import decide, decide_grant, decide_share, held_until
 from witan.access.records import Activity, Grant, GranteeType, Principal, Purpose, expand
 from witan.audit.records import AuditEvent, AuditTrail
 from witan.catalog.records import (
-    ConflictError,
     Dataset,
     FileVersion,
     MetadataVersion,
@@ -53,7 +52,13 @@ from witan.collect.records import (
     collected_source,
     dataset_curated_key,
 )
-from witan.collect.requests.body import CollectError
+from witan.errors import (
+    ConflictError,
+    DatasetDeletedError,
+    DatasetNotWritableError,
+    ShareNotAllowedError,
+    UnknownDatasetError,
+)
 
 SHARED_ACTIVITIES: frozenset[Activity] = frozenset({Activity.META_READ, Activity.FILE_READ})
 PURPOSE_CODE = "collect-request"
@@ -64,14 +69,6 @@ CSV_TYPE = "text/csv"
 PARQUET_TYPE = "application/vnd.apache.parquet"
 SAVE_ATTEMPTS = 5  # optimistic retries when someone else adds a version at the same moment
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class DestinationRefused(CollectError):
-    """The requester may not send collected data to this dataset (HTTP 403/409/422/503 by `status`)."""
-
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(code, message)
-        self.status = status
 
 
 # -- request creation -------------------------------------------------------------------------------
@@ -86,7 +83,8 @@ def check_destination(
     now: datetime,
 ) -> str:
     """The dataset's owner organisation if `principal` may direct collected data into it and share it
-    as asked; DestinationRefused (with a machine-readable code) otherwise.
+    as asked; a catalogue error (unknown-dataset, dataset-deleted, dataset-not-writable,
+    share-not-allowed) otherwise.
 
     A dataset the requester may not even see is answered as unknown, as the datastore's own API does.
     """
@@ -94,24 +92,16 @@ def check_destination(
         dataset is None
         or not decide(principal, Activity.META_VISIBLE, dataset.owner_org, grants, now).allowed
     ):
-        raise DestinationRefused("unknown-dataset", f"no dataset {dataset_id} that you can see", 422)
+        raise UnknownDatasetError(dataset_id=dataset_id)
     if dataset.deleted:
-        raise DestinationRefused("dataset-deleted", f"dataset {dataset.id} was deleted", 409)
+        raise DatasetDeletedError(dataset_id=dataset.id)
     if not decide(principal, Activity.META_UPDATE, dataset.owner_org, grants, now).allowed:
-        raise DestinationRefused(
-            "dataset-not-writable",
-            f"you may not add versions to dataset {dataset.id} (meta-update is needed)",
-            403,
-        )
+        raise DatasetNotWritableError(dataset_id=dataset.id)
     if (
         list(share_with)
         and not decide_grant(principal, SHARED_ACTIVITIES, dataset.owner_org, grants, now).allowed
     ):
-        raise DestinationRefused(
-            "share-not-allowed",
-            f"you may not share dataset {dataset.id} (share_with needs share, meta-read and file-read)",
-            403,
-        )
+        raise ShareNotAllowedError(dataset_id=dataset.id)
     return dataset.owner_org
 
 

@@ -12,6 +12,7 @@ client's cost.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.modelrun.errors import InputWarning
 from witan.models.asc.inputs import AGE_GROUPS, BAND_GROUP, RANK_SETTING, SETTINGS
@@ -25,7 +26,7 @@ NATIONAL_WEEKLY = np.array([[1200.0, 1200.0], [1100.0, 1100.0], [350.0, 330.0], 
 
 def weekly_costs(
     states: States, override: dict[tuple[int, int], float] | None = None
-) -> tuple[np.ndarray, np.ndarray, list[InputWarning]]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], list[InputWarning]]:
     """(weekly cost [setting, age group], services behind each median, warnings)."""
     rows, pid = states.rows, states.pid
     setting = RANK_SETTING[rows.rank]
@@ -60,7 +61,9 @@ def weekly_costs(
     return cost, count, warnings
 
 
-def one_off_per_client(states: States, weeks: np.ndarray | None = None) -> np.ndarray:
+def one_off_per_client(
+    states: States, weeks: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.float64]:
     """[setting]: one-off costs starting in the last year per client with weeks of care in the setting."""
     from witan.models.asc.flows import weeks_in_year
 

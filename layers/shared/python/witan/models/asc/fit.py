@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from witan.modelrun.errors import InputWarning
@@ -39,11 +40,14 @@ NC = NB * NR * NS
 ND = 2 * (NS + 2)  # destinations: aged (0/1) x to_state
 
 
-def cell_index(band: np.ndarray, reason: np.ndarray, setting: np.ndarray) -> np.ndarray:
-    return (band * NR + reason) * NS + setting
+def cell_index(
+    band: npt.NDArray[np.int64], reason: npt.NDArray[np.int64], setting: npt.NDArray[np.int64] | int
+) -> npt.NDArray[np.int64]:
+    cell: npt.NDArray[np.int64] = (band * NR + reason) * NS + setting
+    return cell
 
 
-def destination_cells() -> np.ndarray:
+def destination_cells() -> npt.NDArray[np.int64]:
     """[cell, destination] -> the cell a person lands in, -1 for ended or died (or beyond 95+)."""
     c = np.arange(NC)
     band, reason = c // (NR * NS), (c // NS) % NR
@@ -58,28 +62,30 @@ def destination_cells() -> np.ndarray:
 @dataclass
 class Fitted:
     last_year: int  # the year of the last snapshot (31 March)
-    start: np.ndarray  # [cell] people in each cell on the last snapshot
-    alpha: np.ndarray  # [cell, destination] posterior Dirichlet parameters
-    entry_shape: np.ndarray  # [band, sex, reason, setting] Gamma shape
-    entry_rate: np.ndarray  # [band, sex, reason, setting] Gamma rate (person-years)
-    trans_shape: np.ndarray  # [age group, setting]: in and out within a year
-    trans_rate: np.ndarray
-    weeks: dict[str, np.ndarray]  # kind -> mean weeks of care (see flows.Flows.weeks)
-    weekly_cost: np.ndarray  # [setting, age group]
-    one_off: np.ndarray  # [setting] one-off costs a year per client
-    population: np.ndarray  # [year, band, sex F/M/U] from population_first_year
+    start: npt.NDArray[np.int64]  # [cell] people in each cell on the last snapshot
+    alpha: npt.NDArray[np.float64]  # [cell, destination] posterior Dirichlet parameters
+    entry_shape: npt.NDArray[np.float64]  # [band, sex, reason, setting] Gamma shape
+    entry_rate: npt.NDArray[np.float64]  # [band, sex, reason, setting] Gamma rate (person-years)
+    trans_shape: npt.NDArray[np.float64]  # [age group, setting]: in and out within a year
+    trans_rate: npt.NDArray[np.float64]
+    weeks: dict[str, npt.NDArray[np.float64]]  # kind -> mean weeks of care (see flows.Flows.weeks)
+    weekly_cost: npt.NDArray[np.float64]  # [setting, age group]
+    one_off: npt.NDArray[np.float64]  # [setting] one-off costs a year per client
+    population: npt.NDArray[np.float64]  # [year, band, sex F/M/U] from population_first_year
     population_first_year: int
     warnings: list[InputWarning] = field(default_factory=list)
 
-    def population_at(self, year: int) -> np.ndarray:
+    def population_at(self, year: int) -> npt.NDArray[np.float64]:
         i = min(max(year - self.population_first_year, 0), len(self.population) - 1)
-        return self.population[i]
+        at: npt.NDArray[np.float64] = self.population[i]
+        return at
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         arrays = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
         arrays.update({f"weeks_{k}": v for k, v in self.weeks.items()})
-        np.savez(buf, **arrays, last_year=self.last_year, population_first_year=self.population_first_year)
+        years = {"last_year": self.last_year, "population_first_year": self.population_first_year}
+        np.savez(buf, allow_pickle=False, **arrays, **years)  # numbers only (np.load refuses pickles)
         return buf.getvalue()
 
     @classmethod
@@ -94,13 +100,13 @@ class Fitted:
         )
 
 
-def population_by_sex(population: Population) -> np.ndarray:
+def population_by_sex(population: Population) -> npt.NDArray[np.float64]:
     """[year, band, F/M/U]: U (sex not known) uses both sexes together."""
     v = population.values
     return np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2)
 
 
-def move_prior(counts: np.ndarray, concentration: float) -> np.ndarray:
+def move_prior(counts: npt.NDArray[np.int64], concentration: float) -> npt.NDArray[np.float64]:
     """[band, reason, setting, aged, to_state] prior alphas from counts of the same shape."""
     by_state = counts.sum(axis=(0, 3))  # [reason, setting, to_state]
     by_setting = by_state.sum(axis=0)  # [setting, to_state]
@@ -113,7 +119,8 @@ def move_prior(counts: np.ndarray, concentration: float) -> np.ndarray:
     share_aged = (by_band[:, 1] + nominal) / (by_band.sum(axis=1) + 1.0)
     share_aged[-1] = 0.0  # nobody ages out of 95+
     split = np.stack([1 - share_aged, share_aged], axis=1)  # [band, aged]
-    return concentration * split[:, None, None, :, None] * q[None, :, :, None, :]
+    prior: npt.NDArray[np.float64] = concentration * split[:, None, None, :, None] * q[None, :, :, None, :]
+    return prior
 
 
 def fit(
@@ -216,16 +223,16 @@ def fitted_tables(
     """snapshots, moves, entries, weekly_costs and excluded (the `witan model params asc` tables)."""
     st = derived.states
     snaps = []
-    for t, year in enumerate(st.years):
-        m = st.state[:, t] >= 0
-        c = np.bincount(cell_index(st.band[m, t], st.reason[m, t], st.state[m, t]), minlength=NC)
+    for i, snapshot_year in enumerate(st.years):
+        m = st.state[:, i] >= 0
+        c = np.bincount(cell_index(st.band[m, i], st.reason[m, i], st.state[m, i]), minlength=NC)
         nz = np.flatnonzero(c)
-        snaps.append((np.full(len(nz), year), nz, c[nz]))
-    year = np.concatenate([s[0] for s in snaps])
+        snaps.append((np.full(len(nz), snapshot_year), nz, c[nz]))
+    snapshot_years = np.concatenate([s[0] for s in snaps])
     cell = np.concatenate([s[1] for s in snaps])
     snapshots = pa.table(
         {
-            "snapshot": pa.array([f"{y}-03-31" for y in year], pa.string()),
+            "snapshot": pa.array([f"{y}-03-31" for y in snapshot_years], pa.string()),
             "age_band": np.array(AGE_BANDS)[cell // (NR * NS)],
             "reason": np.array(REASONS)[(cell // NS) % NR],
             "setting": np.array(SETTINGS)[cell % NS],
@@ -264,11 +271,11 @@ def fitted_tables(
         }
     )
     cost, count, _ = weekly_costs(st, unit_costs)
-    s, g = np.meshgrid(np.arange(NS), np.arange(len(AGE_GROUPS)), indexing="ij")
+    setting, group = np.meshgrid(np.arange(NS), np.arange(len(AGE_GROUPS)), indexing="ij")
     weekly = pa.table(
         {
-            "setting": np.array(SETTINGS)[s.ravel()],
-            "age_group": np.array(AGE_GROUPS)[g.ravel()],
+            "setting": np.array(SETTINGS)[setting.ravel()],
+            "age_group": np.array(AGE_GROUPS)[group.ravel()],
             "weekly_cost": np.round(cost.ravel(), 2),
             "services": pa.array(count.ravel(), pa.int64()),
         }

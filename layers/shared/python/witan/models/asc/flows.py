@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.asc.inputs import AGE_BANDS, BAND_GROUP, RANK_SETTING, REASONS, SETTINGS, SEXES
 from witan.models.asc.states import DIED, States
@@ -31,13 +32,15 @@ DEFAULT_WEEKS = {
 @dataclass
 class Flows:
     years: list[int]  # year of each flow step (the later snapshot)
-    moves: np.ndarray  # [step, band, reason, setting, aged (0/1), to_state (4 settings, ended, died)]
-    entries: np.ndarray  # [step, band, sex, reason, setting]
-    transients: np.ndarray  # [step, age group, setting]: in and out within the year
-    weeks_sum: dict[str, np.ndarray]  # kind -> [primary setting(s)..., setting of the weeks]
-    weeks_n: dict[str, np.ndarray]  # kind -> people behind weeks_sum
+    moves: npt.NDArray[
+        np.float64
+    ]  # [step, band, reason, setting, aged (0/1), to_state (4 settings, ended, died)]
+    entries: npt.NDArray[np.float64]  # [step, band, sex, reason, setting]
+    transients: npt.NDArray[np.float64]  # [step, age group, setting]: in and out within the year
+    weeks_sum: dict[str, npt.NDArray[np.float64]]  # kind -> [primary setting(s)..., setting of the weeks]
+    weeks_n: dict[str, npt.NDArray[np.float64]]  # kind -> people behind weeks_sum
 
-    def weeks(self) -> dict[str, np.ndarray]:
+    def weeks(self) -> dict[str, npt.NDArray[np.float64]]:
         """Mean weeks of care in each setting per person of a kind (defaults where none was seen)."""
         out = {}
         for k, total in self.weeks_sum.items():
@@ -53,7 +56,7 @@ class Flows:
         return out
 
 
-def weeks_in_year(states: States, d0: int, d1: int) -> np.ndarray:
+def weeks_in_year(states: States, d0: int, d1: int) -> npt.NDArray[np.float64]:
     """[person, setting]: weeks with a long-term service in days d0+1..d1 (union of overlapping ones)."""
     rows, pid = states.rows, states.pid
     n = len(states.people.ids)

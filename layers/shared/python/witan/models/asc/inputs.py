@@ -16,8 +16,10 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -25,7 +27,11 @@ import pyarrow.parquet as pq
 
 from witan.modelrun.definition import InputFile
 from witan.modelrun.errors import InputWarning, ModelInputError
-from witan.models.asc.vocabulary import AGE_BANDS, AGE_GROUPS, REASONS, SETTINGS, STATES  # noqa: F401 (re-exported)
+from witan.models.asc.vocabulary import AGE_BANDS as AGE_BANDS  # the words, re-exported beside the codes
+from witan.models.asc.vocabulary import AGE_GROUPS as AGE_GROUPS
+from witan.models.asc.vocabulary import REASONS as REASONS
+from witan.models.asc.vocabulary import SETTINGS as SETTINGS
+from witan.models.asc.vocabulary import STATES as STATES
 
 UNKNOWN_REASON = REASONS.index("unknown")
 BAND_LOWER = np.array([18, 25, 45, 65, 75, 85, 95])
@@ -166,7 +172,11 @@ class Excluded:
     first: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # why -> (file, row, column)
 
     def add(
-        self, why: str, ids: np.ndarray, where: tuple[str, int, str] | None = None, rows: int | None = None
+        self,
+        why: str,
+        ids: npt.NDArray[np.object_],
+        where: tuple[str, int, str] | None = None,
+        rows: int | None = None,
     ) -> None:
         n = len(ids) if rows is None else rows
         if n == 0:
@@ -191,23 +201,23 @@ class Excluded:
 class CldRows:
     """Long-term support service rows that survived cleaning, as arrays (one element a row)."""
 
-    file: np.ndarray  # file index
-    row: np.ndarray  # 1-based data row in its file
-    person_key: np.ndarray  # person id used for de-duplication (council id, else NHS number)
-    nhs: np.ndarray  # object: NHS number or ""
-    la_id: np.ndarray  # object: council id or ""
-    birth: np.ndarray  # days since 1970 of the first of the birth month, or MISSING
-    sex: np.ndarray  # index into SEXES
-    death: np.ndarray  # days, NO_DATE when none
-    reason: np.ndarray  # index into REASONS
-    rank: np.ndarray  # hierarchy rank 1..7
-    start: np.ndarray  # days
-    end: np.ndarray  # days, NO_DATE when open
-    period: np.ndarray  # reporting period end, days
-    weekly_cost: np.ndarray  # pounds a week, NaN when unusable
-    one_off: np.ndarray  # pounds of a one-off cost (counted once), NaN for other rows
+    file: npt.NDArray[np.int64]  # file index
+    row: npt.NDArray[np.int64]  # 1-based data row in its file
+    person_key: npt.NDArray[np.object_]  # person id used for de-duplication (council id, else NHS number)
+    nhs: npt.NDArray[np.object_]  # object: NHS number or ""
+    la_id: npt.NDArray[np.object_]  # object: council id or ""
+    birth: npt.NDArray[np.int64]  # days since 1970 of the first of the birth month, or MISSING
+    sex: npt.NDArray[np.int64]  # index into SEXES
+    death: npt.NDArray[np.int64]  # days, NO_DATE when none
+    reason: npt.NDArray[np.int64]  # index into REASONS
+    rank: npt.NDArray[np.int64]  # hierarchy rank 1..7
+    start: npt.NDArray[np.int64]  # days
+    end: npt.NDArray[np.int64]  # days, NO_DATE when open
+    period: npt.NDArray[np.int64]  # reporting period end, days
+    weekly_cost: npt.NDArray[np.float64]  # pounds a week, NaN when unusable
+    one_off: npt.NDArray[np.float64]  # pounds of a one-off cost (counted once), NaN for other rows
 
-    def select(self, mask: np.ndarray) -> CldRows:
+    def select(self, mask: npt.NDArray[np.bool_]) -> CldRows:
         return CldRows(**{k: v[mask] for k, v in self.__dict__.items()})
 
     def __len__(self) -> int:
@@ -224,14 +234,15 @@ class Cld:
     hashes: dict[str, str]
 
 
-def _strings(table: pa.Table, name: str) -> np.ndarray:
+def _strings(table: pa.Table, name: str) -> npt.NDArray[np.object_]:
     col = table[name]
     if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         col = pc.cast(col, pa.string())
-    return pc.fill_null(col, "").to_numpy(zero_copy_only=False).astype(object)
+    texts: npt.NDArray[np.object_] = pc.fill_null(col, "").to_numpy(zero_copy_only=False).astype(object)
+    return texts
 
 
-def parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def parse_dates(values: npt.NDArray[np.object_]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """(days since 1970 or MISSING, blank) for date strings in any of DATE_FORMATS."""
     arr = pa.array(values, pa.string())
     stripped = pc.utf8_trim_whitespace(arr)
@@ -245,14 +256,14 @@ def parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days.astype(np.int64), blank
 
 
-def _numbers(values: np.ndarray) -> np.ndarray:
+def _numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
     arr = pc.utf8_trim_whitespace(pa.array(values, pa.string()))
     arr = pc.replace_substring(pc.replace_substring(arr, ",", ""), "£", "")
     num = pc.cast(pc.if_else(pc.equal(arr, ""), None, arr), pa.float64(), safe=False) if len(arr) else arr
     return np.asarray(num.to_numpy(zero_copy_only=False), dtype=float)
 
 
-def _safe_numbers(values: np.ndarray) -> np.ndarray:
+def _safe_numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
     try:
         return _numbers(values)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -263,7 +274,9 @@ def _safe_numbers(values: np.ndarray) -> np.ndarray:
         return out
 
 
-def _lookup(values: np.ndarray, mapping: dict[str, int], default: int = -1) -> tuple[np.ndarray, list[str]]:
+def _lookup(
+    values: npt.NDArray[np.object_], mapping: dict[str, int], default: int = -1
+) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Codes of labels (folded) through `mapping`; returns also the distinct unknown labels."""
     uniq, inv = np.unique(values.astype(str), return_inverse=True)
     codes = np.array([mapping.get(fold(u), default) for u in uniq], dtype=np.int64)
@@ -271,7 +284,7 @@ def _lookup(values: np.ndarray, mapping: dict[str, int], default: int = -1) -> t
     return codes[inv], unknown
 
 
-def _reason_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _reason_codes(values: npt.NDArray[np.object_]) -> tuple[npt.NDArray[np.int64], list[str]]:
     uniq, inv = np.unique(values.astype(str), return_inverse=True)
     codes, unknown = [], []
     for u in uniq:
@@ -285,7 +298,7 @@ def _reason_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return np.array(codes, dtype=np.int64)[inv], unknown
 
 
-def _units_a_week(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _units_a_week(freq: npt.NDArray[np.object_]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """(units a week or NaN to take Planned units per week, one-off) per row."""
     uniq, inv = np.unique(freq.astype(str), return_inverse=True)
     units, once = np.full(len(uniq), np.nan), np.zeros(len(uniq), dtype=bool)
@@ -378,7 +391,7 @@ def read_cld(files: Sequence[InputFile]) -> Cld:
     files = sorted(files, key=lambda f: f.name)  # a later name is a later submission
     warnings: list[InputWarning] = []
     excluded = Excluded()
-    parts: list[dict[str, np.ndarray]] = []
+    parts: list[dict[str, npt.NDArray[Any]]] = []  # column -> text (object), or file and row (int64)
     names = [f.name for f in files]
     for fi, f in enumerate(files):
         table = read_table(f)
@@ -415,7 +428,7 @@ def read_cld(files: Sequence[InputFile]) -> Cld:
 
 
 def _where(
-    cat: dict[str, np.ndarray], names: list[str], mask: np.ndarray, column: str
+    cat: dict[str, npt.NDArray[Any]], names: list[str], mask: npt.NDArray[np.bool_], column: str
 ) -> tuple[str, int, str] | None:
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
@@ -425,7 +438,7 @@ def _where(
 
 
 def _clean(
-    cat: dict[str, np.ndarray],
+    cat: dict[str, npt.NDArray[Any]],
     names: list[str],
     excluded: Excluded,
     warnings: list[InputWarning],
@@ -437,7 +450,7 @@ def _clean(
     best_id = np.where(nhs != "", "N:" + nhs.astype(str), "L:" + la.astype(str)).astype(object)
     keep = np.ones(n, dtype=bool)
 
-    def drop(mask: np.ndarray, why: str, column: str) -> None:
+    def drop(mask: npt.NDArray[np.bool_], why: str, column: str) -> None:
         m = mask & keep
         excluded.add(why, best_id[m], _where(cat, names, m, column))
         keep[m] = False
@@ -602,17 +615,18 @@ class Population:
     """population[year index, band, sex(F, M)] for years first..last."""
 
     first_year: int
-    values: np.ndarray
+    values: npt.NDArray[np.float64]
     file: str
 
     @property
     def years(self) -> list[int]:
         return list(range(self.first_year, self.first_year + len(self.values)))
 
-    def at(self, year: int) -> np.ndarray:
+    def at(self, year: int) -> npt.NDArray[np.float64]:
         """[band, sex F/M] of `year`, the nearest year held where it is outside the file's."""
         i = min(max(year - self.first_year, 0), len(self.values) - 1)
-        return self.values[i]
+        at: npt.NDArray[np.float64] = self.values[i]
+        return at
 
 
 def read_population(f: InputFile) -> Population:

@@ -3,15 +3,14 @@ checks scenarios before a run starts."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from witan.modelrun.definition import scenario_schema
+from witan.modelrun.definition import BASELINE, list_of, scenario_schema
 from witan.modelrun.errors import ModelInputError
 from witan.models.asc.vocabulary import AGE_BANDS, REASONS, SETTINGS, STATES
 
-BASELINE = "baseline"
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+__all__ = ["BASELINE", "SCENARIO_SCHEMA", "check_scenarios"]
+
 
 _FILTERS = {
     "age_band": {"enum": list(AGE_BANDS)},
@@ -20,60 +19,36 @@ _FILTERS = {
 }
 SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
     {
-        "entry_multipliers": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["factor"],
-                "additionalProperties": False,
-                "properties": {
-                    "setting": {"enum": list(SETTINGS)},
-                    **_FILTERS,
-                    "factor": {"type": "number", "minimum": 0},
-                },
+        "entry_multipliers": list_of(
+            {"setting": {"enum": list(SETTINGS)}, **_FILTERS, "factor": {"type": "number", "minimum": 0}},
+            required=["factor"],
+        ),
+        "entry_redirects": list_of(
+            {
+                "from_setting": {"enum": list(SETTINGS)},
+                "to_setting": {"enum": list(SETTINGS)},
+                "share": {"type": "number", "minimum": 0, "maximum": 1},
+                **_FILTERS,
             },
-        },
-        "entry_redirects": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["from_setting", "to_setting", "share"],
-                "additionalProperties": False,
-                "properties": {
-                    "from_setting": {"enum": list(SETTINGS)},
-                    "to_setting": {"enum": list(SETTINGS)},
-                    "share": {"type": "number", "minimum": 0, "maximum": 1},
-                    **_FILTERS,
-                },
+            required=["from_setting", "to_setting", "share"],
+        ),
+        "move_multipliers": list_of(
+            {
+                "from_setting": {"enum": list(SETTINGS)},
+                "to_state": {"enum": list(STATES)},
+                "factor": {"type": "number", "minimum": 0},
+                **_FILTERS,
             },
-        },
-        "move_multipliers": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["to_state", "factor"],
-                "additionalProperties": False,
-                "properties": {
-                    "from_setting": {"enum": list(SETTINGS)},
-                    "to_state": {"enum": list(STATES)},
-                    "factor": {"type": "number", "minimum": 0},
-                    **_FILTERS,
-                },
+            required=["to_state", "factor"],
+        ),
+        "cost_uplifts": list_of(
+            {
+                "setting": {"enum": list(SETTINGS)},
+                "rate": {"type": "number", "minimum": -0.5, "maximum": 1},
+                "from_year": _FILTERS["from_year"],
             },
-        },
-        "cost_uplifts": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["rate"],
-                "additionalProperties": False,
-                "properties": {
-                    "setting": {"enum": list(SETTINGS)},
-                    "rate": {"type": "number", "minimum": -0.5, "maximum": 1},
-                    "from_year": _FILTERS["from_year"],
-                },
-            },
-        },
+            required=["rate"],
+        ),
     }
 )
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.asc.fit import NC, ND, cell_index
 from witan.models.asc.flows import NB, NR, NS
@@ -30,7 +31,7 @@ from witan.models.asc.scenario_schema import BASELINE, SCENARIO_SCHEMA, check_sc
 __all__ = ["BASELINE", "SCENARIO_SCHEMA", "check_scenarios"]
 
 
-def _mask(values: tuple[str, ...], chosen: str | None) -> np.ndarray:
+def _mask(values: tuple[str, ...], chosen: str | None) -> npt.NDArray[np.bool_]:
     return np.ones(len(values), bool) if chosen is None else np.array([v == chosen for v in values])
 
 
@@ -39,12 +40,14 @@ class Prepared:
     """A scenario as arrays over the projected years (index 0 = first projected year)."""
 
     name: str
-    entry_factor: np.ndarray  # [year, band, reason, setting]
+    entry_factor: npt.NDArray[np.float64]  # [year, band, reason, setting]
     redirects: list[
-        tuple[np.ndarray, np.ndarray, int, int, float]
+        tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], int, int, float]
     ]  # (years, [band, reason] mask, from, to, share)
-    move_factor: list[tuple[np.ndarray, np.ndarray]]  # (years, [cell, destination] factor)
-    cost_factor: np.ndarray  # [year, setting]
+    move_factor: list[
+        tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]
+    ]  # (years, [cell, destination] factor)
+    cost_factor: npt.NDArray[np.float64]  # [year, setting]
 
 
 def prepare(scenario: dict[str, Any] | None, first_year: int, years: int) -> Prepared:
@@ -52,8 +55,9 @@ def prepare(scenario: dict[str, Any] | None, first_year: int, years: int) -> Pre
     sc = scenario or {"name": BASELINE}
     yrs = first_year + np.arange(years)
 
-    def on(item: dict[str, Any]) -> np.ndarray:
-        return yrs >= item.get("from_year", first_year)
+    def on(item: dict[str, Any]) -> npt.NDArray[np.bool_]:
+        active: npt.NDArray[np.bool_] = yrs >= item.get("from_year", first_year)
+        return active
 
     entry = np.ones((years, NB, NR, NS))
     for m in sc.get("entry_multipliers") or []:
@@ -75,7 +79,7 @@ def prepare(scenario: dict[str, Any] | None, first_year: int, years: int) -> Pre
         for r in sc.get("entry_redirects") or []
     ]
     # Move multipliers sharing a from_year make one factor array.
-    by_year: dict[int, np.ndarray] = {}
+    by_year: dict[int, npt.NDArray[np.float64]] = {}
     cell = np.arange(NC)
     band, reason, setting = cell // (NR * NS), (cell // NS) % NR, cell % NS
     dest_state = np.arange(ND) % (NS + 2)
@@ -97,12 +101,15 @@ def prepare(scenario: dict[str, Any] | None, first_year: int, years: int) -> Pre
     return Prepared(sc["name"], entry, redirects, moves, cost)
 
 
-def stay_mask() -> np.ndarray:
+def stay_mask() -> npt.NDArray[np.bool_]:
     """[cell, destination]: staying in the cell's setting (aged or not): the residual of a row."""
-    return (np.arange(ND)[None, :] % (NS + 2)) == (np.arange(NC) % NS)[:, None]
+    stays: npt.NDArray[np.bool_] = (np.arange(ND)[None, :] % (NS + 2)) == (np.arange(NC) % NS)[:, None]
+    return stays
 
 
-def renormalise(p: np.ndarray, factor: np.ndarray, residual: np.ndarray) -> np.ndarray:
+def renormalise(
+    p: npt.NDArray[np.float64], factor: npt.NDArray[np.float64], residual: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
     """Rows of probabilities with some entries multiplied, made to sum 1 again (the CIC rule).
 
     Staying (`residual`, unless itself adjusted) absorbs the change while the other entries sum to at
@@ -135,7 +142,7 @@ def renormalise(p: np.ndarray, factor: np.ndarray, residual: np.ndarray) -> np.n
 
 def cells_of(
     age_band: str | None = None, reason: str | None = None, setting: str | None = None
-) -> np.ndarray:
+) -> npt.NDArray[np.int64]:
     b, r, s = np.meshgrid(
         np.flatnonzero(_mask(AGE_BANDS, age_band)),
         np.flatnonzero(_mask(REASONS, reason)),

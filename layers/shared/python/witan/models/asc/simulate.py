@@ -19,8 +19,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.asc.fit import NC, ND, Fitted, destination_cells
 from witan.models.asc.flows import NB, NR, NS
@@ -70,7 +72,7 @@ class Layout:
     def length(self) -> int:
         return sum(int(np.prod(s)) for s in self.sizes.values())
 
-    def split(self, values: np.ndarray) -> dict[str, np.ndarray]:
+    def split(self, values: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.float64]]:
         """[sims, length] -> name -> [sims, *shape]."""
         out, at = {}, 0
         for name, shape in self.sizes.items():
@@ -80,18 +82,24 @@ class Layout:
         return out
 
 
-def mean_moves(fitted: Fitted) -> np.ndarray:
+def mean_moves(fitted: Fitted) -> npt.NDArray[np.float64]:
     total = fitted.alpha.sum(axis=1, keepdims=True)
-    return np.divide(fitted.alpha, total, out=np.zeros_like(fitted.alpha), where=total > 0)
+    mean: npt.NDArray[np.float64] = np.divide(
+        fitted.alpha, total, out=np.zeros_like(fitted.alpha), where=total > 0
+    )
+    return mean
 
 
-def _gamma_mean(shape: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    return np.divide(shape, rate, out=np.zeros_like(shape, dtype=float), where=rate > 0)
+def _gamma_mean(shape: npt.NDArray[np.float64], rate: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    mean: npt.NDArray[np.float64] = np.divide(
+        shape, rate, out=np.zeros_like(shape, dtype=float), where=rate > 0
+    )
+    return mean
 
 
 def draw_parameters(
     rng: np.random.Generator, fitted: Fitted, uncertainty: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(move probabilities [cell, destination], entry rates [band, sex, reason, setting], in-and-out
     rates [age group, setting]) for one simulation."""
     if not uncertainty:
@@ -119,7 +127,9 @@ def draw_parameters(
     return p, entry, trans
 
 
-def expected_entries(fitted: Fitted, rates: np.ndarray, scenario: Prepared, years: int) -> np.ndarray:
+def expected_entries(
+    fitted: Fitted, rates: npt.NDArray[np.float64], scenario: Prepared, years: int
+) -> npt.NDArray[np.float64]:
     """[year, cell] mean entries: rates x the year's population (the mid-year before its 31 March),
     with the scenario's multipliers and redirects."""
     pop = np.stack([fitted.population_at(fitted.last_year + y) for y in range(years)])  # [year, band, sex]
@@ -128,10 +138,11 @@ def expected_entries(fitted: Fitted, rates: np.ndarray, scenario: Prepared, year
         moved = lam[:, :, :, frm] * share * on[:, None, None] * where[None]
         lam[:, :, :, frm] -= moved
         lam[:, :, :, to] += moved
-    return lam.reshape(years, NC)
+    lam_cells: npt.NDArray[np.float64] = lam.reshape(years, NC)
+    return lam_cells
 
 
-def year_moves(p: np.ndarray, scenario: Prepared, years: int) -> list[np.ndarray]:
+def year_moves(p: npt.NDArray[np.float64], scenario: Prepared, years: int) -> list[npt.NDArray[np.float64]]:
     """Move probabilities for each projected year (the scenario's multipliers renormalised)."""
     out = [p] * years
     if not scenario.move_factor:
@@ -139,7 +150,7 @@ def year_moves(p: np.ndarray, scenario: Prepared, years: int) -> list[np.ndarray
     factor = np.ones((years, NC, ND))
     for on, f in scenario.move_factor:
         factor[on] *= f
-    cache: dict[bytes, np.ndarray] = {}
+    cache: dict[bytes, npt.NDArray[np.float64]] = {}
     for y in range(years):  # a handful of distinct year phases
         key = factor[y].tobytes()
         if key not in cache:
@@ -149,15 +160,19 @@ def year_moves(p: np.ndarray, scenario: Prepared, years: int) -> list[np.ndarray
 
 
 def step(
-    rng: np.random.Generator, stock: np.ndarray, p: np.ndarray, entries: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng: np.random.Generator,
+    stock: npt.NDArray[np.float64],
+    p: npt.NDArray[np.float64],
+    entries: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """One year: every occupied cell's people go to a destination (multinomial), then entrants
     arrive. Returns (occupied cells, their [cell, destination] counts, the next stock)."""
     nz = np.flatnonzero(stock)
     out = rng.multinomial(stock[nz].astype(np.int64), p[nz])
     dest = DEST[nz]
     landed = dest >= 0
-    return nz, out, np.bincount(dest[landed], weights=out[landed], minlength=NC) + entries
+    landing = np.asarray(np.bincount(dest[landed], weights=out[landed], minlength=NC), dtype=np.float64)
+    return nz, out, landing + entries  # (asarray: numpy's stubs type a weighted bincount as integers)
 
 
 def simulate_one(
@@ -167,7 +182,7 @@ def simulate_one(
     years: int,
     uncertainty: bool = True,
     parameter_rng: np.random.Generator | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """One simulation as a flat vector (see `Layout`); parameters from `parameter_rng` (default `rng`)."""
     p, entry_rates, trans_rates = draw_parameters(parameter_rng or rng, fitted, uncertainty)
     lam = expected_entries(fitted, entry_rates, scenario, years)
@@ -201,11 +216,11 @@ def simulate_one(
 def _flows_and_cost(
     fitted: Fitted,
     scenario: Prepared,
-    stock: np.ndarray,
-    by_to: np.ndarray,
-    entries: np.ndarray,
-    transients: np.ndarray,
-) -> list[np.ndarray]:
+    stock: npt.NDArray[np.float64],
+    by_to: npt.NDArray[np.float64],
+    entries: npt.NDArray[np.int64],
+    transients: npt.NDArray[np.int64],
+) -> list[npt.NDArray[np.float64]]:
     years = len(by_to)
     bt = by_to.reshape(years, 2, NS, 2, NS + 2).sum(axis=3)  # [year, group, from, to_state]
     to_setting = bt[..., :NS]
@@ -241,7 +256,7 @@ def simulate(
     seed: int,
     simulations: Sequence[int],
     uncertainty: bool = True,
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """[simulation, Layout.length] for the given simulation indices."""
     out = np.zeros((len(simulations), Layout(years).length))
     for i, sim in enumerate(simulations):
@@ -258,13 +273,13 @@ def simulate(
 
 def project(
     fitted: Fitted,
-    scenarios: Sequence[dict] = (),
+    scenarios: Sequence[dict[str, Any]] = (),
     *,
     years: int = 10,
     simulations: int = 1000,
     seed: int = 0,
     uncertainty: bool = True,
-) -> dict[str, dict[str, np.ndarray]]:
+) -> dict[str, dict[str, npt.NDArray[np.float64]]]:
     """Baseline and scenarios without the platform: name -> output -> [simulation, ...] arrays
     (stock [year 0..Y, cell], flows [year, kind, setting], clients and cost [year, setting])."""
     from witan.models.asc.scenarios import BASELINE, prepare

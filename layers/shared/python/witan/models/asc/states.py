@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.asc.inputs import (
     BAND_LOWER,
@@ -31,40 +33,45 @@ NONE, DIED, OUT = -1, -2, -3  # state codes beside settings 0..3
 class People:
     """One element per person placed by the identifier rule."""
 
-    ids: np.ndarray  # "N:<nhs>" or "L:<council id>"
-    birth: np.ndarray  # days: first day of the birth month
-    sex: np.ndarray  # index into SEXES
-    death: np.ndarray  # days, NO_DATE when alive
+    ids: npt.NDArray[np.object_]  # "N:<nhs>" or "L:<council id>"
+    birth: npt.NDArray[np.int64]  # days: first day of the birth month
+    sex: npt.NDArray[np.int64]  # index into SEXES
+    death: npt.NDArray[np.int64]  # days, NO_DATE when alive
 
 
 @dataclass
 class States:
     years: list[int]  # snapshot on 31 March of each year
-    days: np.ndarray  # the snapshot dates as days since 1970
+    days: npt.NDArray[np.int64]  # the snapshot dates as days since 1970
     people: People
-    state: np.ndarray  # [person, snapshot]: setting 0..3, NONE, DIED or OUT
-    band: np.ndarray  # [person, snapshot]: age band, -1 under 18
-    reason: np.ndarray  # [person, snapshot]: reason group where in a setting, else -1
+    state: npt.NDArray[np.int64]  # [person, snapshot]: setting 0..3, NONE, DIED or OUT
+    band: npt.NDArray[np.int64]  # [person, snapshot]: age band, -1 under 18
+    reason: npt.NDArray[np.int64]  # [person, snapshot]: reason group where in a setting, else -1
     rows: CldRows  # the service rows used
-    pid: np.ndarray  # person index of each row
+    pid: npt.NDArray[np.intp]  # person index of each row
 
 
 def snapshot_day(year: int) -> int:
     return (dt.date(year, 3, 31) - DAY0).days
 
 
-def age_at(birth: np.ndarray, day: int | np.ndarray) -> np.ndarray:
+def age_at(birth: npt.NDArray[np.int64], day: int | npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """floor((d - first day of the birth month) / 365.25 days), as LTS001b."""
     return np.floor((day - birth) / 365.25).astype(np.int64)
 
 
-def band_of(age: np.ndarray) -> np.ndarray:
+def band_of(age: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return np.where(age >= 18, np.searchsorted(BAND_LOWER, age, side="right") - 1, -1)
 
 
 def _last(
-    pid: np.ndarray, n: int, good: np.ndarray, keys: tuple[np.ndarray, ...], values: np.ndarray, empty: int
-) -> np.ndarray:
+    pid: npt.NDArray[np.intp],
+    n: int,
+    good: npt.NDArray[np.bool_],
+    keys: tuple[npt.NDArray[np.integer[Any]], ...],
+    values: npt.NDArray[np.generic],
+    empty: int,
+) -> npt.NDArray[np.generic]:
     """Per person: `values` of their last good row in `keys` order (`empty` where none is good)."""
     out = np.full(n, empty, dtype=values.dtype)
     idx = np.flatnonzero(good)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -118,7 +119,7 @@ class SyntheticSpec:
     years: int = 2  # years of quarterly files after the first snapshot
     population_years: int = 15  # population.csv years after first_year
     seed: int = 1
-    moves: np.ndarray = field(default_factory=lambda: MOVES.copy())
+    moves: npt.NDArray[np.float64] = field(default_factory=lambda: MOVES.copy())
     messy: bool = True
     underscore_names: bool = False  # DHSC-style column names (Event_Start_Date)
 
@@ -127,15 +128,15 @@ class SyntheticSpec:
 class Synthetic:
     files: dict[str, bytes]  # cld_YYYY_Qn.csv -> CSV bytes
     population_csv: bytes
-    population: np.ndarray  # [year, band, sex] from first_year - 1
-    true_moves: np.ndarray  # [group, setting, to_state]
-    true_states: np.ndarray  # [person, snapshot]: setting, -1 none, -2 died
-    true_band: np.ndarray  # [person, snapshot]
+    population: npt.NDArray[np.float64]  # [year, band, sex] from first_year - 1
+    true_moves: npt.NDArray[np.float64]  # [group, setting, to_state]
+    true_states: npt.NDArray[np.int64]  # [person, snapshot]: setting, -1 none, -2 died
+    true_band: npt.NDArray[np.int64]  # [person, snapshot]
     snapshots: list[int]
     people: int
 
 
-def _population(spec: SyntheticSpec) -> tuple[bytes, np.ndarray]:
+def _population(spec: SyntheticSpec) -> tuple[bytes, npt.NDArray[np.float64]]:
     """Single-year population 0..90 (90 = 90+), growing; and its [year, band, sex] totals as read."""
     years = np.arange(spec.first_year - 1, spec.first_year + spec.years + spec.population_years + 1)
     ages = np.arange(0, 91)
@@ -171,9 +172,9 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> Synthetic:
     n0 = rng.poisson(STOCK_PER_1000 / 1000 * pop[1].sum(axis=1))
     band0 = np.repeat(np.arange(NB), n0)
     g0 = BAND_GROUP[band0]
-    people: dict[str, list[np.ndarray]] = {k: [] for k in ("birth", "sex", "reason")}
+    people: dict[str, list[npt.NDArray[np.int64]]] = {k: [] for k in ("birth", "sex", "reason")}
 
-    def new_people(band: np.ndarray, at_day: int) -> np.ndarray:
+    def new_people(band: npt.NDArray[np.int64], at_day: int) -> npt.NDArray[np.int64]:
         """Birth (first of a month) so the person is in `band` on `at_day`; returns their ids."""
         n = len(band)
         upper = np.where(band < NB - 1, np.append(BAND_LOWER[1:], 105)[band], 104)
@@ -190,12 +191,22 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> Synthetic:
         people["reason"].append(np.minimum(reason, NR - 1))
         return np.arange(first, first + n)
 
-    def choose(p: np.ndarray) -> np.ndarray:
-        return np.minimum((rng.random(len(p))[:, None] > np.cumsum(p, axis=1)).sum(axis=1), p.shape[1] - 1)
+    def choose(p: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        choice: npt.NDArray[np.int64] = np.minimum(
+            (rng.random(len(p))[:, None] > np.cumsum(p, axis=1)).sum(axis=1), p.shape[1] - 1
+        )
+        return choice
 
-    services: dict[str, list[np.ndarray]] = {k: [] for k in ("pid", "setting", "start", "end", "silent")}
+    services: dict[str, list[npt.NDArray[np.int64]]] = {
+        k: [] for k in ("pid", "setting", "start", "end", "silent")
+    }
 
-    def add_services(pid: np.ndarray, setting: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    def add_services(
+        pid: npt.NDArray[np.int64],
+        setting: npt.NDArray[np.int64],
+        start: npt.NDArray[np.int64],
+        end: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.int64]:
         first = sum(len(a) for a in services["pid"])
         for k, v in (("pid", pid), ("setting", setting), ("start", start), ("end", end)):
             services[k].append(np.asarray(v, dtype=np.int64))
@@ -273,7 +284,7 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> Synthetic:
     return Synthetic(files, pop_csv, pop, spec.moves, true_states, true_band, snaps, n_people)
 
 
-def _text_dates(days: np.ndarray, iso: bool) -> np.ndarray:
+def _text_dates(days: npt.NDArray[np.int64], iso: bool) -> npt.NDArray[np.object_]:
     """ISO dates, or dd/mm/yyyy (characters rearranged as arrays, not per row)."""
     d = np.asarray(days).astype("datetime64[D]").astype("U10")
     if iso or len(d) == 0:
@@ -287,12 +298,12 @@ def _text_dates(days: np.ndarray, iso: bool) -> np.ndarray:
 def _files(
     spec: SyntheticSpec,
     rng: np.random.Generator,
-    svc: dict[str, np.ndarray],
-    birth: np.ndarray,
-    sex: np.ndarray,
-    reason: np.ndarray,
-    death: np.ndarray,
-    days: np.ndarray,
+    svc: dict[str, npt.NDArray[np.int64]],
+    birth: npt.NDArray[np.int64],
+    sex: npt.NDArray[np.int64],
+    reason: npt.NDArray[np.int64],
+    death: npt.NDArray[np.int64],
+    days: npt.NDArray[np.int64],
 ) -> dict[str, bytes]:
     n_people, n_svc = len(birth), len(svc["pid"])
     messy = spec.messy

@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import numpy.typing as npt
 
 from witan.modelrun.definition import BASELINE, Measure
 
@@ -36,7 +37,9 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def band(m: Measure, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def band(
+    m: Measure, rows: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Mean and 95% band of the measure's rows: from the variance, or across simulations."""
     values = m.values.reshape(m.values.shape[0], -1)[:, rows].astype(float)
     if m.variance is not None:
@@ -63,7 +66,8 @@ def in_care_chart(plan: dict[str, Any], m: Measure, title: str) -> bytes:
             ax.plot(
                 hist_days, np.asarray(hist["by_placement"][p]), color=colour, linewidth=0.8, linestyle=":"
             )
-    ax.axvline(np.datetime64(int(plan["start"]), "D"), color="black", linewidth=0.5)
+    # matplotlib's stubs say float; its date converter places a datetime64 on this date axis.
+    ax.axvline(np.datetime64(int(plan["start"]), "D"), color="black", linewidth=0.5)  # type: ignore[arg-type]
     ax.set_title(title)
     ax.set_ylabel("children in care")
     ax.legend(loc="upper left", fontsize="small")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,21 +46,21 @@ _FIELDS = [
 class Episodes:
     """Clean episode pieces, each within one age band. Dates are days since 1970-01-01."""
 
-    child: np.ndarray  # int64 child code
-    decom: np.ndarray
-    dec: np.ndarray  # BIG where open
-    open_: np.ndarray  # bool
-    band: np.ndarray  # age band at the start
-    end_band: np.ndarray  # age band at the end (the next band for an ageing piece)
-    placement: np.ndarray
-    item: np.ndarray  # cost item
-    before: np.ndarray  # placement before (NOT_IN_CARE when not contiguous)
-    after: np.ndarray  # placement after (NOT_IN_CARE; OPEN while open)
-    row: np.ndarray  # 1-based data row of the episodes file it came from
-    la: np.ndarray  # str
-    sex: np.ndarray  # str
-    ethnic: np.ndarray  # str
-    uasc: np.ndarray  # bool
+    child: npt.NDArray[np.int64]  # int64 child code
+    decom: npt.NDArray[np.int64]
+    dec: npt.NDArray[np.int64]  # BIG where open
+    open_: npt.NDArray[np.bool_]  # bool
+    band: npt.NDArray[np.integer[Any]]  # age band at the start
+    end_band: npt.NDArray[np.integer[Any]]  # age band at the end (the next band for an ageing piece)
+    placement: npt.NDArray[np.integer[Any]]
+    item: npt.NDArray[np.integer[Any]]  # cost item
+    before: npt.NDArray[np.integer[Any]]  # placement before (NOT_IN_CARE when not contiguous)
+    after: npt.NDArray[np.integer[Any]]  # placement after (NOT_IN_CARE; OPEN while open)
+    row: npt.NDArray[np.int64]  # 1-based data row of the episodes file it came from
+    la: npt.NDArray[np.object_]  # str
+    sex: npt.NDArray[np.object_]  # str
+    ethnic: npt.NDArray[np.object_]  # str
+    uasc: npt.NDArray[np.bool_]  # bool
     data_start: int
     data_end: int
     report: list[tuple[str, int]] = field(default_factory=list)
@@ -67,14 +68,14 @@ class Episodes:
     def __len__(self) -> int:
         return len(self.child)
 
-    def take(self, keep: np.ndarray) -> Episodes:
+    def take(self, keep: npt.NDArray[np.bool_]) -> Episodes:
         arrays = {k: getattr(self, k)[keep] for k in (_FIELDS)}
         return Episodes(
             **arrays, data_start=self.data_start, data_end=self.data_end, report=list(self.report)
         )
 
 
-def _codes(*arrays: pa.Array) -> list[np.ndarray]:
+def _codes(*arrays: pa.Array) -> list[npt.NDArray[np.int64]]:
     """One integer code per distinct (trimmed) string across the arrays (-1 for blank). Works on each
     column's dictionary of distinct values, then spreads to the rows by index."""
     dictionaries, indices = [], []
@@ -92,7 +93,7 @@ def _codes(*arrays: pa.Array) -> list[np.ndarray]:
     return out
 
 
-def fy_end(days: np.ndarray | int) -> np.ndarray:
+def fy_end(days: npt.NDArray[np.int64] | int) -> npt.NDArray[np.int64]:
     """31 March ending the financial year that holds each day."""
     d = np.asarray(days).astype("datetime64[D]")
     year = d.astype("datetime64[Y]").astype(np.int64) + 1970
@@ -101,12 +102,15 @@ def fy_end(days: np.ndarray | int) -> np.ndarray:
     return ymd(end_year, 3, 31)
 
 
-def ymd(year: np.ndarray | int, month: np.ndarray | int, day: np.ndarray | int) -> np.ndarray:
+def ymd(
+    year: npt.NDArray[np.int64] | int, month: npt.NDArray[np.int64] | int, day: npt.NDArray[np.int64] | int
+) -> npt.NDArray[np.int64]:
     months = (np.asarray(year) - 1970) * 12 + np.asarray(month) - 1
-    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + np.asarray(day) - 1
+    days: npt.NDArray[np.int64] = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return days + np.asarray(day, dtype=np.int64) - 1
 
 
-def add_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
+def add_years(days: npt.NDArray[np.int64], years: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Same day and month `years` later; 29 February -> 28 February in a common year."""
     d = days.astype("datetime64[D]")
     year = d.astype("datetime64[Y]").astype(np.int64) + 1970 + years

@@ -8,8 +8,10 @@ projected day (as Social Finance's model does). Reported per calendar quarter (e
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -53,35 +55,38 @@ def read_costs(name: str, data: bytes) -> dict[str, float]:
     return out
 
 
-def weekly_costs(base: dict[str, float] | None, scenario: dict[str, float] | None) -> np.ndarray:
+def weekly_costs(base: dict[str, float] | None, scenario: dict[str, float] | None) -> npt.NDArray[np.float64]:
     merged = {**st.DEFAULT_WEEKLY_COST, **(base or {}), **(scenario or {})}
     return np.array([merged[i] for i in st.COST_ITEMS])
 
 
-def inflation_factor(first_day: int, days: int, rate: float) -> np.ndarray:
+def inflation_factor(first_day: int, days: int, rate: float) -> npt.NDArray[np.float64]:
     """(1 + rate) ^ (anniversaries of the first projected day passed), per projected day."""
     dates = first_day + np.arange(days)
     years = np.arange(1, days // 365 + 2)
     anniversaries = add_years(np.full(len(years), first_day), years)
     passed = np.searchsorted(anniversaries, dates, side="right")
-    return (1.0 + rate) ** passed
+    return np.float64(1.0 + rate) ** passed
 
 
 def cost_weights(
-    states: np.ndarray,
+    states: npt.NDArray[np.integer[Any]],
     first_day: int,
     days: int,
-    weekly: np.ndarray,
-    proportions: np.ndarray,
+    weekly: npt.NDArray[np.float64],
+    proportions: npt.NDArray[np.float64],
     inflation: float,
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """A [days, items, states]: an item's daily cost per child in each carried state."""
     same = st.ITEM_PLACEMENT[:, None] == (states % 5)[None, :]
     per_child = (weekly / 7.0 * proportions)[:, None] * same
-    return inflation_factor(first_day, days, inflation)[:, None, None] * per_child[None, :, :]
+    weights: npt.NDArray[np.float64] = (
+        inflation_factor(first_day, days, inflation)[:, None, None] * per_child[None, :, :]
+    )
+    return weights
 
 
-def quarters(first_day: int, days: int) -> tuple[list[str], np.ndarray]:
+def quarters(first_day: int, days: int) -> tuple[list[str], npt.NDArray[np.intp]]:
     """Calendar-quarter labels and each projected day's quarter index."""
     d = (first_day + np.arange(days)).astype("datetime64[D]")
     months = d.astype("datetime64[M]").astype(np.int64)
@@ -92,10 +97,14 @@ def quarters(first_day: int, days: int) -> tuple[list[str], np.ndarray]:
 
 
 def quarterly(
-    population: np.ndarray, weights: np.ndarray, quarter: np.ndarray, n_quarters: int
-) -> np.ndarray:
+    population: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    quarter: npt.NDArray[np.intp],
+    n_quarters: int,
+) -> npt.NDArray[np.float64]:
     """Cost per quarter and item from populations [..., days, states] (rounded as Social Finance does):
     [..., quarters, items]."""
     daily = np.einsum("...ts,tis->...ti", np.round(population), weights, optimize=True)
     one_hot = (np.arange(n_quarters)[:, None] == quarter[None, :]).astype(float)
-    return np.einsum("qt,...ti->...qi", one_hot, daily, optimize=True)
+    per_quarter: npt.NDArray[np.float64] = np.einsum("qt,...ti->...qi", one_hot, daily, optimize=True)
+    return per_quarter

@@ -7,44 +7,24 @@ its uncertainty fixed). Imports nothing heavy at module level (see witan.modelru
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from witan.modelrun.definition import (
-    ChainAdapter,
-    InputFiles,
     InputRole,
-    Measure,
+    ModelDefinition,
+    ModelRunner,
     OutputTable,
-    Planned,
+    list_of,
     scenario_schema,
 )
 from witan.modelrun.errors import ModelInputError
+from witan.models.cic.vocabulary import AGE_BANDS, COST_ITEMS, PLACEMENTS
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from witan.modelrun.storage import RunStorage
-
-# Literal copies of witan.models.cic.states' names (that module needs numpy); a test keeps them equal.
-AGE_BANDS = ["under-1", "1-4", "5-9", "10-15", "16+"]
-PLACEMENTS = ["fostering", "residential", "supported", "other"]
-COST_ITEMS = [
-    "fostering-friend-relative",
-    "fostering-in-house",
-    "fostering-ifa",
-    "residential-in-house",
-    "residential-external",
-    "supported-accommodation",
-    "secure-home",
-    "placed-with-family",
-    "other",
-]
 UNCERTAINTY = ["exact", "monte-carlo", "faithful"]
 
-_BAND = {"enum": AGE_BANDS}
-_PLACE = {"enum": PLACEMENTS}
+_BAND = {"enum": list(AGE_BANDS)}
+_PLACE = {"enum": list(PLACEMENTS)}
 _ADJUST = {
     "multiply": {"type": "number", "minimum": 0, "description": "factor (not with add)"},
     "add": {
@@ -55,13 +35,13 @@ _ADJUST = {
 }
 _WEEKLY = {
     "type": "object",
-    "propertyNames": {"enum": COST_ITEMS},
+    "propertyNames": {"enum": list(COST_ITEMS)},
     "additionalProperties": {"type": "number", "minimum": 0},
 }
 _PROPORTIONS = {
     "type": "object",
     "description": "an item's share of its placement; the placement's other items are rescaled to make 1",
-    "propertyNames": {"enum": COST_ITEMS},
+    "propertyNames": {"enum": list(COST_ITEMS)},
     "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
 }
 _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
@@ -69,34 +49,24 @@ _ONE_OR_MORE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type"
 
 SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
     {
-        "rates": {
-            "type": "array",
-            "description": "transition rate changes, applied together; outgoing rates renormalised when they "
+        "rates": list_of(
+            {
+                "from_age_band": _BAND,
+                "from_placement": _PLACE,
+                "to_age_band": _BAND,
+                "to_placement": {"enum": [*PLACEMENTS, "not-in-care"]},
+                **_ADJUST,
+            },
+            required=["from_placement", "to_placement"],
+            description="transition rate changes, applied together; outgoing rates renormalised when they "
             "pass 1. An age band left out: every band (to_age_band: the same band as from)",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["from_placement", "to_placement"],
-                "properties": {
-                    "from_age_band": _BAND,
-                    "from_placement": _PLACE,
-                    "to_age_band": _BAND,
-                    "to_placement": {"enum": [*PLACEMENTS, "not-in-care"]},
-                    **_ADJUST,
-                },
-            },
-        },
-        "entrants": {
-            "type": "array",
-            "description": "daily entrants per state multiplied or added to (floored at 0); "
+        ),
+        "entrants": list_of(
+            {"age_band": _BAND, "placement": _PLACE, **_ADJUST},
+            required=["placement"],
+            description="daily entrants per state multiplied or added to (floored at 0); "
             "age band left out: every band",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["placement"],
-                "properties": {"age_band": _BAND, "placement": _PLACE, **_ADJUST},
-            },
-        },
+        ),
         "weekly_costs": _WEEKLY,
         "proportions": _PROPORTIONS,
         "inflation": {
@@ -155,7 +125,7 @@ PARAMETERS_SCHEMA: dict[str, Any] = {
 }
 
 
-class CicDefinition:
+class CicDefinition(ModelDefinition):
     name = "cic"
     title = "Children looked after: demand and cost"
     version = "1.0.0"
@@ -173,7 +143,6 @@ class CicDefinition:
         "comparison: it ignores how variation carries forward, the covariances and the rate error. "
         "Deterministic modes run one path per scenario whatever --simulations says."
     )
-    stochastic = True
     inputs = (
         InputRole(
             "episodes",
@@ -200,8 +169,8 @@ class CicDefinition:
             formats=(".csv", ".xlsx"),
         ),
     )
-    parameters_schema: ClassVar[dict[str, Any]] = PARAMETERS_SCHEMA
-    scenario_schema: ClassVar[dict[str, Any]] = SCENARIO_SCHEMA
+    parameters_schema = PARAMETERS_SCHEMA
+    scenario_schema = SCENARIO_SCHEMA
     outputs = (
         OutputTable("population", "children in care per projected day by age band and placement"),
         OutputTable("in_care", "children in care per projected day by placement and in total"),
@@ -214,10 +183,14 @@ class CicDefinition:
         OutputTable("cleaning", "episodes read, dropped, merged or split by cleaning, by reason"),
     )
     headline = "in_care_summary"
-    chains: ClassVar[dict[str, ChainAdapter]] = {}
+
+    def runner(self) -> ModelRunner:
+        from witan.models.cic import run
+
+        return run
 
     def is_stochastic(self, parameters: dict[str, Any]) -> bool:
-        return parameters.get("uncertainty", "exact") == "monte-carlo"
+        return bool(parameters.get("uncertainty", "exact") == "monte-carlo")
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
         from witan.models.cic.scenario_checks import validate
@@ -227,53 +200,8 @@ class CicDefinition:
             if parameters.get(a) and parameters.get(b) and parameters[a] > parameters[b]:
                 raise ModelInputError("parameters", f"{a} is after {b}", column=a, code="bad-period")
 
-    def plan(
-        self,
-        inputs: InputFiles,
-        parameters: dict[str, Any],
-        scenarios: list[dict[str, Any]],
-        store: RunStorage,
-        *,
-        simulations: int,
-        seed: int,
-    ) -> Planned:
-        from witan.models.cic import run
-
-        return run.plan(run.read_inputs(inputs), parameters, scenarios, store)
-
-    def simulate(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
-    ) -> pa.Table:
-        from witan.models.cic import run
-
-        return run.simulate_chunk(store, plan, scenario, simulations, seed)
-
-    def measures(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
-    ) -> dict[str, Measure]:
-        from witan.models.cic import run
-
-        return run.measures(store, plan, scenario, results)
-
-    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
-        from witan.models.cic import charts
-
-        return charts.charts(plan, measures)
-
-    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
-        from witan.models.cic import run
-
-        fitted = run.fit(run.read_inputs(inputs), parameters)
-        return run.fixed_tables(fitted, run.setup(fitted, parameters, None))
-
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--reference-start", metavar="D", help="cic: reference period start (yyyy-mm-dd)")
-        parser.add_argument("--reference-end", metavar="D", help="cic: reference period end")
-        parser.add_argument("--start", metavar="D", help="cic: projection start (default: the data's end)")
-        parser.add_argument("--end", metavar="D", help="cic: projection end (default: start + 24 months)")
-        parser.add_argument(
-            "--uncertainty", choices=UNCERTAINTY, help="cic: exact (default), monte-carlo or faithful"
-        )
+        super().add_arguments(parser)
         parser.add_argument("--costs", metavar="FILE", help="cic: CSV of item,weekly_cost")
         parser.add_argument(
             "--filter",
@@ -283,11 +211,7 @@ class CicDefinition:
         )
 
     def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for flag in ("reference_start", "reference_end", "start", "end", "uncertainty"):
-            value = getattr(args, flag, None)
-            if value is not None:
-                out[flag] = value
+        out = super().parameters_from_args(args)
         if getattr(args, "costs", None):
             from witan.models.cic.costs import read_costs
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -80,21 +81,21 @@ class Table:
     def rows(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
-    def encoded(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+    def encoded(self, column: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
         """(codes, values) with values[codes] the column, trimmed; blank cells have code -1 and
         values[-1] is ''. Work on the few distinct values instead of every row."""
         return encode(self.columns[column])
 
-    def strings(self, column: str) -> np.ndarray:
+    def strings(self, column: str) -> npt.NDArray[np.object_]:
         """The column as a numpy object array of str ('' for blank)."""
         codes, values = self.encoded(column)
         return values[codes]
 
-    def dates(self, column: str) -> np.ndarray:
+    def dates(self, column: str) -> npt.NDArray[np.int64]:
         """Days since 1970-01-01 (int64; NO_DATE where blank); an unparseable date is an error."""
         return parse_dates(self.columns[column], self.name, column)
 
-    def years(self) -> np.ndarray | None:
+    def years(self) -> npt.NDArray[np.int64] | None:
         if "YEAR" not in self.columns:
             return None
         return integers(self.columns["YEAR"], self.name, "YEAR")
@@ -178,7 +179,7 @@ def read_table(name: str, data: bytes, required: tuple[str, ...], optional: tupl
     return Table(name, keep)
 
 
-def encode(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def encode(arr: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
     """Dictionary-encode a string column: (codes, distinct values trimmed, then '' for code -1)."""
     encoded = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(pc.cast(arr, pa.string()))
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -187,11 +188,11 @@ def encode(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return codes, values
 
 
-def _first_row(codes: np.ndarray, bad_values: np.ndarray) -> int:
+def _first_row(codes: npt.NDArray[np.int64], bad_values: npt.NDArray[np.bool_]) -> int:
     return int(np.flatnonzero(bad_values[codes])[0])
 
 
-def parse_dates(arr: pa.Array, file: str, column: str) -> np.ndarray:
+def parse_dates(arr: pa.Array, file: str, column: str) -> npt.NDArray[np.int64]:
     """dd/mm/yyyy or yyyy-mm-dd strings -> days since 1970-01-01 (NO_DATE where blank). Each distinct
     string is parsed once (a few thousand dates among hundreds of thousands of rows)."""
     codes, values = encode(arr)
@@ -208,7 +209,9 @@ def parse_dates(arr: pa.Array, file: str, column: str) -> np.ndarray:
     return days[codes]
 
 
-def _parse_distinct_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _parse_distinct_dates(
+    values: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     arr = pa.array([v if v else None for v in values], pa.string())
     # A time part (Excel exports "2017-04-09 00:00:00") is ignored.
     arr = pc.utf8_slice_codeunits(arr, 0, 10)
@@ -229,7 +232,7 @@ def _parse_distinct_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days, np.asarray(bad, dtype=bool)
 
 
-def integers(arr: pa.Array, file: str, column: str) -> np.ndarray:
+def integers(arr: pa.Array, file: str, column: str) -> npt.NDArray[np.int64]:
     """Whole numbers (blank is an error); each distinct value checked once."""
     codes, values = encode(arr)
     good = np.array([bool(re.fullmatch(r"-?\d+(\.0+)?", v)) for v in values])

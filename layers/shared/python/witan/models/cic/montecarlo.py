@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.cic.projection import System, with_rates
 
@@ -61,11 +62,11 @@ def draw_system(rng: np.random.Generator, system: System) -> System:
 def simulate(
     rng: np.random.Generator,
     system: System,
-    start: np.ndarray,
+    start: npt.NDArray[np.float64],
     days: int,
     draw_rates: bool = True,
     rate_rng: np.random.Generator | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.int64]:
     """One simulated path: children per carried state for days 1..days, [days, n] (int64). The rates are
     drawn from `rate_rng` (default: `rng`)."""
     sys_ = draw_system(rate_rng or rng, system) if draw_rates else system

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.cic import states as st
 
@@ -26,16 +27,16 @@ S_ALL = st.N_STATES_ALL
 class System:
     """The projection's transition system over in-care states."""
 
-    states: np.ndarray  # state indices (band*5 + placement) carried, in-care only
-    matrix: np.ndarray  # M[to, from] between carried states, exits in the diagonal's shortfall
-    exit_rate: np.ndarray  # [n] daily rate of leaving care
-    entrants: np.ndarray  # [n] daily entrants
+    states: npt.NDArray[np.int64]  # state indices (band*5 + placement) carried, in-care only
+    matrix: npt.NDArray[np.float64]  # M[to, from] between carried states, exits in the diagonal's shortfall
+    exit_rate: npt.NDArray[np.float64]  # [n] daily rate of leaving care
+    entrants: npt.NDArray[np.float64]  # [n] daily entrants
     # rate parameters, for the delta method and Monte Carlo: from/to positions (to = -1 for an exit)
-    param_from: np.ndarray
-    param_to: np.ndarray
-    param_rate: np.ndarray
-    param_count: np.ndarray  # transitions observed (Gamma shape)
-    entrant_count: np.ndarray  # [n]
+    param_from: npt.NDArray[np.int64]
+    param_to: npt.NDArray[np.int64]
+    param_rate: npt.NDArray[np.float64]
+    param_count: npt.NDArray[np.float64]  # transitions observed (Gamma shape)
+    entrant_count: npt.NDArray[np.float64]  # [n]
     period_days: int
 
     @property
@@ -44,11 +45,11 @@ class System:
 
 
 def build_system(
-    pairs: np.ndarray,
-    rate: np.ndarray,
-    count: np.ndarray,
-    entrants: np.ndarray,
-    entrant_count: np.ndarray,
+    pairs: npt.NDArray[np.int64],
+    rate: npt.NDArray[np.float64],
+    count: npt.NDArray[np.float64],
+    entrants: npt.NDArray[np.float64],
+    entrant_count: npt.NDArray[np.float64],
     period_days: int,
 ) -> System:
     """From rates per pair (from*S + to over every state) to the in-care matrix."""
@@ -64,9 +65,10 @@ def build_system(
     m = np.zeros((n, n))
     inside = t >= 0
     np.add.at(m, (t[inside], f[inside]), r[inside])
-    out = np.bincount(f, weights=r, minlength=n)
+    # Weighted bincounts are float64 (numpy's stubs say integers: asarray only retypes them).
+    out = np.asarray(np.bincount(f, weights=r, minlength=n), dtype=np.float64)
     m[np.arange(n), np.arange(n)] = 1.0 - out
-    exit_rate = np.bincount(f[~inside], weights=r[~inside], minlength=n)
+    exit_rate = np.asarray(np.bincount(f[~inside], weights=r[~inside], minlength=n), dtype=np.float64)
     lam = np.zeros(n)
     ent_c = np.zeros(n)
     known = st.in_care(np.arange(S_ALL)) & (pos >= 0)
@@ -75,15 +77,17 @@ def build_system(
     return System(carried, m, exit_rate, lam, f, t, r, c, ent_c, period_days)
 
 
-def with_rates(system: System, rate: np.ndarray, entrants: np.ndarray) -> System:
+def with_rates(system: System, rate: npt.NDArray[np.float64], entrants: npt.NDArray[np.float64]) -> System:
     """The same system with other rates per parameter and other entrants (scenarios, Monte Carlo)."""
     n = system.n
     m = np.zeros((n, n))
     inside = system.param_to >= 0
     np.add.at(m, (system.param_to[inside], system.param_from[inside]), rate[inside])
-    out = np.bincount(system.param_from, weights=rate, minlength=n)
+    out = np.asarray(np.bincount(system.param_from, weights=rate, minlength=n), dtype=np.float64)
     m[np.arange(n), np.arange(n)] = 1.0 - out
-    exit_rate = np.bincount(system.param_from[~inside], weights=rate[~inside], minlength=n)
+    exit_rate = np.asarray(
+        np.bincount(system.param_from[~inside], weights=rate[~inside], minlength=n), dtype=np.float64
+    )
     return System(
         system.states,
         m,
@@ -98,7 +102,7 @@ def with_rates(system: System, rate: np.ndarray, entrants: np.ndarray) -> System
     )
 
 
-def expected(system: System, start: np.ndarray, days: int) -> np.ndarray:
+def expected(system: System, start: npt.NDArray[np.float64], days: int) -> npt.NDArray[np.float64]:
     """E(t) for t = 1..days: [days, n]."""
     out = np.empty((days, system.n))
     e = start.astype(float)
@@ -108,7 +112,9 @@ def expected(system: System, start: np.ndarray, days: int) -> np.ndarray:
     return out
 
 
-def faithful_variance(system: System, start: np.ndarray, mean: np.ndarray) -> np.ndarray:
+def faithful_variance(
+    system: System, start: npt.NDArray[np.float64], mean: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Social Finance's cumulative variance per state: [days, n]."""
     m = system.matrix
     spread = m * (1.0 - m)
@@ -118,7 +124,7 @@ def faithful_variance(system: System, start: np.ndarray, mean: np.ndarray) -> np
     return np.cumsum(increments, axis=0)
 
 
-def parameter_variances(system: System) -> tuple[np.ndarray, np.ndarray]:
+def parameter_variances(system: System) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Posterior variances of the rates (Gamma with shape = count, mean = the estimate) and entrants."""
     rate_var = np.divide(
         system.param_rate**2,
@@ -131,8 +137,11 @@ def parameter_variances(system: System) -> tuple[np.ndarray, np.ndarray]:
 
 
 def exact_covariance(
-    system: System, start: np.ndarray, mean: np.ndarray, rate_uncertainty: bool = True
-) -> tuple[np.ndarray, np.ndarray | None]:
+    system: System,
+    start: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64],
+    rate_uncertainty: bool = True,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
     """Process covariance C [days, n, n] and the rate sensitivities S [days, n, p] (or None)."""
     m, lam, n = system.matrix, system.entrants, system.n
     days = mean.shape[0]
@@ -160,29 +169,35 @@ def exact_covariance(
     return cov, sens
 
 
-def total_covariance(cov: np.ndarray, sens: np.ndarray | None, system: System) -> np.ndarray:
+def total_covariance(
+    cov: npt.NDArray[np.float64], sens: npt.NDArray[np.float64] | None, system: System
+) -> npt.NDArray[np.float64]:
     """Process plus rate-estimate covariance per day: [days, n, n]."""
     if sens is None:
         return cov
     rate_var, entrant_var = parameter_variances(system)
     sigma = np.concatenate([rate_var, entrant_var])
-    return cov + np.einsum("tip,p,tjp->tij", sens, sigma, sens, optimize=True)
+    var: npt.NDArray[np.float64] = cov + np.einsum("tip,p,tjp->tij", sens, sigma, sens, optimize=True)
+    return var
 
 
-def group_variance(full_cov: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+def group_variance(
+    full_cov: npt.NDArray[np.float64], groups: npt.NDArray[np.intp], n_groups: int
+) -> npt.NDArray[np.float64]:
     """Var of each group's total per day from the covariance: [days, groups]."""
     g = np.zeros((n_groups, len(groups)))
     g[groups, np.arange(len(groups))] = 1.0
-    return np.einsum("gi,tij,gj->tg", g, full_cov, g, optimize=True)
+    var: npt.NDArray[np.float64] = np.einsum("gi,tij,gj->tg", g, full_cov, g, optimize=True)
+    return var
 
 
 def period_sum_variance(
     system: System,
-    cov: np.ndarray,
-    sens: np.ndarray | None,
-    weights: np.ndarray,
-    period: np.ndarray,
-) -> np.ndarray:
+    cov: npt.NDArray[np.float64],
+    sens: npt.NDArray[np.float64] | None,
+    weights: npt.NDArray[np.float64],
+    period: npt.NDArray[np.intp],
+) -> npt.NDArray[np.float64]:
     """Variance of sum over the days of each period of weights[t] @ X(t): [periods, G].
 
     weights [days, G, n]; period [days] non-decreasing period index. Uses K(t) = Cov(X(t), Y(t)) carried

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.modelrun.errors import ModelInputError
 from witan.models.cic import states as st
@@ -25,15 +26,15 @@ class History:
 
     data_start: int
     data_end: int
-    stock: np.ndarray  # [day, S] children in each state on each day
-    transitions: np.ndarray  # [day, S*S] episodes ending on each day, by from*S + to
+    stock: npt.NDArray[np.float64]  # [day, S] children in each state on each day
+    transitions: npt.NDArray[np.int64]  # [day, S*S] episodes ending on each day, by from*S + to
     first_end: int  # the first DEC of any piece (Social Finance's transitions start there)
-    states_present: np.ndarray  # bool [S]: a piece starts in the state somewhere in the data
-    pairs_seen: np.ndarray  # bool [S*S]: the transition happens somewhere in the data
+    states_present: npt.NDArray[np.bool_]  # bool [S]: a piece starts in the state somewhere in the data
+    pairs_seen: npt.NDArray[np.bool_]  # bool [S*S]: the transition happens somewhere in the data
 
     @property
     def days(self) -> int:
-        return self.stock.shape[0]
+        return int(self.stock.shape[0])
 
 
 def history(ep: Episodes) -> History:
@@ -44,7 +45,9 @@ def history(ep: Episodes) -> History:
     end_at = np.clip(ep.dec[closed] - ep.data_start, 0, n_days)
     flat = np.concatenate([start_at * S + state, end_at * S + state[closed]])
     weights = np.concatenate([np.ones(len(state)), -np.ones(len(end_at))])
-    events = np.bincount(flat, weights=weights, minlength=(n_days + 1) * S).reshape(n_days + 1, S)
+    # A weighted bincount is float64 (numpy's stubs say integers: asarray only retypes it).
+    events = np.asarray(np.bincount(flat, weights=weights, minlength=(n_days + 1) * S), dtype=np.float64)
+    events = events.reshape(n_days + 1, S)
     stock = np.cumsum(events, axis=0)[:n_days]
 
     ended = closed & (ep.dec >= ep.data_start) & (ep.dec <= ep.data_end)
@@ -61,7 +64,7 @@ def history(ep: Episodes) -> History:
     return History(ep.data_start, ep.data_end, stock, transitions, first_end, present, seen)
 
 
-def universe(h: History) -> np.ndarray:
+def universe(h: History) -> npt.NDArray[np.bool_]:
     """Transition pairs the model carries (Social Finance's): within each age band present, from every
     placement present to every placement present and not-in-care; plus every pair seen in the data."""
     pairs = h.pairs_seen.copy()
@@ -99,23 +102,28 @@ def _iso(day: int) -> str:
 
 @dataclass
 class Rates:
-    pairs: np.ndarray  # int pair ids (from*S + to) carried
-    rate: np.ndarray  # daily rate per pair
-    count: np.ndarray  # transitions observed in the reference period per pair
-    entrants: np.ndarray  # [S] daily entrants by state
-    entrant_count: np.ndarray  # [S] entrants counted in the reference period
+    pairs: npt.NDArray[np.int64]  # int pair ids (from*S + to) carried
+    rate: npt.NDArray[np.float64]  # daily rate per pair
+    count: npt.NDArray[np.float64]  # transitions observed in the reference period per pair
+    entrants: npt.NDArray[np.float64]  # [S] daily entrants by state
+    entrant_count: npt.NDArray[np.float64]  # [S] entrants counted in the reference period
     period_days: int
-    proportions: np.ndarray  # [item] share of its placement's stock-days
-    items_present: np.ndarray  # bool [item]
+    proportions: npt.NDArray[np.float64]  # [item] share of its placement's stock-days
+    items_present: npt.NDArray[np.bool_]  # bool [item]
 
 
-def mean_daily_rate(transitions: np.ndarray, previous_stock: np.ndarray) -> np.ndarray:
+def mean_daily_rate(
+    transitions: npt.NDArray[np.float64], previous_stock: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Mean over days of transitions[d] / previous_stock[d] per column; 0/0 days left out, a column with
     no usable day is 0. [days, pairs] -> [pairs]."""
     usable = previous_stock > 0
     ratio = np.divide(transitions, previous_stock, out=np.zeros(transitions.shape), where=usable)
     days_used = usable.sum(axis=0)
-    return np.divide(ratio.sum(axis=0), days_used, out=np.zeros(transitions.shape[1]), where=days_used > 0)
+    rate: npt.NDArray[np.float64] = np.divide(
+        ratio.sum(axis=0), days_used, out=np.zeros(transitions.shape[1]), where=days_used > 0
+    )
+    return rate
 
 
 def estimate(h: History, ep: Episodes, ref_start: int, ref_end: int) -> Rates:
@@ -154,8 +162,9 @@ def estimate(h: History, ep: Episodes, ref_start: int, ref_end: int) -> Rates:
     entrants = entrant_count / period
 
     # Stock-days of each cost item in the period: days in [ref_start, ref_end] from DECOM, less from DEC.
-    def days_from(x: np.ndarray) -> np.ndarray:
-        return np.clip(ref_end + 1 - np.maximum(x, ref_start), 0, None)
+    def days_from(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        days: npt.NDArray[np.int64] = np.clip(ref_end + 1 - np.maximum(x, ref_start), 0, None)
+        return days
 
     signed = days_from(ep.decom) - np.where(ep.open_, 0, days_from(np.minimum(ep.dec, ref_end + 1)))
     n_items = len(st.COST_ITEMS)
@@ -167,7 +176,7 @@ def estimate(h: History, ep: Episodes, ref_start: int, ref_end: int) -> Rates:
     return Rates(pairs, rate, count, entrants, entrant_count, period, proportions, present)
 
 
-def stock_on(h: History, day: int) -> np.ndarray:
+def stock_on(h: History, day: int) -> npt.NDArray[np.float64]:
     """The stock [S] on a day within the data (the start of a projection)."""
     if day < h.data_start or day > h.data_end:
         raise ModelInputError(
@@ -176,4 +185,5 @@ def stock_on(h: History, day: int) -> np.ndarray:
             column="start",
             code="start-outside-data",
         )
-    return h.stock[day - h.data_start]
+    stock: npt.NDArray[np.float64] = h.stock[day - h.data_start]
+    return stock

@@ -1,6 +1,7 @@
 """The children looked after model end to end: fit once, project each scenario, turn results into measures.
 
-`plan` / `simulate_chunk` / `measures` / `charts` are what the platform adapter (definition.py) calls;
+`plan` / `simulate_chunk` / `measures` / `charts` / `fitted_tables` are the platform's steps (the
+definition's runner);
 `project` runs everything in memory for the CLI-free use (tests, notebooks, the benchmark).
 """
 
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from witan.modelrun.definition import BASELINE, InputFiles, Measure, Planned
+from witan.modelrun.definition import BASELINE, Measure, Planned
 from witan.modelrun.errors import InputWarning, ModelInputError
 from witan.modelrun.storage import RunStorage
 from witan.models.cic import costs as ct
@@ -25,6 +27,9 @@ from witan.models.cic import scenarios as sc
 from witan.models.cic import states as st
 from witan.models.cic.cleaning import Episodes, clean, ymd
 from witan.models.cic.inputs import Returns903, read_returns
+
+if TYPE_CHECKING:
+    from witan.modelrun.definition import InputFiles, MeasuresByScenario, Parameters, PlanDoc, Scenarios
 
 S_ALL = st.N_STATES_ALL
 GROUPS = (*st.PLACEMENTS, "all")  # in care by placement, and in total
@@ -99,12 +104,12 @@ class Setup:
     """One scenario ready to project."""
 
     name: str
-    rate: np.ndarray  # per pair of fitted.rates.pairs
-    entrants: np.ndarray  # [S_ALL]
+    rate: npt.NDArray[np.float64]  # per pair of fitted.rates.pairs
+    entrants: npt.NDArray[np.float64]  # [S_ALL]
     system: pj.System
-    start: np.ndarray  # [n] children on the start day
-    weekly: np.ndarray  # [items]
-    proportions: np.ndarray  # [items]
+    start: npt.NDArray[np.float64]  # [n] children on the start day
+    weekly: npt.NDArray[np.float64]  # [items]
+    proportions: npt.NDArray[np.float64]  # [items]
     inflation: float
 
 
@@ -124,24 +129,24 @@ def setup(fitted: Fitted, parameters: dict[str, Any], scenario: dict[str, Any] |
     return Setup(name, rate, entrants, system, start, weekly, proportions, inflation)
 
 
-def cost_weights(start: int, days: int, su: Setup) -> np.ndarray:
+def cost_weights(start: int, days: int, su: Setup) -> npt.NDArray[np.float64]:
     """[days, items + total, n] daily cost per child."""
     w = ct.cost_weights(su.system.states, start + 1, days, su.weekly, su.proportions, su.inflation)
     return np.concatenate([w, w.sum(axis=1, keepdims=True)], axis=1)
 
 
-def group_of(states: np.ndarray) -> np.ndarray:
+def group_of(states: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return (states % 5).astype(np.int64)
 
 
 @dataclass
 class Deterministic:
-    mean: np.ndarray  # [days, n]
-    variance: np.ndarray  # [days, n]
-    group_mean: np.ndarray  # [days, 5]
-    group_variance: np.ndarray  # [days, 5]
-    cost: np.ndarray  # [quarters, items + 1]
-    cost_variance: np.ndarray  # [quarters, items + 1]
+    mean: npt.NDArray[np.float64]  # [days, n]
+    variance: npt.NDArray[np.float64]  # [days, n]
+    group_mean: npt.NDArray[np.float64]  # [days, 5]
+    group_variance: npt.NDArray[np.float64]  # [days, 5]
+    cost: npt.NDArray[np.float64]  # [quarters, items + 1]
+    cost_variance: npt.NDArray[np.float64]  # [quarters, items + 1]
 
 
 def deterministic(
@@ -175,7 +180,7 @@ def deterministic(
 
 def simulated(
     start: int, days: int, su: Setup, seed: int, simulations: range, rate_uncertainty: bool
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Monte Carlo paths [sims, days, n] and their quarterly costs [sims, quarters, items + 1]."""
     paths = np.stack(
         [
@@ -296,9 +301,9 @@ def read_inputs(inputs: InputFiles) -> Returns903:
     return read_returns(episodes, header, one("uasc"))
 
 
-def _npz(**arrays: np.ndarray) -> bytes:
+def _npz(**arrays: npt.NDArray[np.generic]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)  # numbers only (np.load refuses pickles anyway)
     return buf.getvalue()
 
 
@@ -309,7 +314,13 @@ def _parquet(table: pa.Table) -> bytes:
 
 
 def plan(
-    returns: Returns903, parameters: dict[str, Any], scenarios: list[dict[str, Any]], store: RunStorage
+    files: InputFiles, parameters: Parameters, scenarios: Scenarios, store: RunStorage, simulations: int
+) -> Planned:
+    return plan_returns(read_inputs(files), parameters, scenarios, store)
+
+
+def plan_returns(
+    returns: Returns903, parameters: Parameters, scenarios: Scenarios, store: RunStorage
 ) -> Planned:
     fitted = fit(returns, parameters)
     labels, _ = ct.quarters(fitted.start + 1, fitted.days)
@@ -463,13 +474,13 @@ DETERMINISTIC_SCHEMA = pa.schema(
 )
 
 
-def _values(results: pa.Table, column: str) -> np.ndarray:
+def _values(results: pa.Table, column: str) -> npt.NDArray[np.float64]:
     col = results[column].combine_chunks()
     flat = pc_flatten(col)
     return flat.reshape(len(col), -1)
 
 
-def pc_flatten(col: pa.Array) -> np.ndarray:
+def pc_flatten(col: pa.Array) -> npt.NDArray[np.float64]:
     return np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
@@ -485,7 +496,7 @@ def measures(
     n = len(states)
     out: dict[str, Measure] = {}
 
-    def var(column: str) -> np.ndarray | None:
+    def var(column: str) -> npt.NDArray[np.float64] | None:
         return _values(results, column)[0] if deterministic_mode else None
 
     out["population"] = Measure(
@@ -547,6 +558,17 @@ def measures(
     return out
 
 
+def charts(plan_doc: PlanDoc, by_scenario: MeasuresByScenario) -> dict[str, bytes]:
+    from witan.models.cic import charts as drawn  # matplotlib: only where charts are drawn
+
+    return drawn.charts(plan_doc, by_scenario)
+
+
+def fitted_tables(files: InputFiles, parameters: Parameters) -> dict[str, pa.Table]:
+    fitted = fit(read_inputs(files), parameters)
+    return fixed_tables(fitted, setup(fitted, parameters, None))
+
+
 def project_measures(
     returns: Returns903,
     parameters: dict[str, Any] | None = None,
@@ -560,7 +582,7 @@ def project_measures(
     scenarios = scenarios or []
     sc.validate(scenarios)
     store = MemoryStore()
-    planned = plan(returns, params, scenarios, store)
+    planned = plan_returns(returns, params, scenarios, store)
     sims = range(simulations if params["uncertainty"] == "monte-carlo" else 1)
     out: dict[str, dict[str, Measure]] = {}
     for name in [BASELINE, *(s["name"] for s in scenarios)]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.modelrun.errors import ModelInputError
 from witan.models.cic import states as st
@@ -20,7 +21,9 @@ from witan.models.cic.scenario_checks import validate as validate  # the checks 
 S_ALL = st.N_STATES_ALL
 
 
-def normalise_group(rates: np.ndarray, adjusted: np.ndarray) -> np.ndarray:
+def normalise_group(
+    rates: npt.NDArray[np.float64], adjusted: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
     """One state's outgoing rates after adjustment, renormalised when they sum above 1."""
     total = rates.sum()
     if total <= 1:
@@ -37,7 +40,9 @@ def normalise_group(rates: np.ndarray, adjusted: np.ndarray) -> np.ndarray:
     return out
 
 
-def adjust_rates(pairs: np.ndarray, rate: np.ndarray, changes: list[dict[str, Any]], name: str) -> np.ndarray:
+def adjust_rates(
+    pairs: npt.NDArray[np.int64], rate: npt.NDArray[np.float64], changes: list[dict[str, Any]], name: str
+) -> npt.NDArray[np.float64]:
     """Apply a scenario's rate changes (together, as one table of adjustments) to the rates per pair."""
     rate = rate.astype(float)
     out = rate.copy()
@@ -82,7 +87,9 @@ def adjust_rates(pairs: np.ndarray, rate: np.ndarray, changes: list[dict[str, An
     return out
 
 
-def adjust_entrants(entrants: np.ndarray, changes: list[dict[str, Any]], name: str) -> np.ndarray:
+def adjust_entrants(
+    entrants: npt.NDArray[np.float64], changes: list[dict[str, Any]], name: str
+) -> npt.NDArray[np.float64]:
     """Entrants per state [S_ALL] multiplied or added to, floored at 0, not renormalised."""
     out = entrants.astype(float).copy()
     for i, change in enumerate(changes):
@@ -95,7 +102,9 @@ def adjust_entrants(entrants: np.ndarray, changes: list[dict[str, Any]], name: s
     return out
 
 
-def normalise_proportions(historic: np.ndarray, edits: dict[str, float]) -> np.ndarray:
+def normalise_proportions(
+    historic: npt.NDArray[np.float64], edits: dict[str, float]
+) -> npt.NDArray[np.float64]:
     """Item proportions with edits; within each placement the edited ones win and the rest are rescaled
     to make 1 (Social Finance's rule: all edited ones scaled when they reach 1 or nothing else is left)."""
     out = historic.astype(float).copy()

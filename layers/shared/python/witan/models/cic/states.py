@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-AGE_BANDS: tuple[str, ...] = ("under-1", "1-4", "5-9", "10-15", "16+")
+import numpy as np
+import numpy.typing as npt
+
+from witan.models.cic.vocabulary import AGE_BANDS, COST_ITEMS, PLACEMENTS
+
 BAND_LOWER = np.array([-1, 1, 5, 10, 16])
 BAND_UPPER = np.array([1, 5, 10, 16, 30])
 YEAR_IN_DAYS = 365.24  # Social Finance's year length for ages
 
-PLACEMENTS: tuple[str, ...] = ("fostering", "residential", "supported", "other")
 NOT_IN_CARE = 4  # placement index of the exit
 OPEN = 5  # placement_after of an episode still open
 PLACEMENT_NAMES: tuple[str, ...] = (*PLACEMENTS, "not-in-care", "none")
+__all__ = ["AGE_BANDS", "COST_ITEMS", "PLACEMENTS"]  # the words, with the numbers below
 
 _PLACEMENT_OF_CODE = {
     **dict.fromkeys(("U1", "U2", "U3", "U4", "U5", "U6"), 0),
@@ -20,17 +24,6 @@ _PLACEMENT_OF_CODE = {
     **dict.fromkeys(("H5", "K3", "P2"), 2),
 }
 
-COST_ITEMS: tuple[str, ...] = (
-    "fostering-friend-relative",
-    "fostering-in-house",
-    "fostering-ifa",
-    "residential-in-house",
-    "residential-external",
-    "supported-accommodation",
-    "secure-home",
-    "placed-with-family",
-    "other",
-)
 ITEM_PLACEMENT = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3])  # the placement whose stock an item shares
 # Social Finance's default weekly costs (placeholders a council replaces)
 DEFAULT_WEEKLY_COST: dict[str, float] = {
@@ -44,7 +37,7 @@ IN_HOUSE = ("PR1", "PR2", "PR3")
 EXTERNAL = ("PR4", "PR5")
 
 
-def placement_of(place: np.ndarray) -> np.ndarray:
+def placement_of(place: npt.NDArray[np.object_]) -> npt.NDArray[np.int8]:
     """PLACE codes -> placement index (every code not listed is 'other')."""
     codes, inverse = np.unique(place.astype(str), return_inverse=True)
     table = np.array([_PLACEMENT_OF_CODE.get(c, 3) for c in codes], dtype=np.int8)
@@ -63,7 +56,7 @@ def _item_of_pair(place: str, provider: str) -> int:
     return {"K1": 6, "P1": 7}.get(place, 8)
 
 
-def cost_item_of(place: np.ndarray, provider: np.ndarray) -> np.ndarray:
+def cost_item_of(place: npt.NDArray[np.object_], provider: npt.NDArray[np.object_]) -> npt.NDArray[np.int8]:
     """(PLACE, PLACE_PROVIDER) -> cost item index, as Social Finance maps them (an unknown provider for
     a fostering or residential code falls to 'other')."""
     pairs = np.char.add(np.char.add(place.astype(str), "|"), provider.astype(str))
@@ -72,7 +65,9 @@ def cost_item_of(place: np.ndarray, provider: np.ndarray) -> np.ndarray:
     return table[inverse.reshape(-1)]
 
 
-def state_index(band: np.ndarray, placement: np.ndarray) -> np.ndarray:
+def state_index(
+    band: npt.NDArray[np.integer[Any]], placement: npt.NDArray[np.integer[Any]]
+) -> npt.NDArray[np.int64]:
     """(band, placement incl. not-in-care) -> one index: band * 5 + placement."""
     return band.astype(np.int64) * 5 + placement.astype(np.int64)
 
@@ -84,5 +79,6 @@ def state_name(index: int) -> tuple[str, str]:
     return AGE_BANDS[index // 5], PLACEMENT_NAMES[index % 5]
 
 
-def in_care(index: np.ndarray) -> np.ndarray:
-    return (np.asarray(index) % 5) != NOT_IN_CARE
+def in_care(index: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
+    inside: npt.NDArray[np.bool_] = (np.asarray(index) % 5) != NOT_IN_CARE
+    return inside

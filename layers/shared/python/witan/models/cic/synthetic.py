@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 # Share of starts by age band (under 1, 1-4, 5-9, 10-15, 16+), DfE 2023-24 (about 29% aged 16+).
 START_AGE_SHARE = np.array([0.18, 0.13, 0.13, 0.27, 0.29])
@@ -68,16 +69,16 @@ EPOCH_YEAR = 1970
 class Synthetic:
     """The three tables as column name -> array of str (CSV-ready)."""
 
-    episodes: dict[str, np.ndarray]
-    header: dict[str, np.ndarray]
-    uasc: dict[str, np.ndarray]
+    episodes: dict[str, npt.NDArray[np.str_]]
+    header: dict[str, npt.NDArray[np.str_]]
+    uasc: dict[str, npt.NDArray[np.str_]]
 
 
 def _day(year: int, month: int, day: int) -> int:
     return int(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "D").astype(np.int64))
 
 
-def dmy(days: np.ndarray) -> np.ndarray:
+def dmy(days: npt.NDArray[np.int64]) -> npt.NDArray[np.str_]:
     """Days since 1970-01-01 -> 'dd/mm/yyyy' strings."""
     d = np.asarray(days).astype("datetime64[D]")
     month_start = d.astype("datetime64[M]")
@@ -227,7 +228,7 @@ def generate(
     return Synthetic(episodes, header, uasc_table)
 
 
-def csv_bytes(table: dict[str, np.ndarray]) -> bytes:
+def csv_bytes(table: dict[str, npt.NDArray[np.str_]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     names = list(table)

@@ -6,17 +6,15 @@ R reference this matches). Imports nothing heavy at module level (see witan.mode
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from witan.modelrun.definition import (
-    ChainAdapter,
-    InputFiles,
     InputRole,
-    Measure,
+    ModelDefinition,
+    ModelRunner,
     OutputTable,
-    Planned,
+    Parameters,
+    Scenarios,
     scenario_schema,
 )
 from witan.models.demography.scenarios import (
@@ -27,11 +25,6 @@ from witan.models.demography.scenarios import (
     MORTALITY_VARIANTS,
     check_request,
 )
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from witan.modelrun.storage import RunStorage
 
 _KEYS = "gss_code, sex (F/M), age (0..90, 90 = 90 and over), year"
 _WINDOW = {"type": "string", "pattern": r"^\s*\d{4}\s*-\s*\d{4}\s*$"}
@@ -98,7 +91,7 @@ SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
 )
 
 
-class DemographyDefinition:
+class DemographyDefinition(ModelDefinition):
     name = "demography"
     title = "Population projection (cohort-component)"
     version = "1.0.0"
@@ -159,8 +152,8 @@ class DemographyDefinition:
             required=False,
         ),
     )
-    parameters_schema: ClassVar[dict[str, Any]] = PARAMETERS_SCHEMA
-    scenario_schema: ClassVar[dict[str, Any]] = SCENARIO_SCHEMA
+    parameters_schema = PARAMETERS_SCHEMA
+    scenario_schema = SCENARIO_SCHEMA
     outputs = (
         OutputTable("population", "population by gss_code, sex, age, year: historic years, then projected"),
         OutputTable("births", "births by gss_code, sex (of child), age (0), year: historic, then projected"),
@@ -182,107 +175,14 @@ class DemographyDefinition:
         ),
     )
     headline = "total_population"
-    chains: ClassVar[dict[str, ChainAdapter]] = {}
 
-    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
-        return False
+    def runner(self) -> ModelRunner:
+        from witan.models.demography import run
 
-    def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
+        return run
+
+    def check_request(self, parameters: Parameters, scenarios: Scenarios) -> None:
         check_request(parameters, scenarios)
-
-    def plan(
-        self,
-        inputs: InputFiles,
-        parameters: dict[str, Any],
-        scenarios: list[dict[str, Any]],
-        store: RunStorage,
-        *,
-        simulations: int,
-        seed: int,
-    ) -> Planned:
-        from witan.models.demography import run
-
-        return run.plan(inputs, parameters, scenarios, store)
-
-    def simulate(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
-    ) -> pa.Table:
-        from witan.models.demography import run
-
-        return run.simulate_chunk(store, plan, scenario, simulations)
-
-    def measures(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
-    ) -> dict[str, Measure]:
-        from witan.models.demography import run
-
-        return run.measures(plan, results)
-
-    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
-        from witan.models.demography import run
-
-        return run.charts(plan, measures)
-
-    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
-        from witan.models.demography import run
-
-        return run.fitted_parameter_tables(inputs, parameters)
-
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        def year(text: str) -> int:
-            if not text.isdigit() or not 1900 <= int(text) <= 2200:
-                raise argparse.ArgumentTypeError("must be a year")
-            return int(text)
-
-        def multiplier(text: str) -> float:
-            try:
-                value = float(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError("must be a number >= 0") from None
-            if not value >= 0:
-                raise argparse.ArgumentTypeError("must be a number >= 0")
-            return value
-
-        g = parser.add_argument_group("demography")
-        g.add_argument(
-            "--first-year",
-            type=year,
-            default=None,
-            metavar="Y",
-            help="default: after the latest population year",
-        )
-        g.add_argument("--last-year", type=year, default=None, metavar="Y", help="default: 2040")
-        g.add_argument(
-            "--fertility-base-year", type=year, default=None, metavar="Y", help="default: latest births year"
-        )
-        g.add_argument("--fertility-variant", choices=FERTILITY_VARIANTS, default=None)
-        g.add_argument("--fertility-scenario", choices=FERTILITY_SCENARIOS, default=None)
-        g.add_argument("--mortality-variant", choices=MORTALITY_VARIANTS, default=None)
-        g.add_argument("--mortality-scenario", choices=MORTALITY_SCENARIOS, default=None)
-        g.add_argument(
-            "--mortality-years", default=None, metavar="A-B", help="default: the last five years of deaths"
-        )
-        g.add_argument(
-            "--migration-years", default=None, metavar="A-B", help="default: the last twelve years of flows"
-        )
-        g.add_argument(
-            "--in-migrant-multiplier", type=multiplier, default=None, metavar="X", help="default: 1.0"
-        )
-
-    def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
-        names = (
-            "first_year",
-            "last_year",
-            "fertility_base_year",
-            "fertility_variant",
-            "fertility_scenario",
-            "mortality_variant",
-            "mortality_scenario",
-            "mortality_years",
-            "migration_years",
-            "in_migrant_multiplier",
-        )
-        return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 DEFINITION = DemographyDefinition()

@@ -4,12 +4,13 @@ fixed or with the national trend (method note section 2)."""
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.demography.inputs import AGES, CouncilTable, TrendTable
 from witan.models.demography.years import need_year, need_years
 
 
-def divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def divide(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """a / b with x/0 = 0 (the R reference's convention)."""
     out = np.zeros(np.broadcast(a, b).shape)
     np.divide(a, b, out=out, where=b != 0)
@@ -22,7 +23,7 @@ def historic_asfr(
     by_mother: CouncilTable,
     base_year: int,
     councils: tuple[str, ...],
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """f [council, sex, age]: births by age of mother in their latest year over the population of the
     year before (same age, no ageing), scaled so that the base year's population of the year before
     gives the base year's actual births."""
@@ -45,7 +46,9 @@ def historic_asfr(
     return k[:, None, None] * r0
 
 
-def trend_change(trend: TrendTable, scenario: str, years: list[int], age_shift: int) -> np.ndarray:
+def trend_change(
+    trend: TrendTable, scenario: str, years: list[int], age_shift: int
+) -> npt.NDArray[np.float64]:
     """d [year, sex, age]: the national rate's relative change from the year before (0 in the first
     year, and where the trend lacks the age). Model age a reads trend age a - age_shift."""
     need_years(trend, years[0], years[-1])
@@ -65,8 +68,8 @@ def trend_change(trend: TrendTable, scenario: str, years: list[int], age_shift: 
 
 
 def projected_asfr(
-    asfr: np.ndarray, variant: str, years: list[int], trend: TrendTable | None, scenario: str
-) -> np.ndarray:
+    asfr: npt.NDArray[np.float64], variant: str, years: list[int], trend: TrendTable | None, scenario: str
+) -> npt.NDArray[np.float64]:
     """Rates [council, year, sex, age] for the projected years. fixed: the historic rates every year;
     applynationaltrend: f(Y) = f(Y-1) * (1 + d(age, Y)), no age shift, both sexes."""
     if variant == "fixed":

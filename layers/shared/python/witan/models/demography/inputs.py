@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -68,10 +69,10 @@ class CouncilTable:
     the council has any row that year."""
 
     file: str
-    years: np.ndarray  # contiguous year labels for axis 1
-    values: np.ndarray
-    rows: np.ndarray
-    present: np.ndarray
+    years: npt.NDArray[np.int64]  # contiguous year labels for axis 1
+    values: npt.NDArray[np.float64]
+    rows: npt.NDArray[np.int64]
+    present: npt.NDArray[np.bool_]
 
     def year_index(self, year: int) -> int:
         return int(year - self.years[0])
@@ -79,7 +80,7 @@ class CouncilTable:
     def has_year(self, year: int) -> bool:
         return bool(self.years.size) and int(self.years[0]) <= year <= int(self.years[-1])
 
-    def at(self, year: int) -> np.ndarray:
+    def at(self, year: int) -> npt.NDArray[np.float64]:
         """[council, sex, age] values of one year (the caller has checked every council has it)."""
         return self.values[:, self.year_index(year)]
 
@@ -92,13 +93,14 @@ class TrendTable:
 
     file: str
     scenarios: tuple[str, ...]
-    years: np.ndarray
+    years: npt.NDArray[np.int64]
     age_offset: int
-    values: np.ndarray
-    present: np.ndarray
+    values: npt.NDArray[np.float64]
+    present: npt.NDArray[np.bool_]
 
-    def column(self, scenario: str) -> np.ndarray:
-        return self.values[self.scenarios.index(scenario)]
+    def column(self, scenario: str) -> npt.NDArray[np.float64]:
+        column: npt.NDArray[np.float64] = self.values[self.scenarios.index(scenario)]
+        return column
 
 
 @dataclass
@@ -235,7 +237,7 @@ def _typed(name: str, table: pa.Table, numeric: tuple[str, ...], integer: tuple[
     return pa.table(columns, names=table.column_names)
 
 
-def _codes(name: str, col: pa.ChunkedArray, column: str) -> tuple[np.ndarray, list[str]]:
+def _codes(name: str, col: pa.ChunkedArray, column: str) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Integer codes per row and the distinct labels (a text column, dictionary-encoded)."""
     if col.null_count:
         row = int(np.flatnonzero(np.asarray(pc.is_null(col)))[0])
@@ -252,6 +254,22 @@ def _codes(name: str, col: pa.ChunkedArray, column: str) -> tuple[np.ndarray, li
     labels = [str(v).strip() for v in chunks[0].dictionary.to_pylist()]
     indices = np.concatenate([np.asarray(c.indices.fill_null(0), dtype=np.int64) for c in chunks])
     return indices, labels
+
+
+def _sex_index(name: str, col: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Each row's sex as an index into SEXES (F, M), refusing the first row with another label."""
+    codes, labels = _codes(name, col, "sex")
+    bad_sex = [i for i, s in enumerate(labels) if s not in SEXES]
+    if bad_sex:
+        row = int(np.flatnonzero(np.isin(codes, bad_sex))[0])
+        raise ModelInputError(
+            name,
+            f"sex {labels[codes[row]]!r} is not F or M",
+            row=row + 1,
+            column="sex",
+            code="invalid-sex",
+        )
+    return np.array([SEXES.index(s) for s in labels], dtype=np.int64)[codes] if labels else codes
 
 
 # ---------------------------------------------------------------- per-council tables
@@ -288,12 +306,12 @@ class _Parsed:
 
     file: str
     role: str
-    gss: np.ndarray  # code per row into `labels`
+    gss: npt.NDArray[np.int64]  # code per row into `labels`
     labels: list[str]
-    sex: np.ndarray
-    age: np.ndarray
-    year: np.ndarray
-    value: np.ndarray
+    sex: npt.NDArray[np.int64]
+    age: npt.NDArray[np.int64]
+    year: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
     value_column: str
 
 
@@ -306,20 +324,7 @@ def parse_council_file(role: str, name: str, data: bytes) -> _Parsed:
     value_col = _value_column(name, header)
     table = read_table(name, data, numeric=(value_col,), integer=("age", "year"))
     gss, labels = _codes(name, table.column("gss_code"), "gss_code")
-    sex_codes, sex_labels = _codes(name, table.column("sex"), "sex")
-    bad_sex = [i for i, s in enumerate(sex_labels) if s not in SEXES]
-    if bad_sex:
-        row = int(np.flatnonzero(np.isin(sex_codes, bad_sex))[0])
-        raise ModelInputError(
-            name,
-            f"sex {sex_labels[sex_codes[row]]!r} is not F or M",
-            row=row + 1,
-            column="sex",
-            code="invalid-sex",
-        )
-    sex = (
-        np.array([SEXES.index(s) for s in sex_labels], dtype=np.int64)[sex_codes] if sex_labels else sex_codes
-    )
+    sex = _sex_index(name, table.column("sex"))
     age = np.asarray(table.column("age"), dtype=np.int64)
     bad = (age < 0) | (age > MAX_AGE)
     if bad.any():
@@ -379,9 +384,11 @@ def _dense(p: _Parsed, councils: tuple[str, ...]) -> CouncilTable:
             column="gss_code",
             code="duplicate-key",
         )
-    values = np.bincount(flat, weights=p.value, minlength=size).reshape(n, ny, 2, AGES)
+    # (numpy's stubs type a weighted bincount as integers; it is float64: asarray only retypes it)
+    values = np.asarray(np.bincount(flat, weights=p.value, minlength=size), dtype=np.float64)
+    values = values.reshape(n, ny, 2, AGES)
     rows = rows.reshape(n, ny, 2, AGES)
-    present = rows.any(axis=(2, 3))
+    present = np.asarray(rows.any(axis=(2, 3)), dtype=np.bool_)
     # Every (sex, age) a council-year needs: all 182 cells, births both sexes at age 0; births by age
     # of mother list only the ages with births (absent = none).
     if p.role == "births":
@@ -428,18 +435,7 @@ def parse_trend_file(role: str, name: str, data: bytes) -> TrendTable:
     if not year.size:
         raise ModelInputError(name, "the file has no data rows", code="empty-file")
     if role == "mortality_trend":
-        codes, sex_labels = _codes(name, table.column("sex"), "sex")
-        bad_sex = [i for i, s in enumerate(sex_labels) if s not in SEXES]
-        if bad_sex:
-            row = int(np.flatnonzero(np.isin(codes, bad_sex))[0])
-            raise ModelInputError(
-                name,
-                f"sex {sex_labels[codes[row]]!r} is not F or M",
-                row=row + 1,
-                column="sex",
-                code="invalid-sex",
-            )
-        sex = np.array([SEXES.index(s) for s in sex_labels], dtype=np.int64)[codes]
+        sex = _sex_index(name, table.column("sex"))
         nsex, offset = 2, -1  # ONS age -1 (births in the year) .. 89 feed model ages 0..90
     else:
         sex, nsex, offset = np.zeros(age.size, np.int64), 1, 0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.demography.fertility import divide
 from witan.models.demography.inputs import CouncilTable
@@ -12,7 +13,9 @@ from witan.models.demography.years import need_window
 FLOWS = ("domestic_in", "domestic_out", "international_in", "international_out")
 
 
-def average(flow: CouncilTable, window: tuple[int, int], councils: tuple[str, ...], what: str) -> np.ndarray:
+def average(
+    flow: CouncilTable, window: tuple[int, int], councils: tuple[str, ...], what: str
+) -> npt.NDArray[np.float64]:
     """[council, sex, age]: the mean over the window's rows (duplicated rows count as rows, as in R)."""
     need_window(flow, window, councils, what)
     lo, hi = flow.year_index(window[0]), flow.year_index(window[1]) + 1
@@ -21,18 +24,18 @@ def average(flow: CouncilTable, window: tuple[int, int], councils: tuple[str, ..
 
 def averages(
     tables: dict[str, CouncilTable], window: tuple[int, int], councils: tuple[str, ...]
-) -> dict[str, np.ndarray]:
+) -> dict[str, npt.NDArray[np.float64]]:
     return {f: average(tables[f], window, councils, f"migration ({f})") for f in FLOWS}
 
 
-def net(means: dict[str, np.ndarray], multiplier: float) -> np.ndarray:
+def net(means: dict[str, npt.NDArray[np.float64]], multiplier: float) -> npt.NDArray[np.float64]:
     """(domestic in - out) + (multiplier * international in - out)."""
     return (means["domestic_in"] - means["domestic_out"]) + (
         multiplier * means["international_in"] - means["international_out"]
     )
 
 
-def trend(flow: CouncilTable, window: tuple[int, int], councils: tuple[str, ...]) -> np.ndarray:
+def trend(flow: CouncilTable, window: tuple[int, int], councils: tuple[str, ...]) -> npt.NDArray[np.float64]:
     """OLS of the window's rows on year per (sex, age), at the year after, floored at 0 (the R
     reference's unused trend variant; duplicated rows weigh twice)."""
     need_window(flow, window, councils, "migration trend")

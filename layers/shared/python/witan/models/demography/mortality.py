@@ -4,6 +4,7 @@ OLS trend over a window), then fixed or with the national trend (method note sec
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.demography.fertility import divide, trend_change
 from witan.models.demography.inputs import MAX_AGE, CouncilTable, TrendTable
@@ -12,7 +13,7 @@ from witan.models.demography.years import need_window
 
 def historic_asmr(
     population: CouncilTable, births: CouncilTable, deaths: CouncilTable
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """(years, m [council, year, sex, age], valid [council, year]) for every deaths year whose
     population the year before and births are in the inputs. The population at risk of age a in year
     t is the cohort aged on: P(t-1, a-1), with 90+ gathering 89 and 90+; at age 0 the year's births."""
@@ -42,7 +43,7 @@ def initial_asmr(
     window: tuple[int, int],
     method: str,
     councils: tuple[str, ...],
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """m [council, sex, age] for the first projected year: the mean of the window's rates (a mean of
     rates, not a ratio of sums), or their OLS line per (sex, age) at the year after the window,
     floored at 0."""
@@ -53,19 +54,21 @@ def initial_asmr(
     years, rates, _ = historic_asmr(population, births, deaths)
     sel = rates[:, start - int(years[0]) : end - int(years[0]) + 1]
     if method == "average":
-        return sel.mean(axis=1)
+        mean: npt.NDArray[np.float64] = sel.mean(axis=1)
+        return mean
     x = np.arange(start, end + 1, dtype=np.float64)
     xm = x.mean()
     dx = x - xm
     ym = sel.mean(axis=1)
     sxx = (dx * dx).sum()
     slope = np.einsum("y,cysa->csa", dx, sel - ym[:, None]) / sxx if sxx > 0 else np.zeros_like(ym)
-    return np.maximum(ym + slope * (end + 1 - xm), 0.0)
+    floored: npt.NDArray[np.float64] = np.maximum(ym + slope * (end + 1 - xm), 0.0)
+    return floored
 
 
 def projected_asmr(
-    initial: np.ndarray, variant: str, years: list[int], trend: TrendTable | None, scenario: str
-) -> np.ndarray:
+    initial: npt.NDArray[np.float64], variant: str, years: list[int], trend: TrendTable | None, scenario: str
+) -> npt.NDArray[np.float64]:
     """Rates [council, year, sex, age]. applynationaltrend: m(Y) = m(Y-1) * (1 + d), d the national
     qx change at ONS age a-1 (ONS -1 for newborns; ONS 90+ unused)."""
     if variant == "fixed":

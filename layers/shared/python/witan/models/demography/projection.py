@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,21 +28,21 @@ class Fitted:
 
     settings: Settings
     councils: tuple[str, ...]
-    start: np.ndarray  # [council, sex, age]: population of the year before the first
-    historic_asfr: np.ndarray  # [council, sex, age], labelled the fertility base year
-    fertility_rates: np.ndarray  # [council, year, sex, age]
-    initial_mortality: np.ndarray  # [council, sex, age]
-    mortality_rates: np.ndarray  # [council, year, sex, age]
-    migration_means: dict[str, np.ndarray]  # flow -> [council, sex, age]
-    net_migration: np.ndarray  # [council, year, sex, age]
+    start: npt.NDArray[np.float64]  # [council, sex, age]: population of the year before the first
+    historic_asfr: npt.NDArray[np.float64]  # [council, sex, age], labelled the fertility base year
+    fertility_rates: npt.NDArray[np.float64]  # [council, year, sex, age]
+    initial_mortality: npt.NDArray[np.float64]  # [council, sex, age]
+    mortality_rates: npt.NDArray[np.float64]  # [council, year, sex, age]
+    migration_means: dict[str, npt.NDArray[np.float64]]  # flow -> [council, sex, age]
+    net_migration: npt.NDArray[np.float64]  # [council, year, sex, age]
 
 
 @dataclass
 class Projection:
     fitted: Fitted
-    population: np.ndarray  # [council, year, sex, age], projected years
-    births: np.ndarray  # [council, year, sex]
-    deaths: np.ndarray  # [council, year, sex, age]
+    population: npt.NDArray[np.float64]  # [council, year, sex, age], projected years
+    births: npt.NDArray[np.float64]  # [council, year, sex]
+    deaths: npt.NDArray[np.float64]  # [council, year, sex, age]
 
 
 def settings_for(inputs: DemographyInputs, parameters: dict[str, Any]) -> Settings:
@@ -126,8 +127,11 @@ def _trend(inputs: DemographyInputs, role: str, needed: bool) -> Any:
 
 
 def project_arrays(
-    start: np.ndarray, fertility_rates: np.ndarray, mortality_rates: np.ndarray, net_migration: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    start: npt.NDArray[np.float64],
+    fertility_rates: npt.NDArray[np.float64],
+    mortality_rates: npt.NDArray[np.float64],
+    net_migration: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The cohort-component loop, every council at once: (population, births, deaths) of each
     projected year from the start population [council, sex, age] and rates [council, year, sex, age]."""
     n_years = fertility_rates.shape[1]
@@ -169,11 +173,11 @@ def run(
 
 
 def long_table(
-    values: np.ndarray,
+    values: npt.NDArray[np.float64],
     councils: tuple[str, ...],
-    years: np.ndarray,
+    years: npt.NDArray[np.int64],
     value_name: str,
-    keep: np.ndarray | None = None,
+    keep: npt.NDArray[np.bool_] | None = None,
 ) -> pa.Table:
     """[council, year, sex, age] (or [council, year, sex] at age 0) -> gss_code, sex, age, year, value;
     `keep` [council, year] selects council-years (historic years a council lacks)."""
@@ -223,7 +227,7 @@ def output_tables(inputs: DemographyInputs, projection: Projection) -> dict[str,
     }
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+def _codes(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], pa.Array]:
     """Integer codes and their labels of a (dictionary or text) key column."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not pa.types.is_dictionary(array.type):
@@ -232,8 +236,10 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
 
 
 def _grouped_sum(
-    population: pa.Table, group: np.ndarray, n_groups: int
-) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    population: pa.Table, group: npt.NDArray[np.int64], n_groups: int
+) -> tuple[
+    npt.NDArray[np.int64], pa.Array, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]
+]:
     """Population summed by (gss_code, year, group): codes, labels, years, groups, sums, sorted."""
     codes, labels = _codes(population.column("gss_code"))
     year = np.asarray(population.column("year"), dtype=np.int64)
@@ -242,7 +248,7 @@ def _grouped_sum(
     ny = int(year.max()) - y0 + 1 if year.size else 1
     flat = (codes.astype(np.int64) * ny + (year - y0)) * n_groups + group
     size = len(labels) * ny * n_groups  # dense over (code, year, group): small, no sort needed
-    sums = np.bincount(flat, weights=value, minlength=size)
+    sums = np.asarray(np.bincount(flat, weights=value, minlength=size), dtype=np.float64)  # (stubs: ints)
     cells = np.flatnonzero(np.bincount(flat, minlength=size))
     code, rest = np.divmod(cells, ny * n_groups)
     years, groups = np.divmod(rest, n_groups)

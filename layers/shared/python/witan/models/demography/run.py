@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from witan.modelrun.definition import BASELINE, InputFile, Measure, Planned
+from witan.modelrun.definition import BASELINE, Measure, Planned
+from witan.modelrun.pipeline import parquet_bytes, read_parquet
 from witan.modelrun.storage import RunStorage
+from witan.models.demography import projection
 from witan.models.demography.inputs import AGES, SEXES, DemographyInputs, read_inputs
 from witan.models.demography.projection import (
     AGE_GROUPS,
     fit,
-    fitted_tables,
     historic_asmr_table,
     long_table,
     population_by_age_group,
@@ -35,6 +36,9 @@ from witan.models.demography.projection import (
     total_population,
 )
 from witan.models.demography.scenarios import Settings, apply_scenario
+
+if TYPE_CHECKING:
+    from witan.modelrun.definition import InputFile, InputFiles, Parameters, PlanDoc, Scenarios
 
 # Output tables of a run, in order, with their value column.
 OUTPUTS: dict[str, str] = {
@@ -46,16 +50,6 @@ OUTPUTS: dict[str, str] = {
     "mortality_rates": "rate",
 }
 WORKBOOK_ROWS = 100_000  # larger tables are written as CSV and Parquet only
-
-
-def _parquet(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
-
-
-def _read(store: RunStorage, key: str) -> pa.Table:
-    return pq.read_table(io.BytesIO(store.get_bytes(key)))
 
 
 def inputs_from_files(files: Mapping[str, Sequence[InputFile]]) -> DemographyInputs:
@@ -70,10 +64,7 @@ def scenario_settings(
 
 
 def plan(
-    files: Mapping[str, Sequence[InputFile]],
-    parameters: dict[str, Any],
-    scenarios: list[dict[str, Any]],
-    store: RunStorage,
+    files: InputFiles, parameters: Parameters, scenarios: Scenarios, store: RunStorage, simulations: int
 ) -> Planned:
     inputs = inputs_from_files(files)
     settings = scenario_settings(inputs, parameters, scenarios)
@@ -83,7 +74,7 @@ def plan(
     years = np.asarray(base.years)
     store.put_bytes(
         "params/start_population.parquet",
-        _parquet(long_table(fitted[BASELINE].start[:, None], councils, years[:1] - 1, "population")),
+        parquet_bytes(long_table(fitted[BASELINE].start[:, None], councils, years[:1] - 1, "population")),
     )
     for role, key in (("population", "historic_population"), ("births", "historic_births")):
         table = inputs.tables[role]
@@ -92,13 +83,13 @@ def plan(
         history = long_table(values, councils, table.years[before], role)
         present = np.broadcast_to(table.present[:, before][:, :, None, None], values.shape).ravel()
         store.put_bytes(
-            f"params/{key}.parquet", _parquet(history.append_column("present", pa.array(present)))
+            f"params/{key}.parquet", parquet_bytes(history.append_column("present", pa.array(present)))
         )
     for name, f in fitted.items():
         rates = long_table(f.fertility_rates, councils, years, "fertility_rate")
         rates = rates.append_column("mortality_rate", pa.array(f.mortality_rates.ravel()))
         rates = rates.append_column("net_migration", pa.array(f.net_migration.ravel()))
-        store.put_bytes(f"params/{name}/rates.parquet", _parquet(rates))
+        store.put_bytes(f"params/{name}/rates.parquet", parquet_bytes(rates))
     model_plan = {
         "first_year": base.first_year,
         "last_year": base.last_year,
@@ -120,28 +111,28 @@ def plan(
     )
 
 
-def _grid(table: pa.Table, column: str, councils: int, shape: tuple[int, ...]) -> np.ndarray:
+def _grid(table: pa.Table, column: str, councils: int, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
     return np.asarray(table.column(column), dtype=np.float64).reshape(councils, *shape)
 
 
 def simulate_chunk(
-    store: RunStorage, model_plan: dict[str, Any], scenario: str, simulations: range
+    store: RunStorage, model_plan: PlanDoc, scenario: str, simulations: range, seed: int
 ) -> pa.Table:
     """The scenario's projection as one long table: output, gss_code, sex, age, year, value, simulation
-    (deterministic: simulation 0 only, whatever the range)."""
+    (deterministic: simulation 0 only, whatever the range; no seed)."""
     councils = tuple(model_plan["gss_codes"])
     c = len(councils)
     years = np.asarray(model_plan["years"])
     ny = years.size
-    rates = _read(store, f"params/{scenario}/rates.parquet")
-    start = _grid(_read(store, "params/start_population.parquet"), "population", c, (2, AGES))
+    rates = read_parquet(store, f"params/{scenario}/rates.parquet")
+    start = _grid(read_parquet(store, "params/start_population.parquet"), "population", c, (2, AGES))
     fert = _grid(rates, "fertility_rate", c, (ny, 2, AGES))
     mort = _grid(rates, "mortality_rate", c, (ny, 2, AGES))
     net = _grid(rates, "net_migration", c, (ny, 2, AGES))
     population, births, deaths = project_arrays(start, fert, mort, net)
     tables = {}
     for role, projected in (("population", population), ("births", births)):
-        history = _read(store, f"params/historic_{role}.parquet")
+        history = read_parquet(store, f"params/historic_{role}.parquet")
         hist_years = np.unique(np.asarray(history.column("year")))
         per_council = (hist_years.size, 2, AGES) if role == "population" else (hist_years.size, 2, 1)
         values = _grid(history, role, c, per_council)
@@ -170,7 +161,7 @@ def _plain(column: pa.ChunkedArray) -> pa.Array:
     return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
 
 
-def _rows_of(results: pa.Table, codes: np.ndarray, code: int) -> pa.Table:
+def _rows_of(results: pa.Table, codes: npt.NDArray[np.int64], code: int) -> pa.Table:
     """The rows of one output: a zero-copy slice when they are one block (as simulate writes them)."""
     at = np.flatnonzero(codes == code)
     if at.size and at[-1] - at[0] + 1 == at.size:
@@ -178,7 +169,7 @@ def _rows_of(results: pa.Table, codes: np.ndarray, code: int) -> pa.Table:
     return results.take(pa.array(at))
 
 
-def measures(model_plan: dict[str, Any], results: pa.Table) -> dict[str, Measure]:
+def measures(store: RunStorage, model_plan: PlanDoc, scenario: str, results: pa.Table) -> dict[str, Measure]:
     """Every output table (one 'simulation'), total population by year and by age group (compared
     with the baseline), and the population pyramid of the first and last projected years."""
     if results.num_rows and pc.max(results.column("simulation")).as_py() != 0:
@@ -309,12 +300,10 @@ def charts(model_plan: dict[str, Any], by_scenario: Mapping[str, Mapping[str, Me
     return out
 
 
-def fitted_parameter_tables(
-    files: Mapping[str, Sequence[InputFile]], parameters: dict[str, Any]
-) -> dict[str, pa.Table]:
+def fitted_tables(files: InputFiles, parameters: Parameters) -> dict[str, pa.Table]:
     inputs = inputs_from_files(files)
-    tables = fitted_tables(fit(inputs, settings_for(inputs, parameters)))
+    tables = projection.fitted_tables(fit(inputs, settings_for(inputs, parameters)))
     return {"historic_asmr": historic_asmr_table(inputs), **tables}
 
 
-__all__ = ["AGE_GROUPS", "charts", "fitted_parameter_tables", "measures", "plan", "simulate_chunk"]
+__all__ = ["AGE_GROUPS", "charts", "fitted_tables", "measures", "plan", "simulate_chunk"]

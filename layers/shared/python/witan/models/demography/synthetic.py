@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -26,7 +27,9 @@ def _csv(columns: dict[str, object]) -> bytes:
     return buf.getvalue()
 
 
-def _grid(codes: list[str], years: np.ndarray, ages: np.ndarray) -> dict[str, np.ndarray]:
+def _grid(
+    codes: list[str], years: npt.NDArray[np.int64], ages: npt.NDArray[np.int64]
+) -> dict[str, npt.NDArray[np.generic]]:
     """Key columns of every (council, year, sex, age), council slowest."""
     shape = (len(codes), len(years), 2, len(ages))
     idx = np.indices(shape).reshape(4, -1)

@@ -4,9 +4,10 @@ raised when the inputs are read)."""
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.send.fit import StateSpace
 
 
-def cost_vector(costs: dict[tuple[str, str], float], space: StateSpace) -> np.ndarray:
+def cost_vector(costs: dict[tuple[str, str], float], space: StateSpace) -> npt.NDArray[np.float64]:
     return np.array([costs.get((n, s), 0.0) for n in space.needs for s in space.settings], dtype=np.float64)

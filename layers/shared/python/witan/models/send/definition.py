@@ -5,18 +5,18 @@ Method: docs/models/send.md. Imports nothing heavy at module level (see witan.mo
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from witan.modelrun.definition import (
     ChainAdapter,
     InputFile,
-    InputFiles,
     InputRole,
-    Measure,
+    ModelDefinition,
+    ModelRunner,
     OutputTable,
-    Planned,
+    list_of,
     scenario_schema,
 )
 from witan.modelrun.errors import ModelInputError
@@ -26,7 +26,6 @@ from witan.models.demography.outputs import GSS_OPTION, council_rows
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from witan.modelrun.storage import RunStorage
 
 MATCH_FIELDS = [  # what a scenario's match and filter tests may name
     "calendar_year",
@@ -64,22 +63,17 @@ _PREDICATE = {
 }
 SCENARIO_SCHEMA: dict[str, Any] = scenario_schema(
     {
-        "modify_transitions": {
-            "type": "array",
-            "description": "scale matching historic transitions by a factor, in projected years "
-            "from_year..until_year (inclusive); joiner rates always come from the unmodified data",
-            "items": {
-                "type": "object",
-                "required": ["match", "factor"],
-                "additionalProperties": False,
-                "properties": {
-                    "match": _PREDICATE,
-                    "factor": {"type": "number", "minimum": 0},
-                    "from_year": {"type": "integer"},
-                    "until_year": {"type": "integer"},
-                },
+        "modify_transitions": list_of(
+            {
+                "match": _PREDICATE,
+                "factor": {"type": "number", "minimum": 0},
+                "from_year": {"type": "integer"},
+                "until_year": {"type": "integer"},
             },
-        },
+            required=["match", "factor"],
+            description="scale matching historic transitions by a factor, in projected years "
+            "from_year..until_year (inclusive); joiner rates always come from the unmodified data",
+        ),
         "invalid_settings": {
             "type": "array",
             "description": "settings closed: everyone in them leaves, nobody joins or moves in",
@@ -125,7 +119,22 @@ def population_from_demography(table: pa.Table, options: Mapping[str, Any]) -> I
     return InputFile(f"population-from-demography-{gss}.csv", table_csv(out))
 
 
-class SendDefinition:
+PARAMETERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "projection_years": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_PROJECTION_YEARS,
+            "description": "calendar years to project after the seed year (the last transitions "
+            "year + 1); default: every population year after it. Each needs population rows.",
+        }
+    },
+}
+
+
+class SendDefinition(ModelDefinition):
     name = "send"
     title = "SEND demand"
     version = "1.0.0"
@@ -134,7 +143,6 @@ class SendDefinition:
         "simulation from historic January-to-January transitions (after Mastodon C's witan.send): "
         "leavers, movers and joiners drawn with Beta-Binomial and Dirichlet-Multinomial uncertainty."
     )
-    stochastic = True
     inputs = (
         InputRole(
             "transitions",
@@ -159,19 +167,7 @@ class SendDefinition:
             schema="tables/send-valid-states.json",
         ),
     )
-    parameters_schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "projection_years": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_PROJECTION_YEARS,
-                "description": "calendar years to project after the seed year (the last transitions "
-                "year + 1); default: every population year after it. Each needs population rows.",
-            }
-        },
-    }
+    parameters_schema = PARAMETERS_SCHEMA
     scenario_schema = SCENARIO_SCHEMA
     outputs = (
         OutputTable("count", "children in SEND by calendar year"),
@@ -183,20 +179,20 @@ class SendDefinition:
         OutputTable("cost", "cost per year (count x cost per need-setting)"),
     )
     headline = "count"
-    chains: ClassVar[dict[str, ChainAdapter]] = {
-        "population": ChainAdapter(
-            model="demography",
-            output="population",
-            description="a demography run's population for one GSS code: academic year = age - 5, "
-            "calendar year = the school year's start (the mid-year estimate's year), sexes summed, "
-            "rounded to whole people",
-            options=GSS_OPTION,
-            convert=population_from_demography,
-        )
-    }
-
-    def is_stochastic(self, parameters: dict[str, Any]) -> bool:
-        return True
+    flag_aliases = MappingProxyType({"projection_years": ("--years",)})
+    chains = MappingProxyType(
+        {
+            "population": ChainAdapter(
+                model="demography",
+                output="population",
+                description="a demography run's population for one GSS code: academic year = age - 5, "
+                "calendar year = the school year's start (the mid-year estimate's year), sexes summed, "
+                "rounded to whole people",
+                options=GSS_OPTION,
+                convert=population_from_demography,
+            )
+        }
+    )
 
     def check_request(self, parameters: dict[str, Any], scenarios: list[dict[str, Any]]) -> None:
         for s in scenarios:
@@ -211,66 +207,10 @@ class SendDefinition:
                         code="invalid-scenario",
                     )
 
-    def plan(
-        self,
-        inputs: InputFiles,
-        parameters: dict[str, Any],
-        scenarios: list[dict[str, Any]],
-        store: RunStorage,
-        *,
-        simulations: int,
-        seed: int,
-    ) -> Planned:
+    def runner(self) -> ModelRunner:
         from witan.models.send import run
 
-        planned = run.plan(run.read_inputs(inputs), parameters, scenarios, store)
-        planned.plan["simulations"] = simulations
-        return planned
-
-    def simulate(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, simulations: range, seed: int
-    ) -> pa.Table:
-        from witan.models.send import run
-
-        return run.simulate_chunk(store, plan, scenario, simulations, seed)
-
-    def measures(
-        self, store: RunStorage, plan: dict[str, Any], scenario: str, results: pa.Table
-    ) -> dict[str, Measure]:
-        from witan.models.send import run
-
-        return run.measures(plan, results, int(plan["simulations"]))
-
-    def charts(self, plan: dict[str, Any], measures: Mapping[str, Mapping[str, Measure]]) -> dict[str, bytes]:
-        from witan.models.send import run
-
-        return run.charts(plan, measures)
-
-    def fitted_tables(self, inputs: InputFiles, parameters: dict[str, Any]) -> dict[str, pa.Table]:
-        from witan.models.send import run
-        from witan.models.send.fit import fit, parameter_tables
-
-        return parameter_tables(fit(run.read_inputs(inputs)), valid_only=True)
-
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        def years(text: str) -> int:
-            if not text.isdigit() or not 1 <= int(text) <= MAX_PROJECTION_YEARS:
-                raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_PROJECTION_YEARS}")
-            return int(text)
-
-        parser.add_argument(
-            "--years",
-            "--projection-years",
-            dest="years",
-            type=years,
-            default=None,
-            metavar="N",
-            help=f"SEND: calendar years to project after the seed year, 1 to {MAX_PROJECTION_YEARS} "
-            "(default: every population year; each needs population rows)",
-        )
-
-    def parameters_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
-        return {} if args.years is None else {"projection_years": args.years}
+        return run
 
 
 DEFINITION = SendDefinition()

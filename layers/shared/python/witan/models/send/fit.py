@@ -6,9 +6,11 @@ array arithmetic; tables (pyarrow) are only for writing them out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from witan.models.send.inputs import (
@@ -30,7 +32,7 @@ class StateSpace:
     settings: tuple[str, ...]
 
     @property
-    def academic_years(self) -> np.ndarray:
+    def academic_years(self) -> npt.NDArray[np.int64]:
         return np.arange(self.ay_min, MAX_ACADEMIC_YEAR + 1)
 
     @property
@@ -55,7 +57,7 @@ class StateSpace:
         return {"ay_min": self.ay_min, "needs": list(self.needs), "settings": list(self.settings)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> StateSpace:
+    def from_dict(cls, d: dict[str, Any]) -> StateSpace:
         return cls(int(d["ay_min"]), tuple(d["needs"]), tuple(d["settings"]))
 
     @classmethod
@@ -66,7 +68,7 @@ class StateSpace:
         return cls(lo, inputs.needs, inputs.settings)
 
 
-def valid_mask(space: StateSpace, valid: tuple[ValidSetting, ...]) -> np.ndarray:
+def valid_mask(space: StateSpace, valid: tuple[ValidSetting, ...]) -> npt.NDArray[np.bool_]:
     """valid[a, n, s]: whether NEED n in SETTING s at academic year index a is a valid state."""
     out = np.zeros((space.n_ay, len(space.needs), len(space.settings)), dtype=bool)
     for v in valid:
@@ -76,7 +78,7 @@ def valid_mask(space: StateSpace, valid: tuple[ValidSetting, ...]) -> np.ndarray
     return out
 
 
-def moves_mask(space: StateSpace, valid: tuple[ValidSetting, ...]) -> np.ndarray:
+def moves_mask(space: StateSpace, valid: tuple[ValidSetting, ...]) -> npt.NDArray[np.bool_]:
     """moves[s, s2]: whether a mover from setting s may go to setting s2 (`setting->setting`)."""
     out = np.zeros((len(space.settings), len(space.settings)), dtype=bool)
     for v in valid:
@@ -90,39 +92,36 @@ class SendParameters:
     """Fitted parameters; arrays indexed [academic year index, state] (joiners: by the year joined)."""
 
     space: StateSpace
-    leaver_alpha: np.ndarray
-    leaver_beta: np.ndarray
-    mover_alpha: np.ndarray
-    mover_beta: np.ndarray
-    mover_dest: np.ndarray  # [a, k, k2] Dirichlet alphas over destination states
-    joiner_alpha: np.ndarray  # [a]
-    joiner_beta: np.ndarray
-    joiner_state: np.ndarray  # [a, k] Dirichlet alphas
-    valid: np.ndarray  # [a, k]
-    closed: np.ndarray = field(default=None)  # type: ignore[assignment]  # [a, k]: closed settings
-
-    def __post_init__(self) -> None:
-        if self.closed is None:
-            self.closed = np.zeros_like(self.valid)
+    leaver_alpha: npt.NDArray[np.float64]
+    leaver_beta: npt.NDArray[np.float64]
+    mover_alpha: npt.NDArray[np.float64]
+    mover_beta: npt.NDArray[np.float64]
+    mover_dest: npt.NDArray[np.float64]  # [a, k, k2] Dirichlet alphas over destination states
+    joiner_alpha: npt.NDArray[np.float64]  # [a]
+    joiner_beta: npt.NDArray[np.float64]
+    joiner_state: npt.NDArray[np.float64]  # [a, k] Dirichlet alphas
+    valid: npt.NDArray[np.bool_]  # [a, k]
+    closed: npt.NDArray[np.bool_]  # [a, k]: closed settings
 
     @property
-    def can_move(self) -> np.ndarray:
+    def can_move(self) -> npt.NDArray[np.bool_]:
         """[a, k]: whether any destination is possible (cached: simulation asks every step)."""
-        cached = self.__dict__.get("_can_move")
+        cached: npt.NDArray[np.bool_] | None = self.__dict__.get("_can_move")
         if cached is None:
             cached = self.__dict__["_can_move"] = self.mover_dest.sum(axis=2) > 0
         return cached
 
     @property
-    def leaves_all(self) -> np.ndarray:
+    def leaves_all(self) -> npt.NDArray[np.bool_]:
         """[a, k]: cells everyone leaves: closed settings. (Children who age into a state not valid at
         their new academic year are kept, with prior-only parameters: witan.send's totals match that.)"""
         return self.closed
 
     @property
-    def placements(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def placements(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Sparse rows (indptr, columns, alphas) of the Dirichlets that place children: rows a * K + k are
         mover destinations from (a, k); rows A * K + a are joiner states at a. Cached."""
+        cached: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.float64]] | None
         cached = self.__dict__.get("_placements")
         if cached is None:
             n_ay, n_k = self.valid.shape
@@ -133,17 +132,20 @@ class SendParameters:
         return cached
 
     @property
-    def joins(self) -> np.ndarray:
+    def joins(self) -> npt.NDArray[np.bool_]:
         """[a]: academic years joiners can arrive at."""
-        return (self.joiner_alpha > 0) & (self.joiner_state.sum(axis=1) > 0)
+        joins: npt.NDArray[np.bool_] = (self.joiner_alpha > 0) & (self.joiner_state.sum(axis=1) > 0)
+        return joins
 
 
-def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+def _codes(values: npt.NDArray[np.object_], names: tuple[str, ...]) -> npt.NDArray[np.int64]:
     lookup = {n: i for i, n in enumerate(names)}
     return np.array([lookup.get(v, -1) for v in values], dtype=np.int64)
 
 
-def _normalised_prior(hits: np.ndarray, misses: np.ndarray, empty: float) -> tuple[np.ndarray, np.ndarray]:
+def _normalised_prior(
+    hits: npt.NDArray[np.float64], misses: npt.NDArray[np.float64], empty: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per academic year: (hits + 0.5, misses + 0.5) scaled to sum 1, or (empty, empty) without data."""
     h, m = hits.sum(axis=1), misses.sum(axis=1)
     total = h + m + 1.0
@@ -173,7 +175,9 @@ def fit(
     mover = stays_send & (s1 != s2)
     joiner = (s1 < 0) & (s2 >= 0)
 
-    def dense(mask: np.ndarray, a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    def dense(
+        mask: npt.NDArray[np.bool_], a: npt.NDArray[np.int64], k: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
         out = np.zeros((n_ay, n_k))
         np.add.at(out, (a[mask], k[mask]), w[mask])
         return out
@@ -192,9 +196,9 @@ def fit(
     # Mover destinations. Pooled destination-setting counts per academic year, falling back to ay-1.
     pooled = np.zeros((n_ay, n_set))
     np.add.at(pooled, (a1[mover], s2[mover]), w[mover])
-    for a in range(1, n_ay):
-        if pooled[a].sum() == 0:
-            pooled[a] = pooled[a - 1] if pooled[a - 1].sum() > 0 else 0.0
+    for i in range(1, n_ay):
+        if pooled[i].sum() == 0:
+            pooled[i] = pooled[i - 1] if pooled[i - 1].sum() > 0 else 0.0
     # allowed[a, n, s, s2] = valid for need n at a  AND  s -> s2 listed.
     allowed = valid3[:, :, None, :] & moves[None, None, :, :]
     n_allowed = allowed.sum(axis=3, keepdims=True)
@@ -205,10 +209,10 @@ def fit(
         prior[..., [space.settings.index(c) for c in closed_settings]] = 0.0
     total = prior.sum(axis=3, keepdims=True)
     prior = np.divide(prior, total, out=np.zeros_like(prior), where=total > 0)
-    dest = np.zeros((n_ay, n_need, n_set, n_need, n_set))
+    by_need = np.zeros((n_ay, n_need, n_set, n_need, n_set))
     for n in range(n_need):  # prior mass stays on the mover's own need
-        dest[:, n, :, n, :] = prior[:, n, :, :]
-    dest = dest.reshape(n_ay, n_k, n_k)
+        by_need[:, n, :, n, :] = prior[:, n, :, :]
+    dest = by_need.reshape(n_ay, n_k, n_k)
     np.add.at(dest, (a1[mover], k1[mover], k2[mover]), w[mover])
     if closed_settings:
         closed_k = [k for k in range(n_k) if space.settings[k % n_set] in closed_settings]
@@ -336,12 +340,12 @@ def parameters_from_tables(space: StateSpace, tables: dict[str, pa.Table]) -> Se
     n_ay, n_k = space.n_ay, space.n_states
     index = {n: i for i, n in enumerate(space.state_names())}
 
-    def ak(t: pa.Table, col: str = "state") -> tuple[np.ndarray, np.ndarray]:
+    def ak(t: pa.Table, col: str = "state") -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         a = t["academic_year"].to_numpy().astype(np.int64) - space.ay_min
         return a, np.array([index[s] for s in t[col].to_pylist()], dtype=np.int64)
 
-    def grid(t: pa.Table, col: str, dtype: type = float) -> np.ndarray:
-        out = np.zeros((n_ay, n_k), dtype=dtype)
+    def grid(t: pa.Table, col: str) -> npt.NDArray[np.float64]:
+        out = np.zeros((n_ay, n_k))
         a, k = ak(t)
         out[a, k] = t[col].to_numpy()
         return out
@@ -372,13 +376,13 @@ def parameters_from_tables(space: StateSpace, tables: dict[str, pa.Table]) -> Se
         jb,
         js,
         valid,
-        grid(mt, "closed", bool),
+        grid(mt, "closed") != 0,
     )
 
 
 def start_population(
     inputs: SendInputs, space: StateSpace, transitions: Transitions | None = None, year: int | None = None
-) -> np.ndarray:
+) -> npt.NDArray[np.int64]:
     """Counts [a, k] of the SEND states children reached at the end of `year` (default: the last)."""
     t = inputs.transitions if transitions is None else transitions
     year = int(t.calendar_year.max()) if year is None else year

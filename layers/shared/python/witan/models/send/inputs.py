@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from witan.modelrun.errors import InputWarning, ModelInputError
+from witan.modelrun.errors import InputWarning
+from witan.modelrun.errors import ModelInputError as ModelInputError  # re-exported: the readers' error
 
 NONSEND = "NONSEND"
 MAX_ACADEMIC_YEAR = 20  # anyone reaching academic year 21 leaves
@@ -60,23 +62,23 @@ class ValidSetting:
 class Transitions:
     """Columnar transitions; `weight` is 1 per row unless a scenario scaled matching rows."""
 
-    calendar_year: np.ndarray
-    setting1: np.ndarray
-    need1: np.ndarray
-    ay1: np.ndarray
-    setting2: np.ndarray
-    need2: np.ndarray
-    ay2: np.ndarray
-    weight: np.ndarray
+    calendar_year: npt.NDArray[np.int64]
+    setting1: npt.NDArray[np.object_]
+    need1: npt.NDArray[np.object_]
+    ay1: npt.NDArray[np.int64]
+    setting2: npt.NDArray[np.object_]
+    need2: npt.NDArray[np.object_]
+    ay2: npt.NDArray[np.int64]
+    weight: npt.NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.calendar_year)
 
-    def select(self, mask: np.ndarray) -> Transitions:
-        return Transitions(*(getattr(self, f)[mask] for f in _TRANSITION_FIELDS))
+    def select(self, mask: npt.NDArray[np.bool_]) -> Transitions:
+        return Transitions(**{f: getattr(self, f)[mask] for f in _TRANSITION_FIELDS})
 
-    def with_weight(self, weight: np.ndarray) -> Transitions:
-        return Transitions(*(getattr(self, f) for f in _TRANSITION_FIELDS[:-1]), weight)
+    def with_weight(self, weight: npt.NDArray[np.float64]) -> Transitions:
+        return replace(self, weight=weight)
 
 
 _TRANSITION_FIELDS = ("calendar_year", "setting1", "need1", "ay1", "setting2", "need2", "ay2", "weight")
@@ -191,7 +193,7 @@ def _read_table(name: str, file_name: str, data: bytes) -> dict[str, list[str | 
     return columns
 
 
-def _ints(file: str, column: str, values: list[str | None]) -> np.ndarray:
+def _ints(file: str, column: str, values: list[str | None]) -> npt.NDArray[np.int64]:
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
         try:
@@ -206,11 +208,13 @@ def _ints(file: str, column: str, values: list[str | None]) -> np.ndarray:
     return out
 
 
-def _texts(file: str, column: str, values: list[str | None]) -> np.ndarray:
+def _texts(file: str, column: str, values: list[str | None]) -> npt.NDArray[np.object_]:
+    texts = []
     for i, v in enumerate(values):
         if v is None or not v.strip():
             raise ModelInputError(file, "empty value", row=i + 1, column=column, code="missing-value")
-    return np.array([v.strip() for v in values], dtype=object)  # type: ignore[union-attr]
+        texts.append(v.strip())
+    return np.array(texts, dtype=object)
 
 
 def _split(v: str) -> tuple[str, ...]:

@@ -6,22 +6,25 @@ parameters; phase: base, modified0, ...) and starting_population.csv.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from witan.modelrun.definition import BASELINE, InputFile, Measure, Planned
+from witan.modelrun.definition import BASELINE, Measure, Planned
+from witan.modelrun.pipeline import parquet_bytes, read_parquet, table_csv
 from witan.modelrun.storage import RunStorage
 from witan.models.send.costs import cost_vector
-from witan.models.send.fit import StateSpace, parameter_tables, parameters_from_tables, start_population
+from witan.models.send.fit import StateSpace, fit, parameter_tables, parameters_from_tables, start_population
 from witan.models.send.inputs import ModelInputError, SendInputs, check_population, load_inputs
 from witan.models.send.scenarios import Scenario, check_windows, parse_scenarios, prepare
 from witan.models.send.simulate import Projection, simulate
 from witan.models.send.summarise import group_totals
+
+if TYPE_CHECKING:
+    from witan.modelrun.definition import InputFile, InputFiles, Parameters, PlanDoc, Scenarios
 
 PARAM_TABLES = (
     "leaver_beta",
@@ -40,18 +43,6 @@ TABLE_OF_ROLE = {
 }
 
 
-def _parquet(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
-
-
-def _csv(table: pa.Table) -> bytes:
-    from witan.modelrun.pipeline import table_csv
-
-    return table_csv(table)
-
-
 def read_inputs(files: Mapping[str, Sequence[InputFile]]) -> SendInputs:
     return load_inputs(
         {TABLE_OF_ROLE[role]: (given[0].name, given[0].data) for role, given in files.items() if given}
@@ -63,13 +54,11 @@ def scenarios_of(raw: list[dict[str, Any]]) -> list[Scenario]:
 
 
 def plan(
-    inputs: SendInputs,
-    parameters: dict[str, Any],
-    raw_scenarios: list[dict[str, Any]],
-    storage: RunStorage,
+    files: InputFiles, parameters: Parameters, raw: Scenarios, store: RunStorage, simulations: int
 ) -> Planned:
+    inputs = read_inputs(files)
     years = inputs.projection_years(parameters.get("projection_years"))
-    scenarios = scenarios_of(raw_scenarios)
+    scenarios = scenarios_of(raw)
     check_windows(scenarios, years)  # before any fitting: a scenario that changes nothing
     space = StateSpace.from_inputs(inputs)
     baseline = prepare(inputs, None, years)
@@ -79,16 +68,16 @@ def plan(
     for prep in prepared:
         for phase, params in prep.param_sets.items():
             for name, table in parameter_tables(params, valid_only=False).items():
-                storage.put_bytes(f"params/{prep.name}/{phase}/{name}.parquet", _parquet(table))
+                store.put_bytes(f"params/{prep.name}/{phase}/{name}.parquet", parquet_bytes(table))
     start = start_population(inputs, space)
     names = space.state_names()
     a_idx, k_idx = np.nonzero(start)
     start_rows = [
         [int(space.ay_min + a), names[k], int(start[a, k])] for a, k in zip(a_idx, k_idx, strict=True)
     ]
-    storage.put_bytes(
+    store.put_bytes(
         "starting_population.csv",
-        _csv(
+        table_csv(
             pa.table(
                 {
                     "academic_year": [r[0] for r in start_rows],
@@ -108,6 +97,7 @@ def plan(
         "start": start_rows,
         "costs": cost_vector(inputs.costs, space).tolist(),
         "phases": {p.name: {"phases": sorted(p.param_sets), "year_phase": p.year_phase} for p in prepared},
+        "simulations": simulations,
     }
     meta = {
         "seed_year": inputs.seed_year,
@@ -121,7 +111,7 @@ def plan(
     return Planned(plan=model_plan, input_hashes={}, warnings=list(inputs.warnings), meta=meta)
 
 
-def start_array(model_plan: dict[str, Any], space: StateSpace) -> np.ndarray:
+def start_array(model_plan: dict[str, Any], space: StateSpace) -> npt.NDArray[np.int64]:
     start = np.zeros((space.n_ay, space.n_states), dtype=np.int64)
     index = {n: i for i, n in enumerate(space.state_names())}
     for ay, state, count in model_plan["start"]:
@@ -143,7 +133,7 @@ def projection(
         )
 
     def table(phase: str, name: str) -> pa.Table:
-        return pq.read_table(io.BytesIO(storage.get_bytes(f"params/{scenario}/{phase}/{name}.parquet")))
+        return read_parquet(storage, f"params/{scenario}/{phase}/{name}.parquet")
 
     sets = {
         phase: parameters_from_tables(space, {t: table(phase, t) for t in PARAM_TABLES})
@@ -178,7 +168,7 @@ def simulate_chunk(
     )
 
 
-def dense_counts(model_plan: dict[str, Any], results: pa.Table, simulations: int) -> np.ndarray:
+def dense_counts(model_plan: dict[str, Any], results: pa.Table, simulations: int) -> npt.NDArray[np.int32]:
     """Dense counts [simulation, year (seed year first), a, k] from a scenario's chunk results."""
     space = StateSpace.from_dict(model_plan["space"])
     years = model_plan["years"]
@@ -202,15 +192,17 @@ def dense_counts(model_plan: dict[str, Any], results: pa.Table, simulations: int
     return counts
 
 
-def grid(keys: dict[str, Sequence]) -> dict[str, np.ndarray]:
+def grid(keys: dict[str, Sequence[Any]]) -> dict[str, npt.NDArray[Any]]:
     """Key columns of a [year, ...] array flattened in C order."""
     grids = np.meshgrid(*[np.asarray(k) for k in keys.values()], indexing="ij")
     return {name: g.ravel() for name, g in zip(keys, grids, strict=True)}
 
 
-def measures(model_plan: dict[str, Any], results: pa.Table, simulations: int) -> dict[str, Measure]:
+def measures(
+    storage: RunStorage, model_plan: PlanDoc, scenario: str, results: pa.Table
+) -> dict[str, Measure]:
     space = StateSpace.from_dict(model_plan["space"])
-    counts = dense_counts(model_plan, results, simulations)
+    counts = dense_counts(model_plan, results, int(model_plan["simulations"]))
     years = [model_plan["seed_year"], *model_plan["years"]]
     groups = group_totals(counts, space, np.asarray(model_plan["costs"], dtype=np.float64))
     out = {}
@@ -243,4 +235,8 @@ def charts(model_plan: dict[str, Any], by_scenario: Mapping[str, Mapping[str, Me
     return out
 
 
-__all__ = ["BASELINE", "charts", "measures", "plan", "read_inputs", "simulate_chunk"]
+def fitted_tables(files: InputFiles, parameters: Parameters) -> dict[str, pa.Table]:
+    return parameter_tables(fit(read_inputs(files)), valid_only=True)
+
+
+__all__ = ["BASELINE", "charts", "fitted_tables", "measures", "plan", "read_inputs", "simulate_chunk"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.modelrun.definition import SCENARIO_NAME_PATTERN
 from witan.models.send.definition import MATCH_FIELDS
@@ -40,7 +41,7 @@ from witan.models.send.inputs import NONSEND, ModelInputError, SendInputs, Trans
 BASELINE = "baseline"
 _NAME = re.compile(SCENARIO_NAME_PATTERN)
 _FIELDS = set(MATCH_FIELDS)
-_OPS: dict[str, Callable[[np.ndarray, Any], np.ndarray]] = {
+_OPS: dict[str, Callable[[npt.NDArray[np.generic], Any], npt.NDArray[np.bool_]]] = {
     "eq": lambda c, v: c == v,
     "ne": lambda c, v: c != v,
     "lt": lambda c, v: c < v,
@@ -164,7 +165,7 @@ def load_scenario_file(path: str) -> list[Scenario]:
     return parse_scenarios(data, path)
 
 
-def _column(t: Transitions, key: str) -> np.ndarray:
+def _column(t: Transitions, key: str) -> npt.NDArray[np.generic]:
     if key == "calendar_year":
         return t.calendar_year
     if key == "academic_year":
@@ -185,7 +186,7 @@ def _column(t: Transitions, key: str) -> np.ndarray:
     return kind
 
 
-def matches(t: Transitions, pred: dict[str, Any]) -> np.ndarray:
+def matches(t: Transitions, pred: dict[str, Any]) -> npt.NDArray[np.bool_]:
     mask = np.ones(len(t), dtype=bool)
     for key, test in pred.items():
         col = _column(t, key)

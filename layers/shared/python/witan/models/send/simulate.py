@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.send.fit import SendParameters
 
@@ -33,18 +34,18 @@ def simulation_rng(seed: int, scenario: str, simulation: int) -> np.random.Gener
 class Projection:
     """What a simulation needs besides parameters: where it starts and the years it projects."""
 
-    start: np.ndarray  # [a, k] counts in the seed year
+    start: npt.NDArray[np.int64]  # [a, k] counts in the seed year
     years: list[int]  # projected calendar years
-    population: np.ndarray  # [year, a] general population of each projected year
+    population: npt.NDArray[np.int64]  # [year, a] general population of each projected year
     year_params: list[SendParameters]  # parameters in force for each projected year
 
 
 def place(
     rng: np.random.Generator,
-    n: np.ndarray,
-    rows: np.ndarray,
-    placements: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+    n: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    placements: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
     """DirichletMultinomial(n[i]; alphas of sparse row rows[i]) for every i at once.
 
     p ~ Dirichlet from normalised gammas over each row's non-zero alphas, then n[i] categorical draws
@@ -73,8 +74,11 @@ def place(
 
 
 def step(
-    rng: np.random.Generator, counts: np.ndarray, p: SendParameters, population: np.ndarray
-) -> np.ndarray:
+    rng: np.random.Generator,
+    counts: npt.NDArray[np.int64],
+    p: SendParameters,
+    population: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
     """One projected year: leavers, movers and stayers age by one academic year, then joiners arrive.
 
     Draws are batched (one Beta call for leaver, mover and joiner rates; one Binomial for leavers and
@@ -109,7 +113,9 @@ def step(
     return np.rint(out[: n_ay * n_k]).astype(np.int64).reshape(n_ay, n_k)
 
 
-def simulate(projection: Projection, seed: int, scenario: str, simulations: Sequence[int]) -> np.ndarray:
+def simulate(
+    projection: Projection, seed: int, scenario: str, simulations: Sequence[int]
+) -> npt.NDArray[np.int32]:
     """Counts [simulation, projected year, a, k] (int32) for the given simulation indices."""
     n_ay, n_k = projection.start.shape
     out = np.zeros((len(simulations), len(projection.years), n_ay, n_k), dtype=np.int32)

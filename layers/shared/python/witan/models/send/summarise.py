@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from witan.models.send.fit import StateSpace
 
@@ -18,8 +21,8 @@ GROUPINGS = ("count", "by_academic_year", "by_ay_group", "by_need", "by_setting"
 
 
 def group_totals(
-    counts: np.ndarray, space: StateSpace, cost: np.ndarray
-) -> dict[str, tuple[np.ndarray, dict]]:
+    counts: npt.NDArray[np.floating[Any] | np.integer[Any]], space: StateSpace, cost: npt.NDArray[np.float64]
+) -> dict[str, tuple[npt.NDArray[np.integer[Any] | np.float64], dict[str, list[Any]]]]:
     """Per-simulation totals [sim, year, ...] for every grouping, with their key columns.
 
     counts: [sim, year, a, k] where the year axis includes the seed year.

@@ -67,8 +67,8 @@ def synthetic_tables(spec: SyntheticSpec = SyntheticSpec()) -> dict[str, str]:
     last = spec.first_year + spec.transition_years + spec.projection_years
     population = ["calendar-year,academic-year,population"]
     for year in range(spec.first_year, last + 1):
-        for a in range(spec.min_ay - 2, 26):
-            population.append(f"{year},{a},{spec.population + 10 * (year - spec.first_year)}")
+        for academic_year in range(spec.min_ay - 2, 26):
+            population.append(f"{year},{academic_year},{spec.population + 10 * (year - spec.first_year)}")
     costs = ["need,setting,cost"] + [
         f"{n},{s},{1000.0 * (i + 1)}" for i, s in enumerate(spec.settings) for n in spec.needs
     ]

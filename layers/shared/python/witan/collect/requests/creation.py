@@ -1,4 +1,4 @@
-"""Collect+Share requests: the records one creation writes, and who may manage a request.
+"""Collect+Share requests: the records a new request writes, and who may manage, close and see it.
 
 Pure: no AWS. A creation writes one `RequestRecord`, one `SubmissionRecord` and one `TokenRecord` per
 recipient (the hashed capability link); the store keeps them together, atomically. The body a
@@ -22,59 +22,6 @@ from witan.collect.requests.records import (
     TokenRecord,
 )
 from witan.collect.requests.tokens import DEFAULT_GRACE_DAYS, expiry_for, hash_token, new_token
-
-
-class CollectError(Exception):
-    """A refusal the API maps to an HTTP 4xx: `code` is machine-readable, `status` the HTTP status."""
-
-    status = 400
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message}
-
-
-class NotFound(CollectError):
-    """No such request, or not visible to the caller; also every failed token lookup (same message)."""
-
-    status = 404
-
-    def __init__(self, message: str = "not found") -> None:
-        super().__init__("not-found", message)
-
-
-class Conflict(CollectError):
-    status = 409
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str  # e.g. "due_date", "recipients[2].email"
-    code: str  # e.g. "bad-email", "past-date", "unknown-schema", "duplicate-recipient"
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"field": self.field, "code": self.code, "message": self.message}
-
-
-class InvalidRequest(CollectError):
-    status = 422
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__(
-            "invalid-request",
-            f"{len(errors)} problem(s) in the request: "
-            + "; ".join(f"{e.field}: {e.message}" for e in errors[:5]),
-        )
-        self.errors = errors
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "errors": [e.to_dict() for e in self.errors]}
-
 
 # -- records ---------------------------------------------------------------------------------------
 
