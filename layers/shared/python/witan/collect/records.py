@@ -146,7 +146,7 @@ class CollectionRequest:
     requester_email: str
     requester_name: str | None = None
     sheet: str | None = None  # worksheet to read in xlsx uploads; None = the first
-    status: str = "open"  # open | closed | cancelled (witan.collect.requests.creation.RequestStatus)
+    status: str = "open"  # open | closed | cancelled (witan.collect.requests.records.RequestStatus)
     dataset_id: str | None = None  # as asked for; delivered to only with a `destination`
     destination: Destination | None = None
     shared_at: str | None = None  # when the request's share_with became grants on the dataset
