@@ -113,7 +113,7 @@ def _current() -> Current | None:
     return value if isinstance(value, Current) else None
 
 
-def error_response(error: catalogue.WitanError) -> Response:
+def error_response(error: catalogue.WitanError) -> Response[Any]:
     """Any catalogue error as its status (witan.api.errors.STATUS) and body; its code goes in the audit."""
     current = _current()
     if current is not None:
@@ -129,7 +129,7 @@ def _location(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def validation_response(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> Response:
+def validation_response(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> Response[Any]:
     """Pydantic/Powertools errors as one code (from the first error) and a short list of all of them."""
     listed = [
         {
@@ -163,35 +163,35 @@ def validation_response(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, 
 
 
 @app.exception_handler(catalogue.WitanError)
-def _refused(exc: catalogue.WitanError) -> Response:
+def _refused(exc: catalogue.WitanError) -> Response[Any]:
     return error_response(exc)
 
 
 @app.exception_handler(RequestUnsupportedContentType)
-def _unsupported(exc: RequestUnsupportedContentType) -> Response:
+def _unsupported(exc: RequestUnsupportedContentType) -> Response[Any]:
     return error_response(catalogue.UnsupportedMediaTypeError())
 
 
 @app.exception_handler(RequestValidationError)
-def _request_invalid(exc: RequestValidationError) -> Response:
+def _request_invalid(exc: RequestValidationError) -> Response[Any]:
     return validation_response(exc.errors())
 
 
 @app.exception_handler(ResponseValidationError)
-def _response_invalid(exc: ResponseValidationError) -> Response:
+def _response_invalid(exc: ResponseValidationError) -> Response[Any]:
     # Our bug, not the caller's: never a 4xx, never the details.
     logger.error("response failed validation: %s", [e.get("loc") for e in exc.errors()])
     return error_response(catalogue.InternalError())
 
 
 @app.exception_handler(ValidationError)
-def _body_invalid(exc: ValidationError) -> Response:
+def _body_invalid(exc: ValidationError) -> Response[Any]:
     # Bodies validated inside a route (e.g. the optional DELETE body) rather than by Powertools.
     return validation_response(exc.errors(include_input=False), prefix=("body",))
 
 
 @app.exception_handler(AuditWriteError)
-def _audit_down(exc: AuditWriteError) -> Response:
+def _audit_down(exc: AuditWriteError) -> Response[Any]:
     # Not named in the audit detail: the request's own event will not be written either.
     logger.error("audit write failed: %s", type(exc).__name__)
     return Response(
@@ -200,7 +200,7 @@ def _audit_down(exc: AuditWriteError) -> Response:
 
 
 @app.not_found
-def _not_found(exc: NoRoute) -> Response:
+def _not_found(exc: NoRoute) -> Response[Any]:
     event = app.current_event
     _, allowed = app.match(event.http_method.upper(), event.path)
     if allowed:
@@ -213,7 +213,7 @@ def _not_found(exc: NoRoute) -> Response:
 
 
 @app.exception_handler(Exception)
-def _unexpected(exc: Exception) -> Response:
+def _unexpected(exc: Exception) -> Response[Any]:
     # A bug or an AWS failure: log the type and where, never send a stack trace to the caller.
     logger.exception("unhandled %s", type(exc).__name__)
     return error_response(catalogue.InternalError())
@@ -260,7 +260,7 @@ def handle(event: Mapping[str, Any], context: Any, services: Services) -> dict[s
         record.detail["error"] = catalogue.UnauthenticatedError.code
         response = _json(catalogue.UnauthenticatedError())
     else:
-        app.append_context(**{CONTEXT_KEY: current})
+        app.append_context(**{CONTEXT_KEY: current})  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         try:
             response = app.resolve(dict(event), context)
         except Exception as exc:  # Powertools re-raises what no handler took; answer, never leak

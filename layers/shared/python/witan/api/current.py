@@ -145,4 +145,5 @@ def iso(value: datetime | None) -> str | None:
 
 
 def current(context: dict[str, Any]) -> Current:
-    return context[CONTEXT_KEY]
+    found: Current = context[CONTEXT_KEY]
+    return found

@@ -56,7 +56,7 @@ class S3ObjectStore:
 
     def presign_get(self, bucket: str, key: str, *, expires_in: int, download_name: str) -> str:
         name = _UNSAFE_NAME.sub("_", download_name).strip() or "report"
-        return self.client.generate_presigned_url(
+        url: str = self.client.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": bucket,
@@ -65,3 +65,4 @@ class S3ObjectStore:
             },
             ExpiresIn=expires_in,
         )
+        return url

@@ -188,7 +188,8 @@ def dataset_schema(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A dataset's `structure` when it is a Table Schema (a list of named fields)."""
     structure = (metadata or {}).get("structure")
     fields = structure.get("fields") if isinstance(structure, Mapping) else None
-    if isinstance(fields, list) and all(isinstance(f, Mapping) and f.get("name") for f in fields):
+    named = isinstance(fields, list) and all(isinstance(f, Mapping) and f.get("name") for f in fields)
+    if isinstance(structure, Mapping) and named:
         return dict(structure)
     return None
 

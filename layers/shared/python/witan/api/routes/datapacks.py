@@ -781,7 +781,10 @@ def _sealed_version(pack: Pack, path: str) -> str | None:
 def _sealed_file(cur: Current, pack: Pack, path: str) -> bytes | None:
     from witan.datapacks.gather import sealed_key
 
-    return ports(cur).objects.pack_object(sealed_key(pack.id, path), _sealed_version(pack, path))
+    data: bytes | None = ports(cur).objects.pack_object(
+        sealed_key(pack.id, path), _sealed_version(pack, path)
+    )
+    return data
 
 
 def _sealed_manifest(cur: Current, pack: Pack) -> tuple[bytes, dict[str, Any]]:
@@ -801,7 +804,8 @@ def _personal_bytes(cur: Current, entry: dict[str, Any]) -> bytes | None:
     key = source.get("key")
     if not isinstance(key, str):
         return None
-    return ports(cur).objects.data_object(key, source.get("s3_version_id"))
+    data: bytes | None = ports(cur).objects.data_object(key, source.get("s3_version_id"))
+    return data
 
 
 def _may_read_personal(cur: Current, entry: dict[str, Any], cache: dict[str, bool]) -> bool:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from witan.access.policy import decide
-from witan.access.records import Activity, GranteeType
+from witan.access.records import Activity, Grant, GranteeType
 from witan.api.bodies import (
     MAX_FREE_JSON_DEPTH,
     MAX_FREE_JSON_KEYS,
@@ -214,7 +214,7 @@ def list_datasets(
     visible_only = catalog.ListFilter(organisation=organisation, text=text or None)
     blind = tag is not None or owner is not None
     candidates = [d for d in cur.services.catalog.list_all() if not d.deleted]
-    granted: dict[str, list] = {}
+    granted: dict[str, list[Grant]] = {}
     if not principal.is_admin:
         grantees = [(GranteeType.USER, cur.sub)] + [(GranteeType.GROUP, g) for g in principal.groups]
         granted = cur.services.grants.datasets_granted_to(grantees)

@@ -24,7 +24,8 @@ DESCRIPTION = (
 
 
 def document(app: APIGatewayRestResolver) -> dict[str, Any]:
-    return json.loads(_document_text(app))
+    parsed: dict[str, Any] = json.loads(_document_text(app))
+    return parsed
 
 
 @cache
@@ -37,7 +38,7 @@ def _document_text(app: APIGatewayRestResolver) -> str:
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        security_schemes={"cognito": APIKey(name="Authorization", **{"in": APIKeyIn.header})},
+        security_schemes={"cognito": APIKey.model_validate({"name": "Authorization", "in": APIKeyIn.header})},
         security=[{"cognito": []}],
     )
 
