@@ -234,8 +234,9 @@ class RevokeRequest(BaseModel):
     grantee: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9:@._+-]+$")]
 
 
-class GrantView(Body):
-    dataset_id: str
+class Granted(Body):
+    """One grant as the API shows it, on a dataset (GrantView) or a datapack."""
+
     grantee_type: str
     grantee: str
     activities: list[str]
@@ -245,11 +246,18 @@ class GrantView(Body):
     expires_at: str | None = None
 
 
-class Revoked(Body):
+class GrantView(Granted):
     dataset_id: str
+
+
+class RevokedGrant(Body):
     grantee_type: str
     grantee: str
     revoked: bool
+
+
+class Revoked(RevokedGrant):
+    dataset_id: str
 
 
 class AccessEntryView(Body):

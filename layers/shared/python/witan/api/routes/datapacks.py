@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from witan.access.policy import access_summary, decide, decide_revoke, held_activities
+from witan.access.policy import decide, decide_revoke, held_activities
 from witan.access.records import Activity, Grant, GranteeType
 from witan.api.bodies import (
     STRICT,
@@ -33,8 +33,10 @@ from witan.api.bodies import (
     ContentType,
     DatasetId,
     FileName,
+    Granted,
     GrantRequest,
     OrgGroup,
+    RevokedGrant,
     RevokeRequest,
     Tag,
     with_success,
@@ -42,7 +44,7 @@ from witan.api.bodies import (
 from witan.api.current import EVERYTHING, Current, current, iso
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, UPLOAD_EXPIRY_SECONDS, DatapackPorts
 from witan.api.errors import refusals
-from witan.api.routes.grants import requested_grant
+from witan.api.routes.grants import access_entries, granted, requested_grant
 from witan.catalog.records import Dataset
 from witan.datapacks import records as packs
 from witan.datapacks.gather import draft_key, run_sources
@@ -225,22 +227,12 @@ class VerifyResult(Body):
     problems: list[str]
 
 
-class PackGrantView(Body):
+class PackGrantView(Granted):
     pack_id: str
-    grantee_type: str
-    grantee: str
-    activities: list[str]
-    granted_by: str
-    granted_at: str
-    purpose: dict[str, str] | None = None
-    expires_at: str | None = None
 
 
-class PackRevoked(Body):
+class PackRevoked(RevokedGrant):
     pack_id: str
-    grantee_type: str
-    grantee: str
-    revoked: bool
 
 
 class PackAccessList(Body):
@@ -1146,16 +1138,7 @@ def check_reproduction(pack_id: PathPackId, sealed_run: PathRunId, run_id: PathR
 
 
 def _grant_view(pack_id: str, grant: Grant) -> PackGrantView:
-    return PackGrantView(
-        pack_id=pack_id,
-        grantee_type=grant.grantee_type.value,
-        grantee=grant.grantee,
-        activities=sorted(a.value for a in grant.activities),
-        granted_by=grant.granted_by,
-        granted_at=grant.granted_at.isoformat(),
-        purpose=None if grant.purpose is None else {"code": grant.purpose.code, "text": grant.purpose.text},
-        expires_at=iso(grant.expires_at),
-    )
+    return PackGrantView(pack_id=pack_id, **granted(grant))
 
 
 @router.put(
@@ -1216,17 +1199,4 @@ def revoke_pack_grant(
 def pack_access(pack_id: PathPackId) -> PackAccessList:
     cur = _cur()
     pack, _, grants = _pack(cur, pack_id, Activity.SHARE)
-    entries = [
-        AccessEntryView(
-            grantee_type=e.grantee_type,
-            grantee=e.grantee,
-            activities=list(e.activities),
-            via=e.via,
-            purpose=None if e.purpose is None else {"code": e.purpose.code, "text": e.purpose.text},
-            expires_at=iso(e.expires_at),
-            expired=e.expired,
-            notes=list(e.notes),
-        )
-        for e in access_summary(pack.owner_org, grants, cur.now)
-    ]
-    return PackAccessList(pack_id=pack_id, entries=entries)
+    return PackAccessList(pack_id=pack_id, entries=access_entries(pack.owner_org, grants, cur.now))

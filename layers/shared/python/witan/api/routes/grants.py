@@ -7,7 +7,8 @@ grant being as read, so a grant made meanwhile by someone else is not overwritte
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -108,17 +109,23 @@ def _delete_unchanged(cur: Current, target: Grant) -> bool:
     return True
 
 
+def granted(grant: Grant) -> dict[str, Any]:
+    """The fields of `Granted` (a dataset's or a datapack's grant as the API shows it)."""
+    return {
+        "grantee_type": grant.grantee_type.value,
+        "grantee": grant.grantee,
+        "activities": sorted(a.value for a in grant.activities),
+        "granted_by": grant.granted_by,
+        "granted_at": grant.granted_at.isoformat(),
+        "purpose": None
+        if grant.purpose is None
+        else {"code": grant.purpose.code, "text": grant.purpose.text},
+        "expires_at": iso(grant.expires_at),
+    }
+
+
 def _grant_view(grant: Grant) -> GrantView:
-    return GrantView(
-        dataset_id=grant.dataset_id,
-        grantee_type=grant.grantee_type.value,
-        grantee=grant.grantee,
-        activities=sorted(a.value for a in grant.activities),
-        granted_by=grant.granted_by,
-        granted_at=grant.granted_at.isoformat(),
-        purpose=None if grant.purpose is None else {"code": grant.purpose.code, "text": grant.purpose.text},
-        expires_at=iso(grant.expires_at),
-    )
+    return GrantView(dataset_id=grant.dataset_id, **granted(grant))
 
 
 @router.put(
@@ -186,17 +193,21 @@ def revoke_grant(
 def access(dataset_id: PathId) -> AccessList:
     cur = _cur()
     dataset, grants = cur.dataset(dataset_id, Activity.SHARE)
-    entries = [
+    return AccessList(dataset_id=dataset_id, entries=access_entries(dataset.owner_org, grants, cur.now))
+
+
+def access_entries(owner_org: str, grants: list[Grant], now: datetime) -> list[AccessEntryView]:
+    """Who can do what, and through which grant, on a dataset or a datapack."""
+    return [
         AccessEntryView(
             grantee_type=e.grantee_type,
             grantee=e.grantee,
             activities=list(e.activities),
             via=e.via,
-            purpose=None if e.purpose is None else {"code": e.purpose.code, "text": e.purpose.text},
+            purpose=None if (p := e.purpose) is None else {"code": p.code, "text": p.text},
             expires_at=iso(e.expires_at),
             expired=e.expired,
             notes=list(e.notes),
         )
-        for e in access_summary(dataset.owner_org, grants, cur.now)
+        for e in access_summary(owner_org, grants, now)
     ]
-    return AccessList(dataset_id=dataset_id, entries=entries)

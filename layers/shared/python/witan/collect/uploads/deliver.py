@@ -431,51 +431,52 @@ class DatasetDelivery:
 
     def _audit_refused(self, request: CollectionRequest, record: CheckRecord, delivery: Delivery) -> None:
         """The refusal is part of the trail: who asked for the delivery and why it was not made."""
-        if self.audit is None:
-            return
         destination = request.destination
-        self.audit.record(
-            AuditEvent(
-                action=VERSION_ACTION,
-                decision="deny",
-                reason=delivery.reason or NOT_DELIVERED,
-                status=0,
-                actor_sub=SYSTEM_ACTOR,
-                resource=f"dataset/{delivery.dataset_id}",
-                purpose=PURPOSE_CODE,
-                request_id=request.request_id,
-                detail={
-                    "requester_sub": destination.granted_by if destination else None,
-                    "submission_id": record.submission_id,
-                    "object_key": record.object_key,
-                    "object_version": record.version_key,
-                    "message": delivery.message,
-                },
-            )
-        )
+        detail = {
+            "requester_sub": destination.granted_by if destination else None,
+            "submission_id": record.submission_id,
+            "object_key": record.object_key,
+            "object_version": record.version_key,
+            "message": delivery.message,
+        }
+        self._record(request, delivery, "deny", delivery.reason or NOT_DELIVERED, detail)
 
     def _audit(self, request: CollectionRequest, record: CheckRecord, delivery: Delivery) -> None:
-        if self.audit is None or delivery.version is None:
+        if delivery.version is None:
+            return
+        detail = {
+            "file_version": delivery.version.version,
+            "key": delivery.version.key,
+            "parquet_key": delivery.parquet_key,
+            "submission_id": record.submission_id,
+            "object_key": record.object_key,
+            "object_version": record.version_key,
+            "rows": record.rows,
+            "shared_with": list(delivery.shared_with),
+        }
+        self._record(request, delivery, "allow", f"collect-request:{request.request_id}", detail)
+
+    def _record(
+        self,
+        request: CollectionRequest,
+        delivery: Delivery,
+        decision: str,
+        reason: str,
+        detail: dict[str, Any],
+    ) -> None:
+        """One delivery event (made or refused) against the destination dataset."""
+        if self.audit is None:
             return
         self.audit.record(
             AuditEvent(
                 action=VERSION_ACTION,
-                decision="allow",
-                reason=f"collect-request:{request.request_id}",
+                decision=decision,
+                reason=reason,
                 status=0,
                 actor_sub=SYSTEM_ACTOR,
                 resource=f"dataset/{delivery.dataset_id}",
                 purpose=PURPOSE_CODE,
                 request_id=request.request_id,
-                detail={
-                    "file_version": delivery.version.version,
-                    "key": delivery.version.key,
-                    "parquet_key": delivery.parquet_key,
-                    "submission_id": record.submission_id,
-                    "object_key": record.object_key,
-                    "object_version": record.version_key,
-                    "rows": record.rows,
-                    "shared_with": list(delivery.shared_with),
-                },
+                detail=detail,
             )
         )
