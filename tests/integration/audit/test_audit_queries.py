@@ -210,3 +210,32 @@ def test_read_errors_and_bad_input(reader: DynamoAuditReader) -> None:
     with pytest.raises(WitanError) as err:
         subject_export(reader, " ")
     assert err.value.code == "invalid-subject"
+
+
+NEXT_KEY = {
+    "chain": {"S": "events#1"},
+    "seq": {"N": "7"},
+    "resource": {"S": "dataset/d1"},
+    "time": {"S": "t"},
+}
+D1_QUERY = {"resource": "dataset/d1", "actor": None, "action": None, "since": None, "until": None}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {**NEXT_KEY, "resource": {"S": "dataset/other"}},  # another partition
+        {**NEXT_KEY, "seq": {"N": 7}},  # not wire format
+        {**NEXT_KEY, "seq": {"B": "x"}},
+    ],
+)
+def test_tokens_outside_the_query_are_refused_by_the_store(reader: DynamoAuditReader, key: Any) -> None:
+    """A next_token is not signed: the store takes only key values inside the query's partition."""
+    with pytest.raises(WitanError) as err:
+        find_events(reader, dataset="d1", next_token=encode_token(key, D1_QUERY))
+    assert err.value.code == "invalid-next-token"
+    with pytest.raises(WitanError) as err:  # across the chains (no actor or dataset): shape only
+        find_events(
+            reader, next_token=encode_token({**NEXT_KEY, "seq": {"N": 7}}, {**D1_QUERY, "resource": None})
+        )
+    assert err.value.code == "invalid-next-token"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from witan.validation import check_file, parse_schema
 
@@ -80,13 +80,24 @@ def test_csv_reader_reads_the_cells_frictionless_reads(
     rows = [r for r in rows if any(r)]  # all-blank rows: see test_validation_malformed
     if not rows:
         return
+    data = write(rows, terminator=terminator, bom=bom, encoding=encoding)
+    # Some cp1252 text is also valid UTF-8 of other characters ("é€€" is the bytes of "退"): a reader not
+    # told the encoding rightly takes UTF-8 there, frictionless is told cp1252. Not a disagreement.
+    assume(encoding == "utf-8" or _utf8_or_none(data) in (None, data.decode(encoding)))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
-        path.write_bytes(write(rows, terminator=terminator, bom=bom, encoding=encoding))
+        path.write_bytes(data)
         ours, our_errors = witan_read(path)
         theirs, their_errors = frictionless_read(path, encoding)
     assert our_errors == their_errors == set()
     assert _blank_as_null(ours) == _blank_as_null(theirs)
+
+
+def _utf8_or_none(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _blank_as_null(rows: list[list[Any]]) -> list[list[Any]]:

@@ -110,3 +110,14 @@ def test_routes_find_their_areas_by_type_not_by_probing() -> None:
         text = path.read_text(encoding="utf-8")
         assert "getattr(cur.services" not in text and "getattr(current(" not in text, path
         assert "Settings.from_env" not in text, path
+
+
+def test_the_domain_never_imports_the_aws_sdk() -> None:
+    """boto3/botocore only in the adapters (witan/aws/) and the command-line tools that talk to a stack."""
+    sdk = re.compile(r"^\s*(import|from)\s+(boto3|botocore)\b", re.M)
+    importers = {
+        path.relative_to(WITAN).as_posix()
+        for path in WITAN.rglob("*.py")
+        if sdk.search(path.read_text(encoding="utf-8"))
+    }
+    assert sorted(p for p in importers if not p.startswith("aws/") and not p.endswith("cli.py")) == []

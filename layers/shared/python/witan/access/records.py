@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from witan.settings import ADMIN_GROUP
 
@@ -126,6 +127,19 @@ class Grant:
     @property
     def label(self) -> str:
         return f"{self.grantee_type.value}:{self.grantee}"
+
+    def plain(self) -> dict[str, Any]:
+        """The grant as JSON values (what the grants table stores and the API shows)."""
+        return {
+            "dataset_id": self.dataset_id,
+            "grantee_type": self.grantee_type.value,
+            "grantee": self.grantee,
+            "activities": sorted(a.value for a in self.activities),
+            "granted_by": self.granted_by,
+            "granted_at": self.granted_at.isoformat(),
+            "purpose": None if (p := self.purpose) is None else {"code": p.code, "text": p.text},
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now

@@ -367,6 +367,21 @@ def verify(
 # -- reading (the AuditReader port of witan.audit.query) ----------------------------------------------
 
 
+def _continuation(key: Mapping[str, Any], attribute: str | None = None, value: str = "") -> dict[str, Any]:
+    """A continuation key that came back in a client's next_token. The token is not signed, so it may
+    only hold table key values (strings, numbers) and must stay inside the query's partition."""
+    well_formed = all(
+        isinstance(v, dict)
+        and len(v) == 1
+        and next(iter(v)) in ("S", "N")
+        and isinstance(next(iter(v.values())), str)
+        for v in key.values()
+    )
+    if not well_formed or (attribute is not None and key.get(attribute) != {"S": value}):
+        raise InvalidNextTokenError("next_token does not fit this query")
+    return dict(key)
+
+
 class DynamoAuditReader:
     """Queries the audit table for witan.audit.query; keys it returns are DynamoDB wire-format JSON."""
 
@@ -414,7 +429,7 @@ class DynamoAuditReader:
         kwargs["ExpressionAttributeNames"] = _used(names, condition, filter_expr)
         kwargs["ExpressionAttributeValues"] = {k: _serializer.serialize(v) for k, v in values.items()}
         if start_key:
-            kwargs["ExclusiveStartKey"] = dict(start_key)
+            kwargs["ExclusiveStartKey"] = _continuation(start_key, INDEX_KEYS[index], key_value)
         return self._call("query", kwargs)
 
     def query_chains(
@@ -435,6 +450,7 @@ class DynamoAuditReader:
         """
         chain_index, key = 0, None
         if start_key:
+            start_key = _continuation(start_key)
             chain_name = start_key.get("chain", {}).get("S", "")
             index_text = chain_name.removeprefix(EVENT_CHAIN_PREFIX)
             if not chain_name.startswith(EVENT_CHAIN_PREFIX) or not index_text.isdigit():

@@ -25,21 +25,7 @@ def _sk(grantee_type: GranteeType, grantee: str) -> str:
 
 
 def grant_to_record(grant: Grant) -> str:
-    return json.dumps(
-        {
-            "dataset_id": grant.dataset_id,
-            "grantee_type": grant.grantee_type.value,
-            "grantee": grant.grantee,
-            "activities": sorted(a.value for a in grant.activities),
-            "granted_by": grant.granted_by,
-            "granted_at": grant.granted_at.isoformat(),
-            "purpose": None
-            if grant.purpose is None
-            else {"code": grant.purpose.code, "text": grant.purpose.text},
-            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
-        },
-        sort_keys=True,
-    )
+    return json.dumps(grant.plain(), sort_keys=True)
 
 
 def grant_from_record(record: str) -> Grant:

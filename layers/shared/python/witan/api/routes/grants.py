@@ -111,17 +111,7 @@ def _delete_unchanged(cur: Current, target: Grant) -> bool:
 
 def granted(grant: Grant) -> dict[str, Any]:
     """The fields of `Granted` (a dataset's or a datapack's grant as the API shows it)."""
-    return {
-        "grantee_type": grant.grantee_type.value,
-        "grantee": grant.grantee,
-        "activities": sorted(a.value for a in grant.activities),
-        "granted_by": grant.granted_by,
-        "granted_at": grant.granted_at.isoformat(),
-        "purpose": None
-        if grant.purpose is None
-        else {"code": grant.purpose.code, "text": grant.purpose.text},
-        "expires_at": iso(grant.expires_at),
-    }
+    return {k: v for k, v in grant.plain().items() if k != "dataset_id"}
 
 
 def _grant_view(grant: Grant) -> GrantView:
