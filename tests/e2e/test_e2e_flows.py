@@ -70,8 +70,8 @@ def test_handler_exists_and_is_deployed(e2e_stack: Any, name: str) -> None:
 
 
 def test_upload_goes_through_sqs_to_validator_and_result_is_recorded(e2e_stack: Any) -> None:
-    from witan.aws.submissions import put_request, put_submission
-    from witan.collect.records import CollectionRequest, Submission, request_pk
+    from witan.aws.submissions import put_request, put_submission, request_pk
+    from witan.collect.records import CollectionRequest, Submission
 
     d = e2e_stack.deployment
     dynamodb, table, bucket = (

@@ -53,8 +53,8 @@ def test_server_mode_deploys_and_serves_the_api(server_stack: tuple[Deployment, 
 
 
 def test_server_mode_upload_reaches_the_validator(server_stack: tuple[Deployment, LocalGateway]) -> None:
-    from witan.aws.submissions import put_request, put_submission
-    from witan.collect.records import CollectionRequest, Submission, request_pk
+    from witan.aws.submissions import put_request, put_submission, request_pk
+    from witan.collect.records import CollectionRequest, Submission
 
     deployment, _ = server_stack
     dynamodb, table = deployment.client("dynamodb"), deployment.outputs["RequestsTableName"]

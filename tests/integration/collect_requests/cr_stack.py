@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from witan.api.bodies import CreateCollectRequest, RequestChecks
 from witan.aws.submissions import DynamoRequestStore
+from witan.collect.requests.records import Requester
 from witan.collect.requests.service import CollectRequestService
 from witan.collect.uploads.check import UploadCheckService
 
@@ -41,3 +43,12 @@ class Env:
     checker: UploadCheckService
     catalog: Any = None  # DynamoCatalogStore
     grants: Any = None  # DynamoGrantStore
+
+
+def create_request(
+    service: CollectRequestService, body: dict[str, Any], requester: Requester
+) -> dict[str, Any]:
+    """What `POST /requests` does: check the body as the API does (pydantic; ValidationError listing
+    every problem), then create."""
+    checks = RequestChecks(today=service.today(), schema_exists=service.schema_exists)
+    return service.create(CreateCollectRequest.model_validate(body, context=checks).spec(), requester)

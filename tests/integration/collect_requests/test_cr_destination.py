@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cr_stack import BASE_URL, BUCKET, TABLE, Env
+from cr_stack import BASE_URL, BUCKET, TABLE, Env, create_request
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from witan.access.policy import decide
@@ -22,7 +22,7 @@ from witan.api.errors import status_of
 from witan.catalog.records import create as create_dataset
 from witan.catalog.records import soft_delete
 from witan.collect.records import UploadRef
-from witan.collect.requests.body import Requester
+from witan.collect.requests.records import Requester
 from witan.errors import RequestNotOpenError, WitanError
 
 RITA = Requester(sub="sub-rita", email="rita@council.example", name="Rita", groups=("org-camden",))
@@ -54,7 +54,7 @@ def body(dataset_id: str, **extra: Any) -> dict[str, Any]:
 
 def refused(env: Env, requester: Requester, dataset_id: str, **extra: Any) -> tuple[int, str]:
     with pytest.raises(WitanError) as info:
-        env.service.create(body(dataset_id, **extra), requester)
+        create_request(env.service, body(dataset_id, **extra), requester)
     return status_of(info.value), info.value.code
 
 
@@ -64,11 +64,11 @@ def stored_items(env: Env) -> list[dict[str, Any]]:
 
 def test_owner_org_member_may_collect_into_and_share_a_dataset(env: Env) -> None:
     add_dataset(env, "a" * 32)
-    created = env.service.create(body("a" * 32, share_with=SHARE), RITA)
-    meta = env.store.get_meta(created["request"]["request_id"])
+    created = create_request(env.service, body("a" * 32, share_with=SHARE), RITA)
+    meta = env.store.get_request(created["request"]["request_id"])
     assert meta is not None
-    assert (meta["dataset_id"], meta["dataset_owner_org"]) == ("a" * 32, "org-camden")
-    assert meta["destination_checked_at"] == "2026-11-25T09:00:00+00:00"
+    assert (meta.dataset_id, meta.dataset_owner_org) == ("a" * 32, "org-camden")
+    assert meta.destination_checked_at == "2026-11-25T09:00:00+00:00"
 
 
 def test_refusals_have_codes_and_store_nothing(env: Env) -> None:
@@ -91,20 +91,20 @@ def test_refusals_have_codes_and_store_nothing(env: Env) -> None:
     assert list(ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].sent_messages) == []
 
     # A grant of meta-update without share is enough when nothing is to be shared.
-    created = env.service.create(body("d" * 32), RITA)
+    created = create_request(env.service, body("d" * 32), RITA)
     assert created["request"]["dataset_id"] == "d" * 32
 
 
 def test_without_the_datastore_wired_a_destination_is_refused(env: Env) -> None:
     service = replace(env.service, catalog=None, grants=None)
     with pytest.raises(WitanError) as info:
-        service.create(body("a" * 32), RITA)
+        create_request(service, body("a" * 32), RITA)
     assert (status_of(info.value), info.value.code) == (503, "destination-unavailable")
-    assert service.create(body("a" * 32) | {"dataset_id": None}, RITA)["request"]["status"] == "open"
+    assert create_request(service, body("a" * 32) | {"dataset_id": None}, RITA)["request"]["status"] == "open"
 
 
 def _upload(env: Env, token: str, name: str, content: bytes, event_time: str) -> str:
-    target = env.service.presign_upload(token, {"file_name": name, "size": len(content)})
+    target = env.service.presign_upload(token, name, len(content))
     put = env.s3.put_object(Bucket=BUCKET, Key=target["key"], Body=content)
     rid, sid, file_name = UploadRef.parse_key(target["key"])
     ref = UploadRef(
@@ -127,7 +127,7 @@ def _tokens(env: Env) -> dict[str, str]:
 
 def test_valid_uploads_become_versions_shared_with_the_request(env: Env) -> None:
     add_dataset(env, "a" * 32)
-    rid = env.service.create(body("a" * 32, share_with=SHARE), RITA)["request"]["request_id"]
+    rid = create_request(env.service, body("a" * 32, share_with=SHARE), RITA)["request"]["request_id"]
     tokens = _tokens(env)
     _upload(env, tokens["ann"], "pupils.csv", b"id,school\n1,A\n2,B\n", "2026-11-25T09:01:00.100Z")
     _upload(env, tokens["bob"], "bad.csv", b"id,school\n1,Z\n", "2026-11-25T09:01:00.200Z")
@@ -156,12 +156,12 @@ def test_valid_uploads_become_versions_shared_with_the_request(env: Env) -> None
 
 def test_closed_request_refuses_presign_and_the_late_upload_is_not_accepted(env: Env) -> None:
     add_dataset(env, "a" * 32)
-    rid = env.service.create(body("a" * 32), RITA)["request"]["request_id"]
+    rid = create_request(env.service, body("a" * 32), RITA)["request"]["request_id"]
     token = _tokens(env)["ann"]
-    target = env.service.presign_upload(token, {"file_name": "late.csv"})  # URL issued while open
+    target = env.service.presign_upload(token, "late.csv")  # URL issued while open
     env.service.close(rid, RITA.sub)
     with pytest.raises(RequestNotOpenError):
-        env.service.presign_upload(token, {"file_name": "later.csv"})
+        env.service.presign_upload(token, "later.csv")
     put = env.s3.put_object(Bucket=BUCKET, Key=target["key"], Body=b"id,school\n1,A\n")
     r, s, f = UploadRef.parse_key(target["key"])
     outcome = env.checker.handle(UploadRef(BUCKET, target["key"], r, s, f, put["VersionId"]))
@@ -174,7 +174,7 @@ def test_closed_request_refuses_presign_and_the_late_upload_is_not_accepted(env:
 
 
 def test_partner_history_is_newest_first_within_one_second(env: Env) -> None:
-    env.service.create(body("a" * 32) | {"dataset_id": None}, RITA)
+    create_request(env.service, body("a" * 32) | {"dataset_id": None}, RITA)
     token = _tokens(env)["ann"]
     # Three uploads in the same second, checked out of order (as parallel SQS deliveries can be).
     times = ["2026-11-25T09:01:00.900Z", "2026-11-25T09:01:00.050Z", "2026-11-25T09:01:00.400Z"]
@@ -189,12 +189,12 @@ def test_partner_history_is_newest_first_within_one_second(env: Env) -> None:
 
 
 def test_request_without_dataset_gets_one_of_its_own(env: Env) -> None:
-    created = env.service.create(body("a" * 32, share_with=SHARE) | {"dataset_id": None}, RITA)
+    created = create_request(env.service, body("a" * 32, share_with=SHARE) | {"dataset_id": None}, RITA)
     rid = created["request"]["request_id"]
     dataset_id = created["request"]["dataset_id"]
-    meta = env.store.get_meta(rid)
+    meta = env.store.get_request(rid)
     assert meta is not None
-    assert (meta["dataset_id"], meta["dataset_owner_org"], meta["dataset_created"]) == (
+    assert (meta.dataset_id, meta.dataset_owner_org, meta.dataset_created) == (
         dataset_id,
         "org-camden",
         True,
@@ -218,9 +218,9 @@ def test_no_dataset_is_made_without_exactly_one_organisation(env: Env) -> None:
     nobody = Requester("sub-n", "n@council.example", groups=("platform-admin",))
     both = Requester("sub-b", "b@council.example", groups=("org-camden", "org-hackney"))
     for requester in (nobody, both):
-        created = env.service.create(body("a" * 32) | {"dataset_id": None}, requester)
+        created = create_request(env.service, body("a" * 32) | {"dataset_id": None}, requester)
         assert "dataset_id" not in created["request"]
         with pytest.raises(WitanError) as info:  # nothing to share without a destination
-            env.service.create(body("a" * 32, share_with=SHARE) | {"dataset_id": None}, requester)
+            create_request(env.service, body("a" * 32, share_with=SHARE) | {"dataset_id": None}, requester)
         assert (status_of(info.value), info.value.code) == (422, "no-destination")
     assert env.catalog.list_all() == []

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cr_stack import BASE_URL, BUCKET, MAX_BYTES, TABLE, Env
+from cr_stack import BASE_URL, BUCKET, MAX_BYTES, TABLE, Env, create_request
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
+from pydantic import ValidationError
 from witan.api.errors import status_of
 from witan.collect.records import UploadRef
-from witan.collect.requests.body import InvalidRequest, Requester
+from witan.collect.requests.records import Requester
 from witan.errors import BadCursorError, NotFoundError, RequestNotOpenError, WitanError
 
 RITA = Requester(sub="sub-rita", email="rita@council.example", name="Rita")
@@ -53,12 +54,12 @@ def items(env: Env) -> list[dict[str, Any]]:
 
 
 def create(env: Env, **extra: Any) -> dict[str, Any]:
-    return env.service.create(body(**extra), RITA)
+    return create_request(env.service, body(**extra), RITA)
 
 
 def upload_and_check(env: Env, token: str, name: str, content: bytes) -> None:
     """Presign as the partner page would, store the object, then run the real check service."""
-    target = env.service.presign_upload(token, {"file_name": name, "size": len(content)})
+    target = env.service.presign_upload(token, name, len(content))
     put = env.s3.put_object(
         Bucket=BUCKET, Key=target["key"], Body=content, ContentType=target["fields"]["Content-Type"]
     )
@@ -94,9 +95,9 @@ def test_create_stores_items_and_invites(env: Env) -> None:
 
 
 def test_invalid_body_and_unknown_schema(env: Env) -> None:
-    with pytest.raises(InvalidRequest) as info:
+    with pytest.raises(ValidationError) as info:
         create(env, schema="no-such-schema", due_date="2026-11-24")
-    assert {(e.field, e.code) for e in info.value.errors} == {
+    assert {(e["loc"][0], e["type"]) for e in info.value.errors()} == {
         ("schema", "unknown-schema"),
         ("due_date", "past-date"),
     }
@@ -147,7 +148,7 @@ def test_presigned_post_policy(env: Env) -> None:
     rid = created["request"]["request_id"]
     sid = next(r["submission_id"] for r in created["recipients"] if r["email"] == "ann@school.example")
     token = links_to("ann@school.example")[0]
-    target = env.service.presign_upload(token, {"file_name": "Census 2026.xlsx"})
+    target = env.service.presign_upload(token, "Census 2026.xlsx")
     assert target["key"] == f"uploads/{rid}/{sid}/Census 2026.xlsx"
     assert target["url"].startswith("https://") and BUCKET in target["url"]
     policy = json.loads(base64.b64decode(target["fields"]["policy"]))
@@ -160,9 +161,9 @@ def test_presigned_post_policy(env: Env) -> None:
     expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     signed_for = expiration - datetime.now(UTC)
     assert timedelta(minutes=14) < signed_for <= timedelta(minutes=15)
-    for bad in ({"file_name": "x.exe"}, {"file_name": "big.csv", "size": MAX_BYTES + 1}, {}):
+    for name, size in (("x.exe", None), ("big.csv", MAX_BYTES + 1), ("", None)):
         with pytest.raises(WitanError):
-            env.service.presign_upload(token, bad)
+            env.service.presign_upload(token, name, size)
 
 
 def test_template_download(env: Env) -> None:
@@ -200,7 +201,7 @@ def test_close_and_cancel(env: Env) -> None:
         env.service.close(rid, "someone-else")
     assert env.service.close(rid, RITA.sub)["status"] == "closed"
     with pytest.raises(RequestNotOpenError) as info:
-        env.service.presign_upload(token, {"file_name": "late.csv"})
+        env.service.presign_upload(token, "late.csv")
     assert (info.value.code, status_of(info.value)) == ("request-not-open", 409)
     assert env.service.open_link(token)["accepts_uploads"] is False  # results stay visible
     with pytest.raises(RequestNotOpenError):
@@ -269,15 +270,16 @@ def test_digest_only_when_something_changed(env: Env) -> None:
 
 
 def test_stored_schema_for_request_template_and_check(env: Env) -> None:
-    from witan.aws.submissions import get_stored_schema, put_stored_schema
+    from witan.collect.requests.records import StoredSchema
     from witan.collect.requests.schemas import SchemaResolver
 
     descriptor = {"fields": [{"name": "q1", "type": "integer", "constraints": {"required": True}}]}
-    assert put_stored_schema(env.ddb, TABLE, "survey", descriptor, created_by=RITA.sub)
-    assert not put_stored_schema(
-        env.ddb, TABLE, "survey", {"fields": [{"name": "other"}]}, created_by=RITA.sub
-    )  # immutable
-    resolver = SchemaResolver(get_stored=get_stored_schema(env.ddb, TABLE))
+    assert env.store.put_stored_schema("survey", descriptor, created_by=RITA.sub)
+    other = {"fields": [{"name": "other"}]}
+    assert not env.store.put_stored_schema("survey", other, created_by="sub-sam")  # immutable
+    assert env.store.list_stored_schemas() == [StoredSchema("survey", RITA.sub)]
+    assert env.store.get_stored_schema("nope") is None
+    resolver = SchemaResolver(get_stored=env.store.get_stored_schema)
     env.service.resolve_schema = resolver
     env.checker.load_schema = resolver  # the validator wired with the same resolver
     created = create(env, schema="stored:survey", recipients=[{"email": "cy@school.example"}])

@@ -15,7 +15,7 @@ from uv_stack import BUCKET, CATALOG, GRANTS, REQUESTS, Stack
 from witan.access.records import Activity, Grant, GranteeType, Purpose
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
-from witan.aws.submissions import put_stored_schema
+from witan.aws.submissions import DynamoRequestStore
 from witan.catalog.records import create, soft_delete
 
 GOOD = b"id,dob,school,fte\n1,2015-04-01,A,1.0\n2,2016-05-02,B,0.5\n"
@@ -258,7 +258,7 @@ STORED = {
 
 
 def test_request_against_a_stored_schema_is_checked_against_it(stack: Stack) -> None:
-    assert put_stored_schema(stack.ddb, REQUESTS, "returns", STORED, created_by="sub-rita")
+    assert DynamoRequestStore(REQUESTS, stack.ddb).put_stored_schema("returns", STORED, created_by="sub-rita")
     stack.add_request("r1", "s1", schema="stored:returns")
     stack.add_submission("r1", "s2")
     good = run(stack, "uploads/r1/s1/returns.csv", b"ref,amount\nR1,5\nR2,0\n")

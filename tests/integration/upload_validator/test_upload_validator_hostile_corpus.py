@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from uv_stack import BUCKET, REQUESTS, Stack
-from witan.aws.submissions import put_stored_schema
+from witan.aws.submissions import DynamoRequestStore
 from witan.validation import readers
 
 UPLOAD_LIMIT = 8 * 1024 * 1024  # above every corpus file, so each meets the reader's own limits
@@ -43,7 +43,9 @@ def hostile_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
     for name, value in corpus.TEST_LIMITS.items():
         monkeypatch.setattr(readers, name, value)
     stack.handler.reset()  # rebuild the service with the larger upload limit
-    assert put_stored_schema(stack.ddb, REQUESTS, "hostile", corpus.SCHEMA, created_by="sub-rita")
+    assert DynamoRequestStore(REQUESTS, stack.ddb).put_stored_schema(
+        "hostile", corpus.SCHEMA, created_by="sub-rita"
+    )
     return stack
 
 
@@ -85,7 +87,9 @@ def test_each_hostile_file_ends_in_a_final_record_with_reports(
 
 def test_stored_pattern_that_re2_cannot_run_makes_the_upload_unusable(stack: Stack) -> None:
     # Stored before patterns were checked (put straight into the table, as an old item would be).
-    assert put_stored_schema(stack.ddb, REQUESTS, "redos", corpus.REDOS_PYTHON_ONLY, created_by="x")
+    assert DynamoRequestStore(REQUESTS, stack.ddb).put_stored_schema(
+        "redos", corpus.REDOS_PYTHON_ONLY, created_by="x"
+    )
     stack.add_request("r1", "s1", schema="stored:redos")
     version = stack.upload("uploads/r1/s1/d.csv", b"code\n" + b"a" * 40 + b"\n")["VersionId"]
     started = time.perf_counter()

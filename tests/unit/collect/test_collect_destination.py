@@ -13,7 +13,9 @@ import pytest
 from witan.access.records import Activity, Grant, GranteeType, Principal
 from witan.api.errors import status_of
 from witan.catalog.records import create
+from witan.collect.records import CheckRecord, UploadStatus
 from witan.collect.requests.partner import submission_history, upload_order
+from witan.collect.requests.records import SubmissionRecord
 from witan.collect.uploads.deliver import (
     check_destination,
     parquet_to_csv,
@@ -97,13 +99,15 @@ def test_parquet_to_csv_keeps_header_types_and_empty_tables(tmp_path: Path) -> N
 
 
 def test_upload_order_within_one_second() -> None:
-    def check(name: str, ms: str | None, sequencer: str = "") -> dict[str, str]:
-        at = {"event_time": f"2026-11-25T09:00:00.{ms}Z"} if ms else {}
+    def check(name: str, ms: str | None, sequencer: str = "") -> CheckRecord:
         started = "2026-11-25T09:00:00+00:00" if ms else "2026-11-25T08:59:59+00:00"
-        return {"type": "check", "file_name": name, "started_at": started, "sequencer": sequencer, **at}
+        return CheckRecord(
+            "r1", "s1", name, UploadStatus.VALID, f"uploads/r1/s1/{name}", name, sequencer=sequencer,
+            started_at=started, event_time=f"2026-11-25T09:00:00.{ms}Z" if ms else None,
+        )  # fmt: skip
 
     checks = [check("b", "500"), check("a", "020"), check("d", "900", "02"), check("c", "900", "01")]
     checks.append(check("old", None))  # no event time: its start time stands in
-    history = submission_history([{"type": "submission", "status": "valid"}, *checks])
+    history = submission_history(SubmissionRecord("r1", "s1", "a@x.example", status="valid"), checks)
     assert [c["file_name"] for c in history["submissions"]] == ["d", "c", "b", "a", "old"]
-    assert upload_order({"event_time": "bad"})[0] == ""
+    assert upload_order(replace(check("x", None), started_at=None, event_time="bad"))[0] == ""

@@ -7,10 +7,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from witan.access.records import Activity, Grant, GranteeType
+from witan.api.bodies import CreateCollectRequest, RequestChecks
 from witan.catalog.records import create
 from witan.collect.records import CollectionRequest, Destination, share_until_end
-from witan.collect.requests.body import InvalidRequest, can_close, validate_body
+from witan.collect.requests.creation import can_close
+from witan.collect.requests.records import RequestRecord
 from witan.collect.uploads.deliver import authorise_delivery
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -90,19 +93,19 @@ def test_share_until_in_the_body() -> None:
         "recipients": [{"email": "a@b.example"}],
         "share_until": "2026-12-31",
     }
-    spec = validate_body(body, today=date(2026, 6, 1), schema_exists=bool)
+    checks = RequestChecks(today=date(2026, 6, 1), schema_exists=bool)
+    spec = CreateCollectRequest.model_validate(body, context=checks).spec()
     assert spec.share_until == date(2026, 12, 31)
-    with pytest.raises(InvalidRequest) as caught:
-        validate_body(
-            body | {"share_until": "2026-05-01"}, today=date(2026, 6, 1), schema_exists=lambda _: True
-        )
-    assert [e.code for e in caught.value.errors] == ["past-date"]
+    with pytest.raises(ValidationError) as caught:
+        CreateCollectRequest.model_validate(body | {"share_until": "2026-05-01"}, context=checks)
+    assert [e["type"] for e in caught.value.errors()] == ["past-date"]
 
 
 def test_the_destination_owner_may_close_the_request() -> None:
-    meta = {"requester_sub": "sub-sam", "dataset_owner_org": "org-camden"}
+    undelivered = RequestRecord("r1", "T", "pupils", "sam@x.example", "2026-06-10", requester_sub="sub-sam")
+    meta = replace(undelivered, dataset_owner_org="org-camden")
     assert can_close(meta, "sub-sam")
     assert can_close(meta, "sub-rita", ("org-camden",))
     assert not can_close(meta, "sub-x", ("org-hackney",))
-    assert not can_close({"requester_sub": "sub-sam"}, "sub-rita", ("org-camden",))
+    assert not can_close(undelivered, "sub-rita", ("org-camden",))
     assert can_close(meta, "sub-admin", (), is_admin=True)

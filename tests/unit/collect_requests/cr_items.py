@@ -1,15 +1,15 @@
-"""Stored items of one small request, as the store returns them (shared by the unit tests)."""
+"""Records of one small request, as the request store returns them (shared by the unit tests)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from witan.collect.records import CheckRecord, UploadStatus
+from witan.collect.requests.records import RequestPart, RequestRecord, SubmissionRecord, TokenRecord
 
-def meta(**extra: Any) -> dict[str, Any]:
-    return {
-        "pk": "REQUEST#r1",
-        "sk": "META",
-        "type": "request",
+
+def meta(**extra: Any) -> RequestRecord:
+    fields: dict[str, Any] = {
         "request_id": "r1",
         "title": "School <census>",
         "schema": "pupils",
@@ -17,49 +17,46 @@ def meta(**extra: Any) -> dict[str, Any]:
         "requester_name": "Rita",
         "due_date": "2026-12-01",
         "status": "open",
-    } | extra
+    }
+    return RequestRecord(**(fields | extra))
 
 
-def submission(sid: str, email: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "pk": "REQUEST#r1",
-        "sk": f"SUBMISSION#{sid}",
-        "type": "submission",
+def submission(sid: str, email: str, **extra: Any) -> SubmissionRecord:
+    fields: dict[str, Any] = {
         "request_id": "r1",
         "submission_id": sid,
         "uploader_email": email,
         "status": "awaiting-upload",
         "invited_at": "2026-11-20T09:00:00+00:00",
-    } | extra
+    }
+    return SubmissionRecord(**(fields | extra))
 
 
-def check(sid: str, version: str, status: str, started: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "pk": "REQUEST#r1",
-        "sk": f"SUBMISSION#{sid}#CHECK#{version}",
-        "type": "check",
+def check(sid: str, version: str, status: str, started: str, **extra: Any) -> CheckRecord:
+    fields: dict[str, Any] = {
         "request_id": "r1",
         "submission_id": sid,
         "version_key": version,
-        "status": status,
+        "status": UploadStatus(status),
+        "object_key": f"uploads/r1/{sid}/data.csv",
+        "file_name": "data.csv",
         "started_at": started,
         "checked_at": started,
-    } | extra
+    }
+    return CheckRecord(**(fields | extra))
 
 
-def token(sid: str, h: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "pk": "REQUEST#r1",
-        "sk": f"TOKEN#{sid}#{h}",
-        "type": "token",
+def token(sid: str, h: str, **extra: Any) -> TokenRecord:
+    fields: dict[str, Any] = {
         "request_id": "r1",
         "submission_id": sid,
         "token_hash": h,
         "token_expires_at": 1_900_000_000,
-    } | extra
+    }
+    return TokenRecord(**(fields | extra))
 
 
-def sample() -> list[dict[str, Any]]:
+def sample() -> list[RequestPart]:
     """s1 invited only; s2 opened; s3 valid after an invalid upload; s4 invalid (3 errors)."""
     return [
         meta(),

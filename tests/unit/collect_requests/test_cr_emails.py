@@ -10,7 +10,7 @@ from witan.collect.requests.reminders import digest_changes
 from witan.collect.requests.tracking import compute_tracking
 
 LINK = partner_link("https://api.example/prod/", "TOKEN123")
-SUB = {"uploader_email": "b@x.example", "uploader_name": "Bob <script>alert(1)</script>"}
+TO, NAME = "b@x.example", "Bob <script>alert(1)</script>"
 META = meta(message="Line one\n<b>bold</b> & more", requester_name="Rita & Co")
 
 
@@ -19,7 +19,7 @@ def test_link_shape() -> None:
 
 
 def test_invitation() -> None:
-    email = invitation_email(META, SUB, LINK)
+    email = invitation_email(META, TO, NAME, LINK)
     assert email.to == "b@x.example"
     assert email.subject == "Data request: 'School <census>' due Tuesday 01 December 2026"
     assert LINK in email.text and "Line one\n<b>bold</b> & more" in email.text
@@ -30,18 +30,18 @@ def test_invitation() -> None:
 
 
 def test_reminder_wording_by_day_and_state() -> None:
-    before = reminder_email(META, SUB, LINK, today=date(2026, 11, 28), state="invited")
+    before = reminder_email(META, TO, NAME, LINK, today=date(2026, 11, 28), state="invited")
     assert before.subject == "Reminder: 'School <census>' due in 3 days"
     assert "not received a file" in before.text and LINK in before.text
-    today = reminder_email(META, SUB, LINK, today=date(2026, 12, 1), state="invalid")
+    today = reminder_email(META, TO, NAME, LINK, today=date(2026, 12, 1), state="invalid")
     assert today.subject.endswith("due today") and "had errors" in today.text
-    late = reminder_email(META, SUB, LINK, today=date(2026, 12, 5), state="opened")
+    late = reminder_email(META, TO, NAME, LINK, today=date(2026, 12, 5), state="opened")
     assert late.subject.endswith("overdue") and "was due 4 days ago" in late.text
     assert "<script>" not in late.html
 
 
 def test_subject_is_one_line() -> None:
-    email = invitation_email(meta(title="Evil\r\nBcc: x@y.example"), SUB, LINK)
+    email = invitation_email(meta(title="Evil\r\nBcc: x@y.example"), TO, NAME, LINK)
     assert "\n" not in email.subject and "\r" not in email.subject
 
 

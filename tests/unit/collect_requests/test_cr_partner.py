@@ -43,9 +43,13 @@ def test_partner_view_shows_only_own_recipient() -> None:
     assert view["upload"] == {"max_bytes": 1000, "file_types": [".csv", ".xlsx"]}
     assert "requester_sub" not in str(view) and "request_id" not in view["request"]
     assert (
-        partner_view(meta(status="closed"), {}, SCHEMA, max_upload_bytes=1, link_expires_at="")[
-            "accepts_uploads"
-        ]
+        partner_view(
+            meta(status="closed"),
+            submission("s1", "a@x.example"),
+            SCHEMA,
+            max_upload_bytes=1,
+            link_expires_at="",
+        )["accepts_uploads"]
         is False
     )
 
@@ -77,16 +81,22 @@ def test_upload_target_refuses(name: object) -> None:
 def test_history_newest_first_with_plain_numbers() -> None:
     from decimal import Decimal
 
-    items = [
-        submission("s1", "a@x.example", status="invalid", status_at="2026-11-24T00:00:00+00:00"),
-        check("s1", "v1", "valid", "2026-11-22T00:00:00+00:00", rows=Decimal(3)),
-        check("s1", "v2", "invalid", "2026-11-24T00:00:00+00:00", counts={"type-error": Decimal(2)}),
-    ]
-    out = submission_history(items)
+    from witan.aws.submissions import check_from_item, check_item
+
+    # The store hands back ints: DynamoDB's Decimals stop at the adapter.
+    stored = check_item(check("s1", "v1", "valid", "2026-11-22T00:00:00+00:00", rows=3))
+    v1 = check_from_item(stored | {"rows": Decimal(3)})
+    v2 = check_from_item(
+        check_item(check("s1", "v2", "invalid", "2026-11-24T00:00:00+00:00"))
+        | {"counts": {"type-error": Decimal(2)}}
+    )
+    sub = submission("s1", "a@x.example", status="invalid", status_at="2026-11-24T00:00:00+00:00")
+    out = submission_history(sub, [v1, v2])
     assert out["status"] == "invalid"
     assert [s["version_key"] for s in out["submissions"]] == ["v2", "v1"]
     assert out["submissions"][0]["counts"] == {"type-error": 2} and out["submissions"][1]["rows"] == 3
     assert type(out["submissions"][1]["rows"]) is int
+    assert type(out["submissions"][0]["counts"]["type-error"]) is int
 
 
 def test_static_page_is_self_contained() -> None:

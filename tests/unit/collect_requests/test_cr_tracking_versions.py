@@ -4,12 +4,13 @@ all of theirs) and for the whole request, from the check items the validator sto
 from __future__ import annotations
 
 from cr_items import check, meta, submission
+from witan.collect.requests.records import RequestPart
 from witan.collect.requests.tracking import compute_tracking
 
 DATASET = "d" * 32
 
 
-def items() -> list[dict[str, object]]:
+def items() -> list[RequestPart]:
     return [
         meta(dataset_id=DATASET),
         # s1: a valid upload (version 2), then an invalid one: its latest upload became no version.

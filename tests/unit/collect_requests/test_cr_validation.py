@@ -1,4 +1,5 @@
-"""Request body validation: every problem reported at once, by field and code."""
+"""Request body validation (witan.api.bodies.CreateCollectRequest): every problem reported at once,
+each located by field and typed by a code; and the records one creation writes."""
 
 from __future__ import annotations
 
@@ -6,14 +7,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from witan.api.errors import status_of
-from witan.collect.requests.body import (
-    MAX_RECIPIENTS,
-    InvalidRequest,
-    Requester,
-    build_request,
-    validate_body,
-)
+from pydantic import ValidationError
+from witan.api.bodies import MAX_RECIPIENTS, CreateCollectRequest, RequestChecks
+from witan.aws.submissions import new_request_items
+from witan.collect.requests.creation import build_request
+from witan.collect.requests.records import Requester, RequestSpec
 from witan.collect.requests.tokens import hash_token
 
 TODAY = date(2026, 11, 25)
@@ -34,11 +32,17 @@ def body(**overrides: Any) -> dict[str, Any]:
     return base | overrides
 
 
+def validate_body(
+    payload: Any, *, today: date = TODAY, schema_exists: Any = KNOWN.__contains__
+) -> RequestSpec:
+    checks = RequestChecks(today=today, schema_exists=schema_exists)
+    return CreateCollectRequest.model_validate(payload, context=checks).spec()
+
+
 def errors_of(payload: Any) -> set[tuple[str, str]]:
-    with pytest.raises(InvalidRequest) as info:
-        validate_body(payload, today=TODAY, schema_exists=KNOWN.__contains__)
-    assert status_of(info.value) == 422 and info.value.code == "invalid-request"
-    return {(e.field, e.code) for e in info.value.errors}
+    with pytest.raises(ValidationError) as info:
+        validate_body(payload)
+    return {(".".join(map(str, e["loc"])), e["type"]) for e in info.value.errors()}
 
 
 def test_valid_body() -> None:
@@ -96,7 +100,7 @@ def test_too_many_and_no_recipients() -> None:
 
 def test_share_with_and_body_type() -> None:
     assert errors_of(body(share_with=[{"type": "role", "id": "x"}])) == {("share_with[0]", "bad-grantee")}
-    assert errors_of(["not", "an", "object"]) == {("", "wrong-type")}
+    assert errors_of(["not", "an", "object"]) == {("", "model_type")}  # pydantic's own
     spec = validate_body(
         body(share_with=[{"type": "group", "id": "org-camden"}]),
         today=TODAY,
@@ -106,13 +110,14 @@ def test_share_with_and_body_type() -> None:
 
 
 def test_error_body_is_machine_readable() -> None:
-    with pytest.raises(InvalidRequest) as info:
-        validate_body(body(due_date="2020-01-01"), today=TODAY, schema_exists=KNOWN.__contains__)
-    out = info.value.to_dict()
-    assert out["code"] == "invalid-request"
-    assert out["errors"] == [
-        {"field": "due_date", "code": "past-date", "message": "due_date 2020-01-01 is in the past"}
-    ]
+    with pytest.raises(ValidationError) as info:
+        validate_body(body(due_date="2020-01-01"))
+    (error,) = info.value.errors(include_input=False)
+    assert (error["loc"], error["type"], error["msg"]) == (
+        ("due_date",),
+        "past-date",
+        "due_date 2020-01-01 is in the past",
+    )
 
 
 def test_build_request_items() -> None:
@@ -125,19 +130,24 @@ def test_build_request_items() -> None:
         request_id="r1",
         token_factory=lambda: next(tokens),
     )
-    meta = new.meta
-    assert (meta["pk"], meta["sk"], meta["status"]) == ("REQUEST#r1", "META", "open")
+    request = new.request
+    assert (request.request_id, request.status) == ("r1", "open")
     # what the upload validator requires
-    assert meta["title"] and meta["schema"] == "pupils" and meta["requester_email"] == "rita@council.example"
-    assert (meta["gsi1pk"], meta["gsi1sk"]) == ("REQUESTER#sub-1", "2026-11-25T09:00:00+00:00")
+    assert request.title and request.schema == "pupils" and request.requester_email == "rita@council.example"
     assert len(new.submissions) == 2 and len(new.tokens) == 2
     sub = new.submissions[0]
-    assert sub["sk"] == f"SUBMISSION#{sub['submission_id']}" and sub["uploader_email"] == "a@school.example"
-    assert sub["status"] == "awaiting-upload" and sub["uploader_organisation"] == "School A"
-    assert "/" not in sub["submission_id"] and "#" not in sub["submission_id"]
-    assert {t["token_hash"] for t in new.tokens} == {hash_token("tok-one"), hash_token("tok-two")}
-    assert "tok-one" not in repr(new.items)  # raw tokens are never part of stored items
-    assert new.open_item == {
+    assert sub.uploader_email == "a@school.example"
+    assert sub.status == "awaiting-upload" and sub.uploader_organisation == "School A"
+    assert "/" not in sub.submission_id and "#" not in sub.submission_id
+    assert {t.token_hash for t in new.tokens} == {hash_token("tok-one"), hash_token("tok-two")}
+    # As stored (witan.aws.submissions): the keys, the requester's index, the open list.
+    items = new_request_items(new)
+    assert "tok-one" not in repr(items)  # raw tokens are never part of stored items
+    meta = items[0]
+    assert (meta["pk"], meta["sk"], meta["status"]) == ("REQUEST#r1", "META", "open")
+    assert (meta["gsi1pk"], meta["gsi1sk"]) == ("REQUESTER#sub-1", "2026-11-25T09:00:00+00:00")
+    assert items[1]["sk"] == f"SUBMISSION#{sub.submission_id}"
+    assert items[-1] == {
         "pk": "OPEN",
         "sk": "REQUEST#r1",
         "type": "open-request",

@@ -346,12 +346,6 @@ class SchemaExistsError(WitanError):
     template = "a schema named {name} exists; stored schemas cannot change"
 
 
-class InvalidRequestError(WitanError):
-    """A request body with field problems: every one in `extra["errors"]`, the first five in the message."""
-
-    code, title = "invalid-request", "Invalid request"
-
-
 class RequestNotOpenError(WitanError):
     code, title = "request-not-open", "Request not open"
 

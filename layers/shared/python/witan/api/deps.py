@@ -15,6 +15,7 @@ from witan.catalog.records import new_dataset_id
 
 if TYPE_CHECKING:  # loaded only by the routes that use them (the cold import stays small)
     from witan.audit.query import AuditReader
+    from witan.collect.requests.records import StoredSchema
     from witan.collect.requests.service import CollectRequestService
 
 UPLOAD_EXPIRY_SECONDS = 15 * 60
@@ -41,7 +42,7 @@ class CollectWiring:
     link_base_url: str = ""  # configured base (scheduled runs); API calls derive it from the request
     upload_origin: Callable[[], str] = lambda: ""  # where presigned POSTs go (for the page's CSP)
     put_schema: Callable[[str, Mapping[str, Any], str], bool] | None = None  # name, descriptor, owner
-    list_stored_schemas: Callable[[], list[dict[str, Any]]] | None = None
+    list_stored_schemas: Callable[[], list[StoredSchema]] | None = None
     builtin_schema_names: Callable[[], list[str]] = list
 
 

@@ -93,7 +93,6 @@ STATUS: dict[str, int] = {
     "bad-schema-name": 422,
     "invalid-schema": 422,
     "schema-exists": 409,
-    "invalid-request": 422,
     "request-not-open": 409,
     "bad-cursor": 400,
     "bad-file-name": 400,

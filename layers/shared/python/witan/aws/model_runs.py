@@ -206,6 +206,14 @@ def _py(av: dict[str, Any]) -> Any:
     return value
 
 
+STORAGE_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})  # keys and index: never in a record
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored run as its record: plain values, without the table's keys."""
+    return {k: _py(v) for k, v in item.items() if k not in STORAGE_ATTRIBUTES}
+
+
 def _running(
     run_id: str,
     model: str,
@@ -297,7 +305,7 @@ class ModelRunsTable(DynamoTable):
 
     def chunk_done(self, run_id: str) -> float:
         """Count a finished chunk; returns the progress (retried chunks can only push it to 1)."""
-        item = self.client.update_item(
+        item: dict[str, Any] = self.client.update_item(
             TableName=self.table_name,
             Key=self.key(run_id),
             UpdateExpression="ADD chunks_done :one SET updated_at = :now",
@@ -305,7 +313,7 @@ class ModelRunsTable(DynamoTable):
             ReturnValues="ALL_NEW",
         )["Attributes"]
         done, total = _py(item["chunks_done"]), _py(item.get("chunks_total", {"N": "0"})) or 1
-        progress: float = round(min(1.0, done / total), 4)
+        progress = float(round(min(1.0, done / total), 4))
         self._set(
             run_id,
             {"progress": progress},
@@ -339,7 +347,7 @@ class ModelRunsTable(DynamoTable):
         item = self.client.get_item(TableName=self.table_name, Key=self.key(run_id), ConsistentRead=True).get(
             "Item"
         )
-        return None if item is None else {k: _py(v) for k, v in item.items()}
+        return None if item is None else _record(item)
 
 
 # --- used by the API (POST/GET /model-runs) ---------------------------------------------------------
@@ -417,7 +425,7 @@ def list_runs(table: ModelRunsTable, max_items: int = 5000) -> list[dict[str, An
         ExpressionAttributeValues={":p": {"S": "RUNS"}},
         ScanIndexForward=False,
     )
-    return [{k: _py(v) for k, v in item.items()} for item in islice(items, max_items)]
+    return [_record(item) for item in islice(items, max_items)]
 
 
 class StepFunctionsStarter:

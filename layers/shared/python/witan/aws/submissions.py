@@ -12,9 +12,11 @@ Idempotency and ordering rest on conditional writes:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -22,22 +24,35 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from witan.aws.dynamo import DynamoTable, condition_failed
+from witan.aws.table_shapes import GSI1
 from witan.collect.records import (
-    META_SK,
     CheckRecord,
     CollectionRequest,
     Destination,
     Submission,
     UploadStatus,
-    check_sk,
-    request_pk,
     share_until_end,
-    submission_sk,
+)
+from witan.collect.requests.creation import NewRequest
+from witan.collect.requests.records import (
+    RequestPart,
+    RequestRecord,
+    RequestStatus,
+    ShareEntry,
+    StoredSchema,
+    SubmissionRecord,
+    TokenRecord,
 )
 from witan.collect.uploads.ports import Claim
 from witan.errors import BadCursorError
 
 SEQUENCER_WIDTH = 40  # S3 sequencers are hex strings of varying length; pad to compare as strings
+TOKEN_TTL_SECONDS = 30 * 86400  # DynamoDB TTL removes a token item a month after the link stops working
+REQUESTS_INDEX = GSI1  # requests by requester, tokens by hash, stored schemas
+META_SK = "META"
+OPEN_PK = "OPEN"  # index items of requests that accept uploads: pk=OPEN, sk=REQUEST#{id}
+SCHEMAS_KEY = "SCHEMAS"  # gsi1pk of every stored schema (listing them is one query)
+MAX_STORED_SCHEMAS_LISTED = 200
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -55,6 +70,39 @@ def _wire(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def request_pk(request_id: str) -> str:
+    return f"REQUEST#{request_id}"
+
+
+def submission_sk(submission_id: str) -> str:
+    return f"SUBMISSION#{submission_id}"
+
+
+def check_sk(submission_id: str, version_key: str) -> str:
+    return f"SUBMISSION#{submission_id}#CHECK#{version_key}"
+
+
+def token_sk_prefix(submission_id: str | None = None) -> str:
+    return f"TOKEN#{submission_id}#" if submission_id else "TOKEN#"
+
+
+def token_sk(submission_id: str, token_hash: str) -> str:
+    """A recipient may hold several live links, each its own item under their prefix."""
+    return f"{token_sk_prefix(submission_id)}{token_hash[:24]}"
+
+
+def token_gsi_key(token_hash: str) -> str:
+    return f"TOKEN#{token_hash}"
+
+
+def requester_gsi_key(requester_sub: str) -> str:
+    return f"REQUESTER#{requester_sub}"
+
+
+def stored_schema_pk(name: str) -> str:
+    return f"SCHEMA#{name}"
 
 
 def padded_sequencer(sequencer: str) -> str:
@@ -87,7 +135,7 @@ def check_item(record: CheckRecord) -> dict[str, Any]:
         "schema": record.schema,
         "rows": record.rows,
         "error_count": record.error_count,
-        "counts": dict(record.counts) if record.status is not UploadStatus.CHECKING else None,
+        "counts": record.result_counts,
         "report_keys": dict(record.report_keys) or None,
         "parquet_key": record.parquet_key,
         "event_time": record.event_time,
@@ -96,6 +144,159 @@ def check_item(record: CheckRecord) -> dict[str, Any]:
         "dataset_key": record.dataset_key,
         "detail": dict(record.detail) or None,
     }
+
+
+def _fields(record_type: type, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The item's attributes that are fields of `record_type`, DynamoDB numbers as ints (keys and
+    index attributes are left behind)."""
+    names = {f.name for f in dataclasses.fields(record_type)}
+    return {k: _plain_numbers(v) for k, v in item.items() if k in names and v is not None}
+
+
+def check_from_item(item: Mapping[str, Any]) -> CheckRecord:
+    """A check record as stored (its sequencer stays zero-padded: it orders uploads as text)."""
+    blank = {"object_key": "", "file_name": ""}
+    status = UploadStatus(str(item["status"]))
+    return CheckRecord(**blank | _fields(CheckRecord, item) | {"status": status})
+
+
+def _plain_numbers(value: Any) -> Any:
+    """Decimals inside free-form maps as int (or float when fractional)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain_numbers(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def request_item(request: RequestRecord) -> dict[str, Any]:
+    """The request's META item; listed by requester on gsi1, newest first."""
+    return {
+        "pk": request_pk(request.request_id),
+        "sk": META_SK,
+        "type": "request",
+        "gsi1pk": requester_gsi_key(request.requester_sub),
+        "gsi1sk": request.created_at,
+        "request_id": request.request_id,
+        "title": request.title,
+        "schema": request.schema,
+        "requester_email": request.requester_email,
+        "requester_name": request.requester_name,
+        "requester_sub": request.requester_sub,
+        "requester_groups": list(request.requester_groups) or None,
+        "share_until": request.share_until,
+        "sheet": request.sheet,
+        "message": request.message,
+        "due_date": request.due_date,
+        "grace_days": request.grace_days,
+        "dataset_id": request.dataset_id,
+        "share_with": [{"type": s.type, "id": s.id} for s in request.share_with] or None,
+        "status": str(request.status),
+        "recipient_count": request.recipient_count,
+        "created_at": request.created_at,
+        "closed_at": request.closed_at,
+        "cancelled_at": request.cancelled_at,
+        "dataset_owner_org": request.dataset_owner_org,
+        "destination_checked_at": request.destination_checked_at,
+        "dataset_created": request.dataset_created or None,
+        "shared_at": request.shared_at,
+        "last_digest_at": request.last_digest_at,
+    }
+
+
+def request_from_item(item: Mapping[str, Any]) -> RequestRecord:
+    share = tuple(
+        ShareEntry(str(s["type"]), str(s["id"]))
+        for s in item.get("share_with") or []
+        if isinstance(s, Mapping) and s.get("type") and s.get("id")
+    )
+    fields = _fields(RequestRecord, item) | {
+        "requester_groups": tuple(str(g) for g in item.get("requester_groups") or [] if g),
+        "share_with": share,
+        "dataset_created": bool(item.get("dataset_created")),
+    }
+    # A META item written before a field was required (e.g. by tests' put_request) reads as blank.
+    blank = {name: "" for name in ("title", "schema", "requester_email", "due_date")}
+    return RequestRecord(**blank | fields)
+
+
+def submission_item(sub: SubmissionRecord) -> dict[str, Any]:
+    """A new recipient's SUBMISSION item (what the upload validator reads and then updates)."""
+    return {
+        "pk": request_pk(sub.request_id),
+        "sk": submission_sk(sub.submission_id),
+        "type": "submission",
+        "request_id": sub.request_id,
+        "submission_id": sub.submission_id,
+        "uploader_email": sub.uploader_email,
+        "uploader_name": sub.uploader_name,
+        "uploader_organisation": sub.uploader_organisation,
+        "status": sub.status,
+        "invited_at": sub.invited_at,
+    }
+
+
+def submission_from_item(item: Mapping[str, Any]) -> SubmissionRecord:
+    blank: dict[str, Any] = {"uploader_email": ""}
+    return SubmissionRecord(**blank | _fields(SubmissionRecord, item))
+
+
+def token_item(token: TokenRecord) -> dict[str, Any]:
+    """A capability token's item: its hash only, found by it on gsi1; TTL drops it (`expires_at`)."""
+    return {
+        "pk": request_pk(token.request_id),
+        "sk": token_sk(token.submission_id, token.token_hash),
+        "type": "token",
+        "gsi1pk": token_gsi_key(token.token_hash),
+        "gsi1sk": "TOKEN",
+        "request_id": token.request_id,
+        "submission_id": token.submission_id,
+        "token_hash": token.token_hash,
+        "token_expires_at": token.token_expires_at,
+        "expires_at": token.token_expires_at + TOKEN_TTL_SECONDS,
+        "issued_at": token.issued_at or None,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def token_from_item(item: Mapping[str, Any]) -> TokenRecord:
+    blank: dict[str, Any] = {"token_hash": "", "token_expires_at": 0}
+    return TokenRecord(**blank | _fields(TokenRecord, item))
+
+
+def open_item(request: RequestRecord) -> dict[str, Any]:
+    """The OPEN index item of a request that accepts uploads (the reminder job lists these)."""
+    return {
+        "pk": OPEN_PK,
+        "sk": request_pk(request.request_id),
+        "type": "open-request",
+        "request_id": request.request_id,
+        "due_date": request.due_date,
+    }
+
+
+def new_request_items(new: NewRequest) -> list[dict[str, Any]]:
+    """Every item one creation writes, in one transaction."""
+    return [
+        request_item(new.request),
+        *(submission_item(sub) for sub in new.submissions),
+        *(token_item(token) for token in new.tokens),
+        open_item(new.request),
+    ]
+
+
+def request_part(item: Mapping[str, Any]) -> RequestPart | None:
+    """The record an item under `REQUEST#{id}` holds; None for an item of no known type."""
+    readers: dict[str, Any] = {
+        "request": request_from_item,
+        "submission": submission_from_item,
+        "check": check_from_item,
+        "token": token_from_item,
+    }
+    reader = readers.get(str(item.get("type")))
+    return reader(item) if reader else None
 
 
 def destination_from_meta(item: Mapping[str, Any]) -> Destination | None:
@@ -163,8 +364,9 @@ class DynamoCheckStore(DynamoTable):
             uploader_name=item.get("uploader_name"),
         )
 
-    def get_check(self, request_id: str, submission_id: str, version_key: str) -> dict[str, Any] | None:
-        return self._get(request_pk(request_id), check_sk(submission_id, version_key))
+    def get_check(self, request_id: str, submission_id: str, version_key: str) -> CheckRecord | None:
+        item = self._get(request_pk(request_id), check_sk(submission_id, version_key))
+        return check_from_item(item) if item else None
 
     def claim(self, record: CheckRecord, *, now_epoch: int) -> Claim:
         try:
@@ -179,7 +381,7 @@ class DynamoCheckStore(DynamoTable):
             if not condition_failed(exc):
                 raise
             existing = self.get_check(record.request_id, record.submission_id, record.version_key)
-            if existing is not None and existing.get("status") == UploadStatus.CHECKING:
+            if existing is not None and existing.status is UploadStatus.CHECKING:
                 return Claim.BUSY
             return Claim.DONE
         return Claim.CLAIMED
@@ -331,11 +533,11 @@ def _decode_cursor(cursor: str, requester_sub: str) -> dict[str, Any]:
         isinstance(raw, dict)
         and set(raw) == {"pk", "sk", "gsi1pk", "gsi1sk"}
         and all(isinstance(v, dict) and set(v) == {"S"} for v in raw.values())
-        and raw["gsi1pk"]["S"] == f"REQUESTER#{requester_sub}"  # a cursor cannot page someone else's list
+        and raw["gsi1pk"]["S"] == requester_gsi_key(requester_sub)  # cannot page someone else's list
     )
     if not ok:
         raise BadCursorError()
-    return raw
+    return dict(raw)
 
 
 class DynamoRequestStore(DynamoTable):
@@ -346,7 +548,7 @@ class DynamoRequestStore(DynamoTable):
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         return [_plain(i) for i in self.query(**kwargs)]
 
-    def create(self, new: Any) -> None:
+    def create(self, new: NewRequest) -> None:
         operations = [
             {
                 "Put": {
@@ -355,53 +557,58 @@ class DynamoRequestStore(DynamoTable):
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
-            for item in new.items
+            for item in new_request_items(new)
         ]
         self.client.transact_write_items(TransactItems=operations)
 
-    def get_meta(self, request_id: str) -> dict[str, Any] | None:
+    def get_request(self, request_id: str) -> RequestRecord | None:
         response = self.client.get_item(
             TableName=self.table_name,
             Key=_wire({"pk": request_pk(request_id), "sk": META_SK}),
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return _plain(item) if item else None
+        return request_from_item(_plain(item)) if item else None
 
-    def request_items(self, request_id: str) -> list[dict[str, Any]]:
-        return self._query_all(
+    def request_items(self, request_id: str) -> list[RequestPart]:
+        items = self._query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=_wire({":pk": request_pk(request_id)}),
             ConsistentRead=True,
         )
+        return [part for part in map(request_part, items) if part is not None]
 
-    def submission_items(self, request_id: str, submission_id: str) -> list[dict[str, Any]]:
-        return self._query_all(
+    def submission_items(
+        self, request_id: str, submission_id: str
+    ) -> tuple[SubmissionRecord | None, list[CheckRecord]]:
+        items = self._query_all(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
             ExpressionAttributeValues=_wire(
                 {":pk": request_pk(request_id), ":sk": submission_sk(submission_id)}
             ),
             ConsistentRead=True,
         )
+        sub = next((submission_from_item(i) for i in items if i.get("type") == "submission"), None)
+        return sub, [check_from_item(i) for i in items if i.get("type") == "check"]
 
     def list_by_requester(
         self, requester_sub: str, *, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[RequestRecord], str | None]:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
-            "IndexName": "gsi1",
+            "IndexName": REQUESTS_INDEX,
             "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": _wire({":pk": f"REQUESTER#{requester_sub}"}),
+            "ExpressionAttributeValues": _wire({":pk": requester_gsi_key(requester_sub)}),
             "ScanIndexForward": False,  # newest first
             "Limit": limit,
         }
         if cursor:
             kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, requester_sub)
         response = self.client.query(**kwargs)
-        items = [_plain(i) for i in response.get("Items", [])]
-        return items, _encode_cursor(response.get("LastEvaluatedKey"))
+        requests = [request_from_item(_plain(i)) for i in response.get("Items", [])]
+        return requests, _encode_cursor(response.get("LastEvaluatedKey"))
 
-    def set_status(self, request_id: str, status: Any, at: str) -> bool:
+    def set_status(self, request_id: str, status: RequestStatus, at: str) -> bool:
         stamp = "closed_at" if str(status) == "closed" else "cancelled_at"
         try:
             self.client.transact_write_items(
@@ -414,14 +621,14 @@ class DynamoRequestStore(DynamoTable):
                             "ConditionExpression": "attribute_exists(pk) AND #s = :open",
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": _wire(
-                                {":new": str(status), ":at": at, ":open": "open"}
+                                {":new": str(status), ":at": at, ":open": str(RequestStatus.OPEN)}
                             ),
                         }
                     },
                     {
                         "Delete": {
                             "TableName": self.table_name,
-                            "Key": _wire({"pk": "OPEN", "sk": request_pk(request_id)}),
+                            "Key": _wire({"pk": OPEN_PK, "sk": request_pk(request_id)}),
                         }
                     },
                 ]
@@ -432,24 +639,28 @@ class DynamoRequestStore(DynamoTable):
             raise
         return True
 
-    def find_token(self, token_hash: str) -> dict[str, Any] | None:
+    def find_token(self, token_hash: str) -> TokenRecord | None:
         response = self.client.query(
             TableName=self.table_name,
-            IndexName="gsi1",
+            IndexName=REQUESTS_INDEX,
             KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues=_wire({":pk": f"TOKEN#{token_hash}"}),
+            ExpressionAttributeValues=_wire({":pk": token_gsi_key(token_hash)}),
             Limit=2,
         )
-        items = response.get("Items", [])
-        return _plain(items[0]) if len(items) == 1 else None
+        items = [_plain(i) for i in response.get("Items", [])]
+        if len(items) != 1 or items[0].get("type") != "token":
+            return None
+        return token_from_item(items[0])
 
-    def put_token(self, item: dict[str, Any]) -> None:
+    def put_token(self, token: TokenRecord) -> None:
         self.client.put_item(
-            TableName=self.table_name, Item=_wire(item), ConditionExpression="attribute_not_exists(pk)"
+            TableName=self.table_name,
+            Item=_wire(token_item(token)),
+            ConditionExpression="attribute_not_exists(pk)",
         )
 
     def revoke_tokens(self, request_id: str, submission_id: str | None, at: str) -> int:
-        prefix = f"TOKEN#{submission_id}#" if submission_id else "TOKEN#"
+        prefix = token_sk_prefix(submission_id)
         tokens = self._query_all(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
             ExpressionAttributeValues=_wire({":pk": request_pk(request_id), ":sk": prefix}),
@@ -499,7 +710,7 @@ class DynamoRequestStore(DynamoTable):
 
     def open_request_ids(self) -> list[str]:
         items = self._query_all(
-            KeyConditionExpression="pk = :pk", ExpressionAttributeValues=_wire({":pk": "OPEN"})
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues=_wire({":pk": OPEN_PK})
         )
         return [str(i["request_id"]) for i in items]
 
@@ -511,6 +722,52 @@ class DynamoRequestStore(DynamoTable):
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues=_wire({":at": at}),
         )
+
+    # -- stored schemas (witan.collect.requests.schemas) -----------------------------------------
+
+    def get_stored_schema(self, name: str) -> str | None:
+        """The descriptor JSON of stored schema `name`, or None."""
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=_wire({"pk": stored_schema_pk(name), "sk": META_SK}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return str(_plain(item)["descriptor"]) if item and "descriptor" in item else None
+
+    def put_stored_schema(self, name: str, descriptor: Mapping[str, Any], *, created_by: str) -> bool:
+        """Store a schema once; False if the name is taken (stored schemas are immutable)."""
+        item = {
+            "pk": stored_schema_pk(name),
+            "sk": META_SK,
+            "type": "schema",
+            "gsi1pk": SCHEMAS_KEY,
+            "gsi1sk": name,
+            "name": name,
+            "descriptor": json.dumps(descriptor, sort_keys=True),
+            "created_by": created_by or None,
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table_name, Item=_wire(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def list_stored_schemas(self) -> list[StoredSchema]:
+        """The stored schemas by name (the first MAX_STORED_SCHEMAS_LISTED)."""
+        response = self.client.query(
+            TableName=self.table_name,
+            IndexName=REQUESTS_INDEX,
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=_wire({":pk": SCHEMAS_KEY}),
+            Limit=MAX_STORED_SCHEMAS_LISTED,
+        )
+        items = [_plain(i) for i in response.get("Items", [])]
+        return [StoredSchema(str(i["name"]), str(i.get("created_by") or "")) for i in items if i.get("name")]
 
 
 UPLOAD_MIME_TYPES = frozenset(
@@ -569,57 +826,3 @@ def read_json_report(client: Any, bucket: str) -> Any:
         return loaded if isinstance(loaded, dict) else None
 
     return read
-
-
-def get_stored_schema(client: Any, table_name: str) -> Any:
-    """A `get_stored(name)` for witan.collect.requests.schemas.SchemaResolver: the descriptor JSON or None."""
-
-    def get(name: str) -> str | None:
-        response = client.get_item(
-            TableName=table_name, Key=_wire({"pk": f"SCHEMA#{name}", "sk": META_SK}), ConsistentRead=True
-        )
-        item = response.get("Item")
-        return str(_plain(item)["descriptor"]) if item and "descriptor" in item else None
-
-    return get
-
-
-STORED_SCHEMAS_GSI1PK = "SCHEMAS"  # every stored schema, listed by name on gsi1
-MAX_STORED_SCHEMAS_LISTED = 200
-
-
-def put_stored_schema(
-    client: Any, table_name: str, name: str, descriptor: Mapping[str, Any], *, created_by: str
-) -> bool:
-    """Store a schema once as `stored:{name}`; False if the name is taken (stored schemas are immutable)."""
-    item = {
-        "pk": f"SCHEMA#{name}",
-        "sk": META_SK,
-        "type": "schema",
-        "name": name,
-        "descriptor": json.dumps(descriptor, sort_keys=True),
-        "created_by": created_by,
-        "gsi1pk": STORED_SCHEMAS_GSI1PK,
-        "gsi1sk": name,
-    }
-    try:
-        client.put_item(
-            TableName=table_name, Item=_wire(item), ConditionExpression="attribute_not_exists(pk)"
-        )
-    except ClientError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
-
-
-def list_stored_schemas(client: Any, table_name: str) -> list[dict[str, str]]:
-    """The stored schemas' names and makers, by name (at most MAX_STORED_SCHEMAS_LISTED)."""
-    items = client.query(
-        TableName=table_name,
-        IndexName="gsi1",
-        KeyConditionExpression="gsi1pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": STORED_SCHEMAS_GSI1PK}},
-        Limit=MAX_STORED_SCHEMAS_LISTED,
-    ).get("Items", [])
-    return [{k: str(v) for k, v in _plain(item).items() if k in ("name", "created_by")} for item in items]

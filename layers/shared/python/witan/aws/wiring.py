@@ -110,14 +110,7 @@ def _collect(settings: Settings, dynamodb: Any) -> CollectWiring:
     from witan.aws.email_quota import DynamoEmailQuota
     from witan.aws.grants_table import DynamoGrantStore
     from witan.aws.s3 import make_client as make_s3_client
-    from witan.aws.submissions import (
-        DynamoRequestStore,
-        S3UploadPresigner,
-        get_stored_schema,
-        list_stored_schemas,
-        put_stored_schema,
-        read_json_report,
-    )
+    from witan.aws.submissions import DynamoRequestStore, S3UploadPresigner, read_json_report
     from witan.collect.requests.schemas import SchemaResolver
     from witan.collect.requests.service import CollectRequestService
     from witan.validation.schema import builtin_schema_names
@@ -126,7 +119,7 @@ def _collect(settings: Settings, dynamodb: Any) -> CollectWiring:
     store = DynamoRequestStore(settings.requests_table, dynamodb)
     presigner = S3UploadPresigner(settings.data_bucket, s3)
     mailer = _mailer(settings)
-    resolver = SchemaResolver(get_stored=get_stored_schema(dynamodb, settings.requests_table))
+    resolver = SchemaResolver(get_stored=store.get_stored_schema)
     # The datastore, to check a request's destination dataset (may the requester add versions, share?)
     # and to make one for a request that names none.
     catalog = DynamoCatalogStore(settings.catalog_table, dynamodb) if settings.catalog_table else None
@@ -156,10 +149,10 @@ def _collect(settings: Settings, dynamodb: Any) -> CollectWiring:
         service=service,
         email_quota=DynamoEmailQuota(settings.requests_table, dynamodb),
         upload_origin=upload_origin,
-        put_schema=lambda name, descriptor, owner: put_stored_schema(
-            dynamodb, settings.requests_table, name, descriptor, created_by=owner
+        put_schema=lambda name, descriptor, owner: store.put_stored_schema(
+            name, descriptor, created_by=owner
         ),
-        list_stored_schemas=lambda: list_stored_schemas(dynamodb, settings.requests_table),
+        list_stored_schemas=store.list_stored_schemas,
         builtin_schema_names=builtin_schema_names,
     )
 
@@ -217,7 +210,7 @@ def _build_upload_check(settings: Settings) -> UploadCheckService:
     from witan.aws.catalog_table import CollectedVersions, DynamoCatalogStore
     from witan.aws.grants_table import DynamoGrantStore
     from witan.aws.s3 import S3ObjectStore
-    from witan.aws.submissions import DynamoCheckStore, get_stored_schema
+    from witan.aws.submissions import DynamoCheckStore, DynamoRequestStore
     from witan.collect.requests.schemas import SchemaResolver
     from witan.collect.uploads.check import UploadCheckService
     from witan.collect.uploads.deliver import DatasetDelivery
@@ -247,7 +240,9 @@ def _build_upload_check(settings: Settings) -> UploadCheckService:
         mailer=_mailer(settings),
         check_file=check_file,
         # Built-in and stored (`stored:NAME`) schemas, read as the Collect+Share API reads them.
-        load_schema=SchemaResolver(get_stored=get_stored_schema(dynamodb, settings.requests_table)),
+        load_schema=SchemaResolver(
+            get_stored=DynamoRequestStore(settings.requests_table, dynamodb).get_stored_schema
+        ),
         reports_bucket=settings.data_bucket,
         max_upload_bytes=settings.max_upload_bytes,
         audit=audit,

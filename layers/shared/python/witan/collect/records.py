@@ -1,7 +1,7 @@
 """Collect domain records: requests, submissions, the check of one uploaded object version.
 
-Keys and prefixes are built here so that the validator and the Collect+Share API agree
-(docs/data-model.md describes the stored items).
+S3 key prefixes are built here so that the validator and the Collect+Share API agree; how records
+are stored is the adapter's business (witan.aws.submissions; docs/data-model.md describes the items).
 """
 
 from __future__ import annotations
@@ -50,21 +50,6 @@ UNUSABLE_CODES = frozenset(
 
 class BadUploadKey(ValueError):
     """An object key that is not `uploads/{request_id}/{submission_id}/{file_name}`."""
-
-
-def request_pk(request_id: str) -> str:
-    return f"REQUEST#{request_id}"
-
-
-META_SK = "META"
-
-
-def submission_sk(submission_id: str) -> str:
-    return f"SUBMISSION#{submission_id}"
-
-
-def check_sk(submission_id: str, version_key: str) -> str:
-    return f"SUBMISSION#{submission_id}#CHECK#{version_key}"
 
 
 def report_prefix(request_id: str, submission_id: str, version_key: str) -> str:
@@ -161,7 +146,7 @@ class CollectionRequest:
     requester_email: str
     requester_name: str | None = None
     sheet: str | None = None  # worksheet to read in xlsx uploads; None = the first
-    status: str = "open"  # open | closed | cancelled (witan.collect.requests.body.RequestStatus)
+    status: str = "open"  # open | closed | cancelled (witan.collect.requests.records.RequestStatus)
     dataset_id: str | None = None  # as asked for; delivered to only with a `destination`
     destination: Destination | None = None
     shared_at: str | None = None  # when the request's share_with became grants on the dataset
@@ -208,6 +193,11 @@ class CheckRecord:
     dataset_version: int | None = None
     dataset_key: str | None = None  # the file the datastore serves for that version
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def result_counts(self) -> dict[str, int] | None:
+        """Problems by code once the check has finished; None while it is still running."""
+        return dict(self.counts) if self.status is not UploadStatus.CHECKING else None
 
 
 def status_for(counts: dict[str, int]) -> UploadStatus:

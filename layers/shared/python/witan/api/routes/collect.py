@@ -18,13 +18,13 @@ import base64
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from witan.api.bodies import PresignUploadBody
 from witan.api.current import Current, current
 from witan.api.deps import DOWNLOAD_EXPIRY_SECONDS, CollectWiring
 from witan.api.errors import refusals
@@ -77,17 +77,6 @@ def link_base(cur: Current, configured: str) -> str:
     return configured
 
 
-def plain(value: Any) -> Any:
-    """DynamoDB numbers (Decimal) as int/float, recursively, so answers are plain JSON."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [plain(v) for v in value]
-    return value
-
-
 def redact_path(path: str) -> str:
     """`/collect/{token}/...` -> `/collect/~{hash prefix}/...`: a partner call's path, minus its secret."""
     return _COLLECT_PATH.sub(lambda m: f"{m.group(1)}~{hash_token(m.group(2))[:HASH_SHOWN]}", path)
@@ -118,10 +107,9 @@ def _partner(token: str) -> tuple[Current, Any]:
 
 def _granted(cur: Current, token: str, service: Any) -> None:
     """Name what the token opened (request and submission), once the domain accepted it."""
-    found = service.store.find_token(hash_token(token))
-    if found:
-        rid, sid = found.get("request_id"), found.get("submission_id")
-        cur.record.resource = f"collect-request/{rid}/submission/{sid}"
+    grant = service.granted(token)
+    if grant is not None:
+        cur.record.resource = f"collect-request/{grant.request_id}/submission/{grant.submission_id}"
     cur.record.allow("capability-token")
 
 
@@ -155,7 +143,7 @@ def open_link(token: Token) -> Response[Any]:
     view = _run(cur, lambda: service.open_link(token))
     _granted(cur, token, service)
     if _wants_json(router.current_event.headers):
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=plain(view))
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=view)
     from witan.collect.requests.page import partner_page_headers, partner_page_html
 
     headers = partner_page_headers(wiring(cur).upload_origin())
@@ -214,15 +202,15 @@ def template(token: Token) -> Response[Any]:
 )
 def presign_upload(
     token: Token,
-    body: Annotated[dict[str, Any], Body(description='{"file_name": "returns.csv", "size": 1234}')],
+    body: Annotated[PresignUploadBody, Body(description='{"file_name": "returns.csv", "size": 1234}')],
 ) -> Response[Any]:
     cur, service = _partner(token)
-    target = _run(cur, lambda: service.presign_upload(token, body))
+    target = _run(cur, lambda: service.presign_upload(token, body.file_name, body.size))
     _granted(cur, token, service)
     # The key names request and submission only (ids, no secret); the POST policy pins it exactly.
     cur.record.detail.update({"key": target["key"], "content_type": target["content_type"]})
     cur.write_ahead(200)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=plain(target))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=target)
 
 
 @router.get(
@@ -238,7 +226,7 @@ def presign_upload(
 )
 def submissions(token: Token) -> Response[Any]:
     cur, service = _partner(token)
-    history = plain(_run(cur, lambda: service.partner_submissions(token)))
+    history = _run(cur, lambda: service.partner_submissions(token))
     _granted(cur, token, service)
     files = cur.services.files
     for item in history.get("submissions", []):

@@ -1,9 +1,9 @@
 """Collect+Share requester routes (Cognito): requests to partners, their tracking, and Table Schemas.
 
 `POST/GET /requests`, `GET /requests/{id}` (owner or admin; anyone else gets 404), close, cancel,
-revoke/reissue one recipient's link; `POST/GET /schemas`. Bodies are validated by the domain
-(witan.collect.requests.body), whose field errors come back as 422 `invalid-request` with
-`errors: [{field, code, message}]`.
+revoke/reissue one recipient's link; `POST/GET /schemas`. Bodies are pydantic models
+(witan.api.bodies); a request body's field problems come back together, in the API's one validation
+shape (422, `errors: [{location, type, message}]`, each `type` a code such as `past-date`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from witan.api.bodies import free_json_problem
+from witan.api.bodies import CreateCollectRequest, RequestChecks, StoredSchemaBody, free_json_problem
 from witan.api.current import Current, current
 from witan.api.deps import MAX_BODY_BYTES
 from witan.api.errors import refusals
-from witan.api.routes.collect import link_base, plain, wiring
-from witan.collect.requests.body import Requester
+from witan.api.routes.collect import link_base, wiring
+from witan.collect.requests.creation import NewRequest
+from witan.collect.requests.records import Requester, RequestRecord
 from witan.collect.requests.schemas import STORED_NAME, STORED_PREFIX
 from witan.errors import (
     BadCursorError,
@@ -32,12 +33,10 @@ from witan.errors import (
     DatasetNotWritableError,
     DestinationUnavailableError,
     EmailQuotaExceededError,
-    InvalidRequestError,
     InvalidSchemaError,
     JsonTooDeepError,
     JsonTooLargeError,
     JsonTooManyKeysError,
-    MissingFieldError,
     NoDestinationError,
     NotFoundError,
     RequesterEmailRequiredError,
@@ -45,7 +44,6 @@ from witan.errors import (
     SchemaExistsError,
     ShareNotAllowedError,
     UnknownDatasetError,
-    UnknownFieldError,
 )
 from witan.validation.schema import SchemaError, parse_schema
 
@@ -84,9 +82,9 @@ class _WriteAheadStore:
     def __init__(self, inner: Any, cur: Current) -> None:
         self.inner, self.cur = inner, cur
 
-    def create(self, new: Any) -> None:
+    def create(self, new: NewRequest) -> None:
         record = self.cur.record
-        record.resource, extra = creation_audit(new.request_id, new.meta)
+        record.resource, extra = creation_audit(new.request)
         record.detail.update(extra)
         _take_email_quota(self.cur, len(new.submissions))
         with self.cur.changing(201):
@@ -96,7 +94,7 @@ class _WriteAheadStore:
         return getattr(self.inner, name)
 
 
-def creation_audit(request_id: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def creation_audit(request: RequestRecord) -> tuple[str, dict[str, Any]]:
     """The resource and detail of a request's one creation event.
 
     A request that directs data into a dataset (named, or made for it here) is recorded against that
@@ -104,19 +102,19 @@ def creation_audit(request_id: str, meta: dict[str, Any]) -> tuple[str, dict[str
     key per event) shows where its versions will come from and, for a made one, when it was created.
     The request is named in the detail; a request with no destination is recorded against itself.
     """
-    dataset_id = meta.get("dataset_id")
-    if not dataset_id or not meta.get("dataset_owner_org"):
-        return f"collect-request/{request_id}", {}
+    dataset_id = request.dataset_id
+    if not dataset_id or not request.dataset_owner_org:
+        return f"collect-request/{request.request_id}", {}
     detail = {
-        "collect_request": request_id,
+        "collect_request": request.request_id,
         "dataset_id": dataset_id,
-        "dataset_created": bool(meta.get("dataset_created")),
+        "dataset_created": request.dataset_created,
     }
     return f"dataset/{dataset_id}", detail
 
 
 def _json(status: int, body: Any) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=plain(body))
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def _owned(cur: Current, call: Any) -> Any:
@@ -142,7 +140,6 @@ def _owned(cur: Current, call: Any) -> Any:
         **refusals(
             CollectUnavailableError,
             RequesterEmailRequiredError,
-            InvalidRequestError,
             UnknownDatasetError,
             DatasetDeletedError,
             DatasetNotWritableError,
@@ -174,11 +171,15 @@ def create_request(
     # Groups decide whether a destination dataset may be used (owner organisation, admin, grants).
     requester = Requester(sub=cur.sub, email=email, name="", groups=principal.groups)
     cur.record.allow("signed-in")
-    cur.record.detail["recipients"] = len(body.get("recipients") or [])
-    # The domain validates the body first (a refusal is recorded with its 422); the audit event is
-    # written just before the request's items, once its id is known.
+    recipients = body.get("recipients")
+    cur.record.detail["recipients"] = len(recipients) if isinstance(recipients, list) else 0
+    # Checked here, not by Powertools: the checks need the service's date and schemas. A refusal is
+    # recorded with its 422; the audit event is written just before the request is stored, once its id
+    # is known.
+    checks = RequestChecks(today=service.today(), schema_exists=service.schema_exists)
+    spec = CreateCollectRequest.model_validate(body, context=checks).spec()
     audited = dataclasses.replace(service, store=_WriteAheadStore(service.store, cur))
-    created = audited.create(body, requester)
+    created = audited.create(spec, requester)
     return _json(201, created)
 
 
@@ -224,7 +225,7 @@ def _owner_action(
     the write-ahead, then the change (a refused change is recorded as the outcome too)."""
     cur, service = _cur(resource)
     admin = cur.principal.is_admin
-    _owned(cur, lambda: service._owned_meta(request_id, cur.sub, admin))
+    _owned(cur, lambda: service.owned_request(request_id, cur.sub, admin))
     if emails:
         _take_email_quota(cur, emails)
     with cur.changing(200):
@@ -253,7 +254,7 @@ def close_request(request_id: RequestId) -> Response[Any]:
     stop deliveries into their dataset from a request they did not make)."""
     cur, service = _cur(f"collect-request/{request_id}")
     admin, groups = cur.principal.is_admin, tuple(cur.principal.groups)
-    _owned(cur, lambda: service.closable_meta(request_id, cur.sub, groups, is_admin=admin))
+    _owned(cur, lambda: service.closable_request(request_id, cur.sub, groups, is_admin=admin))
     with cur.changing(200):
         return _json(
             200, _owned(cur, lambda: service.close(request_id, cur.sub, is_admin=admin, groups=groups))
@@ -332,22 +333,12 @@ def reissue_recipient(request_id: RequestId, submission_id: SubmissionId) -> Res
         ),
     },
 )
-def create_schema(
-    body: Annotated[
-        dict[str, Any],
-        Body(description='{"name": "lowercase-name", "schema": {Table Schema descriptor}}'),
-    ],
-) -> Response[Any]:
+def create_schema(body: StoredSchemaBody) -> Response[Any]:
     cur = current(router.context)
     w = wiring(cur)
-    unknown = sorted(set(body) - {"name", "schema"})
-    if unknown:
-        raise UnknownFieldError(f"unknown field(s): {', '.join(unknown)}")
-    name, descriptor = body.get("name"), body.get("schema")
-    if not isinstance(name, str) or not STORED_NAME.match(name):
+    name, descriptor = body.name, body.descriptor
+    if not STORED_NAME.match(name):
         raise BadSchemaNameError()
-    if not isinstance(descriptor, dict):
-        raise MissingFieldError("schema: a Table Schema object is required")
     # Stored for good and read by every request naming it: no deeper than other free JSON. Keys and
     # size are bounded by the body limit and the field count.
     problem = free_json_problem(descriptor, "schema", MAX_BODY_BYTES, max_keys=MAX_BODY_BYTES)
@@ -382,6 +373,8 @@ def list_schemas() -> Response[Any]:
     w = wiring(cur)
     listed = [{"name": n, "kind": "built-in"} for n in w.builtin_schema_names()]
     stored = w.list_stored_schemas() if w.list_stored_schemas else []
-    listed += [{**s, "name": f"{STORED_PREFIX}{s['name']}", "kind": "stored"} for s in stored]
+    listed += [
+        {"name": f"{STORED_PREFIX}{s.name}", "created_by": s.created_by, "kind": "stored"} for s in stored
+    ]
     cur.record.allow("signed-in")
     return _json(200, {"schemas": listed})

@@ -8,10 +8,10 @@ the only place a raw token appears: it goes into the email and nowhere else (nev
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
+from witan.collect.requests.records import RequestRecord
 from witan.collect.requests.reminders import DigestRequest
 from witan.collect.uploads.notify import SUBJECT_MAX_TITLE, Email, _one_line, _plural, _safe
 
@@ -51,22 +51,23 @@ def _html_page(paragraphs: Sequence[str]) -> str:
     )
 
 
-def _sender_words(meta: Mapping[str, Any]) -> str:
-    name = _safe(meta.get("requester_name"), 80)
-    email = _one_line(meta.get("requester_email"), 120)
+def _sender_words(request: RequestRecord) -> str:
+    name = _safe(request.requester_name, 80)
+    email = _one_line(request.requester_email, 120)
     return f"{name} ({email})" if name else email
 
 
-def invitation_email(meta: Mapping[str, Any], submission: Mapping[str, Any], link: str) -> Email:
-    title = _one_line(meta.get("title"), SUBJECT_MAX_TITLE)
-    greeting = _safe(submission.get("uploader_name") or submission.get("uploader_email"), 80)
-    due = _due_words(str(meta.get("due_date", "")))
-    who = _sender_words(meta)
-    message = _paragraphs(meta.get("message"))
+def invitation_email(request: RequestRecord, to: str, name: str | None, link: str) -> Email:
+    """The invitation of recipient `to` (called `name`, if given) to the request, with their link."""
+    title = _one_line(request.title, SUBJECT_MAX_TITLE)
+    greeting = _safe(name or to, 80)
+    due = _due_words(request.due_date)
+    who = _sender_words(request)
+    message = _paragraphs(request.message)
     lines = [
         f"Hello {greeting},",
         "",
-        f"{who} asks you to send data for '{_safe(meta.get('title'), 200)}' by {due}.",
+        f"{who} asks you to send data for '{_safe(request.title, 200)}' by {due}.",
         "",
     ]
     if message:
@@ -83,7 +84,7 @@ def invitation_email(meta: Mapping[str, Any], submission: Mapping[str, Any], lin
     esc = html.escape
     paragraphs = [
         f"<p>Hello {esc(greeting)},</p>",
-        f"<p>{esc(who)} asks you to send data for <strong>{esc(_safe(meta.get('title'), 200))}</strong>"
+        f"<p>{esc(who)} asks you to send data for <strong>{esc(_safe(request.title, 200))}</strong>"
         f" by <strong>{esc(due)}</strong>.</p>",
     ]
     if message:
@@ -99,7 +100,7 @@ def invitation_email(meta: Mapping[str, Any], submission: Mapping[str, Any], lin
         " uploaded and you will get an email with the result.</p>",
     ]
     return Email(
-        to=str(submission["uploader_email"]),
+        to=to,
         subject=f"Data request: '{title}' due {due}",
         text="\n".join(lines),
         html=_html_page(paragraphs),
@@ -107,12 +108,12 @@ def invitation_email(meta: Mapping[str, Any], submission: Mapping[str, Any], lin
 
 
 def reminder_email(
-    meta: Mapping[str, Any], submission: Mapping[str, Any], link: str, *, today: date, state: str
+    request: RequestRecord, to: str, name: str | None, link: str, *, today: date, state: str
 ) -> Email:
     """A nudge; `state` is the recipient's tracking state (invited/opened/invalid/unusable/...)."""
-    title = _one_line(meta.get("title"), SUBJECT_MAX_TITLE)
-    greeting = _safe(submission.get("uploader_name") or submission.get("uploader_email"), 80)
-    due_date = date.fromisoformat(str(meta["due_date"]))
+    title = _one_line(request.title, SUBJECT_MAX_TITLE)
+    greeting = _safe(name or to, 80)
+    due_date = date.fromisoformat(request.due_date)
     days = (due_date - today).days
     if days > 0:
         when, subject_when = (
@@ -134,7 +135,7 @@ def reminder_email(
     lines = [
         f"Hello {greeting},",
         "",
-        f"A reminder: the data for '{_safe(meta.get('title'), 200)}' {when}. {status}",
+        f"A reminder: the data for '{_safe(request.title, 200)}' {when}. {status}",
         "",
         "Upload it here:",
         link,
@@ -144,12 +145,12 @@ def reminder_email(
     esc = html.escape
     paragraphs = [
         f"<p>Hello {esc(greeting)},</p>",
-        f"<p>A reminder: the data for <strong>{esc(_safe(meta.get('title'), 200))}</strong> {esc(when)}."
+        f"<p>A reminder: the data for <strong>{esc(_safe(request.title, 200))}</strong> {esc(when)}."
         f" {esc(status)}</p>",
         f'<p><a href="{esc(link, quote=True)}">Open the request and upload your file</a></p>',
     ]
     return Email(
-        to=str(submission["uploader_email"]),
+        to=to,
         subject=f"Reminder: '{title}' {subject_when}",
         text="\n".join(lines),
         html=_html_page(paragraphs),

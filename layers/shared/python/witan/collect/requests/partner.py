@@ -6,12 +6,13 @@ Shapes are documented in docs/data-model.md ("Partner API") so the routes can re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from witan.collect.records import CheckRecord
+from witan.collect.requests.records import RequestRecord, SubmissionRecord
 from witan.errors import BadFileNameError, UnsupportedFileTypeError
 from witan.settings import UPLOADS_PREFIX
 from witan.validation.schema import Field, Schema, type_phrase
@@ -58,8 +59,8 @@ def explain_schema(schema: Schema) -> dict[str, Any]:
 
 
 def partner_view(
-    meta: Mapping[str, Any],
-    submission: Mapping[str, Any],
+    request: RequestRecord,
+    submission: SubmissionRecord,
     schema: Schema,
     *,
     max_upload_bytes: int,
@@ -68,22 +69,22 @@ def partner_view(
     """`GET /collect/{token}`: the request as its recipient sees it (nothing about other recipients)."""
     return {
         "request": {
-            "title": meta.get("title"),
-            "message": meta.get("message", ""),
-            "due_date": meta.get("due_date"),
-            "status": meta.get("status", "open"),
-            "requester_name": meta.get("requester_name") or None,
-            "requester_email": meta.get("requester_email"),
-            "sheet": meta.get("sheet"),
+            "title": request.title,
+            "message": request.message or "",
+            "due_date": request.due_date,
+            "status": str(request.status),
+            "requester_name": request.requester_name or None,
+            "requester_email": request.requester_email,
+            "sheet": request.sheet,
         },
         "recipient": {
-            "name": submission.get("uploader_name"),
-            "email": submission.get("uploader_email"),
-            "organisation": submission.get("uploader_organisation"),
-            "status": submission.get("status", "awaiting-upload"),
+            "name": submission.uploader_name,
+            "email": submission.uploader_email,
+            "organisation": submission.uploader_organisation,
+            "status": submission.status,
         },
         "schema": explain_schema(schema),
-        "accepts_uploads": meta.get("status", "open") == "open",
+        "accepts_uploads": request.accepts_uploads,
         "upload": {"max_bytes": max_upload_bytes, "file_types": sorted(UPLOAD_TYPES)},
         "link_expires_at": link_expires_at,
     }
@@ -117,42 +118,35 @@ def upload_target(request_id: str, submission_id: str, file_name: Any) -> Upload
     )
 
 
-def submission_history(items: list[Mapping[str, Any]]) -> dict[str, Any]:
+def submission_history(submission: SubmissionRecord | None, checks: list[CheckRecord]) -> dict[str, Any]:
     """`GET /collect/{token}/submissions`: the recipient's current status and every upload's check,
     newest first. `report_keys` are S3 keys; the route turns them into short-lived links."""
-    current: Mapping[str, Any] = {}
-    checks: list[tuple[tuple[str, str, str], dict[str, Any]]] = []
-    for item in items:
-        if item.get("type") == "submission":
-            current = item
-        elif item.get("type") == "check":
-            view = {
-                k: _plain(item[k])
-                for k in (
-                    "version_key",
-                    "file_name",
-                    "status",
-                    "started_at",
-                    "checked_at",
-                    "rows",
-                    "error_count",
-                    "counts",
-                    "report_keys",
-                    "size",
-                )
-                if item.get(k) is not None
-            }
-            detail = item.get("detail") if isinstance(item.get("detail"), Mapping) else {}
-            if detail.get("message"):  # e.g. why an upload was not accepted
-                view["message"] = str(detail["message"])
-            checks.append((upload_order(item), view))
-    checks.sort(key=lambda c: c[0], reverse=True)
+    ordered = sorted(checks, key=upload_order, reverse=True)
     return {
-        "status": current.get("status", "awaiting-upload"),
-        "status_at": current.get("status_at"),
-        "latest_file_name": current.get("latest_file_name"),
-        "submissions": [view for _, view in checks],
+        "status": submission.status if submission else "awaiting-upload",
+        "status_at": submission.status_at if submission else None,
+        "latest_file_name": submission.latest_file_name if submission else None,
+        "submissions": [_check_view(check) for check in ordered],
     }
+
+
+def _check_view(check: CheckRecord) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "version_key": check.version_key,
+        "file_name": check.file_name,
+        "status": str(check.status),
+        "started_at": check.started_at,
+        "checked_at": check.checked_at,
+        "rows": check.rows,
+        "error_count": check.error_count,
+        "counts": check.result_counts,
+        "report_keys": dict(check.report_keys) or None,  # reports exist once the check has finished
+        "size": check.size,
+    }
+    message = check.detail.get("message")
+    if message:  # e.g. why an upload was not accepted
+        view["message"] = str(message)
+    return {k: v for k, v in view.items() if v is not None}
 
 
 def _instant(value: Any) -> str:
@@ -168,17 +162,8 @@ def _instant(value: Any) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def upload_order(check: Mapping[str, Any]) -> tuple[str, str, str]:
+def upload_order(check: CheckRecord) -> tuple[str, str, str]:
     """When an upload happened, finely enough to order two in one second: S3's event time (ms), then
-    its sequencer (stored zero-padded, so it compares as text), then when the check started."""
-    started = _instant(check.get("started_at") or check.get("checked_at"))
-    return (_instant(check.get("event_time")) or started, str(check.get("sequencer") or ""), started)
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers arrive as Decimal: make them JSON-ready ints."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "as_integer_ratio") and not isinstance(value, bool | int | float):
-        return int(value)
-    return value
+    its sequencer (kept zero-padded, so it compares as text), then when the check started."""
+    started = _instant(check.started_at or check.checked_at)
+    return (_instant(check.event_time) or started, check.sequencer, started)

@@ -40,9 +40,9 @@ def reminders_due(
 ) -> list[RecipientTracking]:
     """Recipients of an open request to remind today."""
     policy = policy or ReminderPolicy()
-    if tracking.meta.get("status", "open") != "open" or not tracking.meta.get("due_date"):
+    if not tracking.request.accepts_uploads or not tracking.request.due_date:
         return []
-    if not policy.due_today(today, date.fromisoformat(str(tracking.meta["due_date"]))):
+    if not policy.due_today(today, date.fromisoformat(tracking.request.due_date)):
         return []
     day = today.isoformat()
     return [
@@ -76,12 +76,12 @@ class DigestRequest:
 
 
 def digest_changes(trackings: Iterable[RequestTracking]) -> list[DigestRequest]:
-    """Per request, what recipients did since its last digest (META `last_digest_at`; absent = ever).
+    """Per request, what recipients did since its last digest (`last_digest_at`; absent = ever).
     Requests with nothing new are left out, so an empty result means no digest is sent."""
     out: list[DigestRequest] = []
     for t in trackings:
-        since = t.meta.get("last_digest_at")
-        title = str(t.meta.get("title", ""))
+        since = t.request.last_digest_at
+        title = t.request.title
         lines: list[DigestLine] = []
         for r in t.recipients:
             who = r.name or r.email
@@ -93,9 +93,7 @@ def digest_changes(trackings: Iterable[RequestTracking]) -> list[DigestRequest]:
                 )
         if lines:
             lines.sort(key=lambda line: line.at)
-            out.append(
-                DigestRequest(t.request_id, title, str(t.meta.get("due_date", "")), t.totals, tuple(lines))
-            )
+            out.append(DigestRequest(t.request_id, title, t.request.due_date, t.totals, tuple(lines)))
     return out
 
 
@@ -103,6 +101,6 @@ def group_by_requester(trackings: Sequence[RequestTracking]) -> dict[str, list[R
     """Open requests grouped by requester email (one digest per person, not per request)."""
     groups: dict[str, list[RequestTracking]] = {}
     for t in trackings:
-        groups.setdefault(str(t.meta.get("requester_email", "")).lower(), []).append(t)
+        groups.setdefault(t.request.requester_email.lower(), []).append(t)
     groups.pop("", None)
     return groups

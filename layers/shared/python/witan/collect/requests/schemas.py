@@ -21,10 +21,6 @@ STORED_PREFIX = "stored:"
 STORED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def stored_schema_pk(name: str) -> str:
-    return f"SCHEMA#{name}"
-
-
 @dataclass
 class SchemaResolver:
     """`resolve(name)` -> Schema; SchemaError for an unknown or broken schema."""

@@ -17,27 +17,33 @@ from typing import Any, Protocol
 from witan.access.records import Principal
 from witan.catalog.ports import CatalogStore, GrantStore
 from witan.catalog.records import Dataset, MetadataVersion
-from witan.collect.requests.body import (
+from witan.collect.records import CheckRecord
+from witan.collect.requests.creation import (
     NewRequest,
-    Requester,
-    RequestStatus,
-    accepts_uploads,
     build_request,
     can_close,
     can_manage,
     iso,
     request_summary,
-    token_item,
-    validate_body,
+    token_record,
 )
 from witan.collect.requests.invitations import digest_email, invitation_email, partner_link, reminder_email
 from witan.collect.requests.partner import partner_view, submission_history, upload_target
+from witan.collect.requests.records import (
+    Requester,
+    RequestPart,
+    RequestRecord,
+    RequestSpec,
+    RequestStatus,
+    SubmissionRecord,
+    TokenRecord,
+)
 from witan.collect.requests.reminders import ReminderPolicy, digest_changes, group_by_requester, reminders_due
 from witan.collect.requests.template import template_xlsx
 from witan.collect.requests.tokens import (
     DEFAULT_GRACE_DAYS,
     TokenGrant,
-    grant_from_item,
+    grant_from_record,
     hash_token,
     new_token,
 )
@@ -61,30 +67,34 @@ PARTNER_ERRORS_SHOWN = 50
 
 class RequestStore(Protocol):
     def create(self, new: NewRequest) -> None:
-        """Write every item of a new request atomically."""
+        """Write the request, its submissions and tokens atomically (and list it as open)."""
         ...
 
-    def get_meta(self, request_id: str) -> dict[str, Any] | None: ...
+    def get_request(self, request_id: str) -> RequestRecord | None: ...
 
-    def request_items(self, request_id: str) -> list[dict[str, Any]]:
-        """Every item under `REQUEST#{id}` (META, submissions, checks, tokens)."""
+    def request_items(self, request_id: str) -> list[RequestPart]:
+        """Every record of one request: itself, its submissions, their checks and tokens."""
         ...
 
-    def submission_items(self, request_id: str, submission_id: str) -> list[dict[str, Any]]:
-        """The submission item followed by its check items."""
+    def submission_items(
+        self, request_id: str, submission_id: str
+    ) -> tuple[SubmissionRecord | None, list[CheckRecord]]:
+        """One recipient's submission (None if there is none) and the checks of their uploads."""
         ...
 
     def list_by_requester(
         self, requester_sub: str, *, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
+    ) -> tuple[list[RequestRecord], str | None]:
+        """The requester's requests, newest first, and a cursor for the next page (None at the end)."""
+        ...
 
     def set_status(self, request_id: str, status: RequestStatus, at: str) -> bool:
         """Move an open request to `status` (and drop it from the open list); False if not open."""
         ...
 
-    def find_token(self, token_hash: str) -> dict[str, Any] | None: ...
+    def find_token(self, token_hash: str) -> TokenRecord | None: ...
 
-    def put_token(self, item: dict[str, Any]) -> None: ...
+    def put_token(self, token: TokenRecord) -> None: ...
 
     def revoke_tokens(self, request_id: str, submission_id: str | None, at: str) -> int: ...
 
@@ -142,16 +152,22 @@ class CollectRequestService:
             return False
         return True
 
-    def create(self, body: Any, requester: Requester) -> dict[str, Any]:
-        """Validate, store, invite. Invitations are best effort: a refused address is reported, and
-        the requester can reissue that recipient's link."""
+    def today(self) -> date:
+        """The requester's current UTC date: a request's due date may be today, not earlier."""
+        return _today(self.clock())
+
+    def create(self, spec: RequestSpec, requester: Requester) -> dict[str, Any]:
+        """Store a checked request (witan.api.bodies.CreateCollectRequest) and invite its recipients.
+        Invitations are best effort: a refused address is reported, and the requester can reissue
+        that recipient's link."""
         now = self.clock()
-        spec = validate_body(body, today=_today(now), schema_exists=self.schema_exists)
         new = build_request(spec, requester, now=now, grace_days=self.grace_days)
         made = None
         if spec.dataset_id:
-            new.meta["dataset_owner_org"] = self._destination_owner(spec, requester, now)
-            new.meta["destination_checked_at"] = iso(now)
+            new.stamp(
+                dataset_owner_org=self._destination_owner(spec, requester, now),
+                destination_checked_at=iso(now),
+            )
         else:
             made = self._new_destination(spec, requester, new, now)
             if made is None and spec.share_with:
@@ -164,27 +180,26 @@ class CollectRequestService:
                 self.catalog.create(*made)  # type: ignore[union-attr]
             except Exception:
                 logger.exception("destination dataset not created", extra={"dataset_id": made[0].id})
-                new.meta.pop("dataset_id", None)
+                new.stamp(dataset_id=None)
         recipients = []
         for sub in new.submissions:
-            sid = sub["submission_id"]
-            link = partner_link(self.link_base_url, new.raw_tokens[sid])
-            sent = self._send(invitation_email(new.meta, sub, link))
+            link = partner_link(self.link_base_url, new.raw_tokens[sub.submission_id])
+            sent = self._send(invitation_email(new.request, sub.uploader_email, sub.uploader_name, link))
             recipients.append(
                 {
-                    "submission_id": sid,
-                    "email": sub["uploader_email"],
-                    "name": sub.get("uploader_name"),
-                    "organisation": sub.get("uploader_organisation"),
+                    "submission_id": sub.submission_id,
+                    "email": sub.uploader_email,
+                    "name": sub.uploader_name,
+                    "organisation": sub.uploader_organisation,
                     "invited": sent,
                 }
             )
-        return {"request": request_summary(new.meta), "recipients": recipients}
+        return {"request": request_summary(new.request), "recipients": recipients}
 
-    def _destination_owner(self, spec: Any, requester: Requester, now: datetime) -> str:
+    def _destination_owner(self, spec: RequestSpec, requester: Requester, now: datetime) -> str:
         """The destination's owner organisation, once the requester is shown to be allowed to add
         versions to it and share it as asked (a catalogue error otherwise)."""
-        if self.catalog is None or self.grants is None:
+        if self.catalog is None or self.grants is None or spec.dataset_id is None:
             raise DestinationUnavailableError()
         dataset = self.catalog.get(spec.dataset_id)
         grants = self.grants.grants_for(spec.dataset_id) if dataset is not None else []
@@ -193,7 +208,7 @@ class CollectRequestService:
         return check_destination(principal, spec.dataset_id, dataset, grants, share, now)
 
     def _new_destination(
-        self, spec: Any, requester: Requester, new: NewRequest, now: datetime
+        self, spec: RequestSpec, requester: Requester, new: NewRequest, now: datetime
     ) -> tuple[Dataset, MetadataVersion] | None:
         """A dataset for a request that names none, owned by the requester's organisation, so that the
         collected data lands in the datastore; None (Parquet under curated/ only) when the datastore is
@@ -211,47 +226,48 @@ class CollectRequestService:
             creator_sub=requester.sub,
             now=now,
         )
-        new.meta |= {
-            "dataset_id": dataset.id,
-            "dataset_owner_org": dataset.owner_org,
-            "destination_checked_at": iso(now),
-            "dataset_created": True,
-        }
+        new.stamp(
+            dataset_id=dataset.id,
+            dataset_owner_org=dataset.owner_org,
+            destination_checked_at=iso(now),
+            dataset_created=True,
+        )
         return dataset, meta
 
     def list_requests(
         self, requester_sub: str, *, limit: int = 50, cursor: str | None = None
     ) -> dict[str, Any]:
         limit = max(1, min(int(limit), 100))
-        metas, next_cursor = self.store.list_by_requester(requester_sub, limit=limit, cursor=cursor)
-        return {"requests": [request_summary(m) for m in metas], "next_cursor": next_cursor}
+        requests, next_cursor = self.store.list_by_requester(requester_sub, limit=limit, cursor=cursor)
+        return {"requests": [request_summary(r) for r in requests], "next_cursor": next_cursor}
 
-    def _owned_meta(self, request_id: str, actor_sub: str, is_admin: bool) -> dict[str, Any]:
-        meta = self.store.get_meta(request_id)
-        if meta is None or not can_manage(meta, actor_sub, is_admin=is_admin):
+    def owned_request(self, request_id: str, actor_sub: str, is_admin: bool) -> RequestRecord:
+        """The request if the caller may manage it; NotFoundError otherwise."""
+        request = self.store.get_request(request_id)
+        if request is None or not can_manage(request, actor_sub, is_admin=is_admin):
             raise NotFoundError("no such request")  # someone else's request is not acknowledged either
-        return meta
+        return request
 
     def tracking(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
-        self._owned_meta(request_id, actor_sub, is_admin)
+        self.owned_request(request_id, actor_sub, is_admin)
         tracking = compute_tracking(self.store.request_items(request_id))
-        return {"request": request_summary(tracking.meta), **tracking.to_dict()}
+        return {"request": request_summary(tracking.request), **tracking.to_dict()}
 
     def close(
         self, request_id: str, actor_sub: str, *, is_admin: bool = False, groups: tuple[str, ...] = ()
     ) -> dict[str, Any]:
         """Close: the requester, an admin, or a member of the destination dataset's owner organisation."""
-        meta = self.closable_meta(request_id, actor_sub, groups, is_admin=is_admin)
-        return self._set_finished(request_id, meta, RequestStatus.CLOSED)
+        request = self.closable_request(request_id, actor_sub, groups, is_admin=is_admin)
+        return self._set_finished(request, RequestStatus.CLOSED)
 
-    def closable_meta(
+    def closable_request(
         self, request_id: str, actor_sub: str, groups: tuple[str, ...] = (), *, is_admin: bool = False
-    ) -> dict[str, Any]:
-        """The request's META if the caller may close it; NotFoundError otherwise (as for anyone else's)."""
-        meta = self.store.get_meta(request_id)
-        if meta is None or not can_close(meta, actor_sub, tuple(groups), is_admin=is_admin):
+    ) -> RequestRecord:
+        """The request if the caller may close it; NotFoundError otherwise (as for anyone else's)."""
+        request = self.store.get_request(request_id)
+        if request is None or not can_close(request, actor_sub, tuple(groups), is_admin=is_admin):
             raise NotFoundError("no such request")
-        return meta
+        return request
 
     def cancel(self, request_id: str, actor_sub: str, *, is_admin: bool = False) -> dict[str, Any]:
         """Cancel and revoke every link: a cancelled request should not even show its content."""
@@ -262,45 +278,44 @@ class CollectRequestService:
     def _finish(
         self, request_id: str, status: RequestStatus, actor_sub: str, is_admin: bool
     ) -> dict[str, Any]:
-        meta = self._owned_meta(request_id, actor_sub, is_admin)
-        return self._set_finished(request_id, meta, status)
+        return self._set_finished(self.owned_request(request_id, actor_sub, is_admin), status)
 
-    def _set_finished(self, request_id: str, meta: dict[str, Any], status: RequestStatus) -> dict[str, Any]:
-        if not self.store.set_status(request_id, status, iso(self.clock())):
-            raise RequestNotOpenError(f"the request is already {meta.get('status', 'finished')}")
-        return request_summary(self.store.get_meta(request_id) or meta)
+    def _set_finished(self, request: RequestRecord, status: RequestStatus) -> dict[str, Any]:
+        if not self.store.set_status(request.request_id, status, iso(self.clock())):
+            raise RequestNotOpenError(f"the request is already {request.status or 'finished'}")
+        return request_summary(self.store.get_request(request.request_id) or request)
 
     def revoke_link(
         self, request_id: str, submission_id: str, actor_sub: str, *, is_admin: bool = False
     ) -> int:
-        self._owned_meta(request_id, actor_sub, is_admin)
+        self.owned_request(request_id, actor_sub, is_admin)
         return self.store.revoke_tokens(request_id, submission_id, iso(self.clock()))
 
     def reissue_link(
         self, request_id: str, submission_id: str, actor_sub: str, *, is_admin: bool = False
     ) -> bool:
         """Revoke the recipient's links and email a new one (a link was forwarded, or mail was lost)."""
-        meta = self._owned_meta(request_id, actor_sub, is_admin)
-        if not accepts_uploads(meta):
+        request = self.owned_request(request_id, actor_sub, is_admin)
+        if not request.accepts_uploads:
             raise RequestNotOpenError("links can only be reissued while the request is open")
-        items = self.store.submission_items(request_id, submission_id)
-        sub = next((i for i in items if i.get("type") == "submission"), None)
+        sub, _ = self.store.submission_items(request_id, submission_id)
         if sub is None:
             raise NotFoundError("no such recipient")
         now = self.clock()
         self.store.revoke_tokens(request_id, submission_id, iso(now))
-        link = self._new_link(meta, submission_id, now)
-        return self._send(invitation_email(meta, sub, link))
+        link = self._new_link(request, submission_id, now)
+        return self._send(invitation_email(request, sub.uploader_email, sub.uploader_name, link))
 
-    def _new_link(self, meta: Mapping[str, Any], submission_id: str, now: datetime) -> str:
+    def _new_link(self, request: RequestRecord, submission_id: str, now: datetime) -> str:
         token = new_token()
+        grace = self.grace_days if request.grace_days is None else request.grace_days
         self.store.put_token(
-            token_item(
-                str(meta["request_id"]),
+            token_record(
+                request.request_id,
                 submission_id,
                 token,
-                due_date=date.fromisoformat(str(meta["due_date"])),
-                grace_days=int(meta.get("grace_days", self.grace_days)),
+                due_date=date.fromisoformat(request.due_date),
+                grace_days=grace,
                 now=now,
             )
         )
@@ -316,51 +331,54 @@ class CollectRequestService:
 
     # -- partners (capability token) --------------------------------------------------------------
 
-    def _grant(self, token: str) -> tuple[TokenGrant, dict[str, Any]]:
+    def _grant(self, token: str) -> tuple[TokenGrant, RequestRecord]:
         token_hash = hash_token(token if isinstance(token, str) else "")  # hash first, then look up
-        grant = grant_from_item(self.store.find_token(token_hash), token_hash, self.clock())
-        meta = self.store.get_meta(grant.request_id) if grant else None
-        if grant is None or meta is None or meta.get("status") == RequestStatus.CANCELLED:
+        grant = grant_from_record(self.store.find_token(token_hash), token_hash, self.clock())
+        request = self.store.get_request(grant.request_id) if grant else None
+        if grant is None or request is None or request.status == RequestStatus.CANCELLED:
             raise NotFoundError("this link is not valid: it may have expired or been replaced")
-        return grant, meta
+        return grant, request
 
-    def _submission(self, grant: TokenGrant) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        items = self.store.submission_items(grant.request_id, grant.submission_id)
-        sub = next((i for i in items if i.get("type") == "submission"), None)
+    def granted(self, token: str) -> TokenGrant | None:
+        """What a token names (request and submission), for the audit trail; None if nothing."""
+        token_hash = hash_token(token if isinstance(token, str) else "")
+        found = self.store.find_token(token_hash)
+        return grant_from_record(found, token_hash, self.clock()) if found else None
+
+    def _submission(self, grant: TokenGrant) -> tuple[SubmissionRecord, list[CheckRecord]]:
+        sub, checks = self.store.submission_items(grant.request_id, grant.submission_id)
         if sub is None:
             raise NotFoundError("this link is not valid: it may have expired or been replaced")
-        return sub, items
+        return sub, checks
 
     def open_link(self, token: str) -> dict[str, Any]:
         """`GET /collect/{token}`: what is asked; records that the recipient opened the link."""
-        grant, meta = self._grant(token)
+        grant, request = self._grant(token)
         sub, _ = self._submission(grant)
         self.store.mark_opened(grant.request_id, grant.submission_id, iso(self.clock()))
         expires = datetime.fromtimestamp(grant.expires_at, UTC)
         return partner_view(
-            meta,
+            request,
             sub,
-            self.resolve_schema(str(meta["schema"])),
+            self.resolve_schema(request.schema),
             max_upload_bytes=self.max_upload_bytes,
             link_expires_at=iso(expires),
         )
 
     def template(self, token: str) -> tuple[bytes, str]:
         """(xlsx bytes, download file name) for the request's schema."""
-        _, meta = self._grant(token)
-        schema = self.resolve_schema(str(meta["schema"]))
-        stem = str(meta["schema"]).rsplit(":", 1)[-1] or "template"  # "stored:survey" -> "survey"
-        data = template_xlsx(schema, sheet=meta.get("sheet"), title=str(meta.get("title", "")))
+        _, request = self._grant(token)
+        schema = self.resolve_schema(request.schema)
+        stem = request.schema.rsplit(":", 1)[-1] or "template"  # "stored:survey" -> "survey"
+        data = template_xlsx(schema, sheet=request.sheet, title=request.title)
         return data, f"{stem}-template.xlsx"
 
-    def presign_upload(self, token: str, body: Any) -> dict[str, Any]:
+    def presign_upload(self, token: str, file_name: str | None, size: int | None = None) -> dict[str, Any]:
         """`POST /collect/{token}/uploads` with {"file_name": ...}: a presigned POST for that file."""
-        grant, meta = self._grant(token)
-        if not accepts_uploads(meta):
-            raise RequestNotOpenError(f"this request is {meta.get('status')} and takes no more uploads")
-        file_name = body.get("file_name") if isinstance(body, Mapping) else None
-        size = body.get("size") if isinstance(body, Mapping) else None
-        if isinstance(size, int) and not isinstance(size, bool) and size > self.max_upload_bytes:
+        grant, request = self._grant(token)
+        if not request.accepts_uploads:
+            raise RequestNotOpenError(f"this request is {request.status} and takes no more uploads")
+        if size is not None and size > self.max_upload_bytes:
             raise FileTooLargeError(
                 f"files up to {self.max_upload_bytes / 1_048_576:.0f} MB can be uploaded",
             )
@@ -385,8 +403,8 @@ class CollectRequestService:
     def partner_submissions(self, token: str) -> dict[str, Any]:
         """`GET /collect/{token}/submissions`: status, upload history, and the latest check's first errors."""
         grant, _ = self._grant(token)
-        _, items = self._submission(grant)
-        history = submission_history(items)
+        sub, checks = self._submission(grant)
+        history = submission_history(sub, checks)
         history["errors"] = []
         latest = history["submissions"][0] if history["submissions"] else None
         if latest and self.read_report and latest.get("report_keys", {}).get("json"):
@@ -404,9 +422,9 @@ class CollectRequestService:
     def _open_trackings(self) -> list[RequestTracking]:
         out = []
         for rid in self.store.open_request_ids():
-            items = self.store.request_items(rid)
-            if any(i.get("type") == "request" for i in items):
-                out.append(compute_tracking(items))
+            parts = self.store.request_items(rid)
+            if any(isinstance(p, RequestRecord) for p in parts):
+                out.append(compute_tracking(parts))
         return out
 
     def run_reminders(self) -> RunResult:
@@ -419,9 +437,8 @@ class CollectRequestService:
                 if not self.store.mark_reminded(tracking.request_id, r.submission_id, today.isoformat()):
                     result.skipped += 1
                     continue
-                link = self._new_link(tracking.meta, r.submission_id, now)
-                sub = {"uploader_email": r.email, "uploader_name": r.name}
-                email = reminder_email(tracking.meta, sub, link, today=today, state=r.state)
+                link = self._new_link(tracking.request, r.submission_id, now)
+                email = reminder_email(tracking.request, r.email, r.name, link, today=today, state=r.state)
                 (result.sent if self._send(email) else result.failed).append(r.email)
         return result
 
@@ -434,10 +451,8 @@ class CollectRequestService:
             if not changes:
                 result.skipped += 1
                 continue
-            meta = trackings[0].meta
-            email = digest_email(
-                str(meta["requester_email"]), meta.get("requester_name"), changes, day=_today(now)
-            )
+            request = trackings[0].request
+            email = digest_email(request.requester_email, request.requester_name, changes, day=_today(now))
             if self._send(email):
                 result.sent.append(email.to)
                 for t in trackings:
