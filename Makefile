@@ -30,11 +30,11 @@ demo: setup console
 test: setup console
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
-lint: setup
+lint: setup typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Strict on the domain package (config in pyproject.toml); joins `lint` once clean.
+# mypy, strict on the domain package (config in pyproject.toml, with the AWS and library stubs).
 typecheck: setup
 	$(VENV)/bin/mypy -p witan
 

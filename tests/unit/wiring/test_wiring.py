@@ -121,3 +121,15 @@ def test_the_domain_never_imports_the_aws_sdk() -> None:
         if sdk.search(path.read_text(encoding="utf-8"))
     }
     assert sorted(p for p in importers if not p.startswith("aws/") and not p.endswith("cli.py")) == []
+
+
+def test_no_handler_or_route_builds_storage_keys() -> None:
+    """DynamoDB keys and types belong to the adapters (witan/aws/)."""
+    keys = re.compile(r"""["'](pk|sk|gsi1pk|gsi1sk)["']|\{"S":|TypeSerializer|TypeDeserializer""")
+    places = [*(ROOT / "functions").glob("*/handler.py"), *(p for p in WITAN.rglob("*.py"))]
+    found = sorted(
+        str(path.relative_to(ROOT))
+        for path in places
+        if "aws" not in path.relative_to(ROOT).parts and keys.search(path.read_text(encoding="utf-8"))
+    )
+    assert found == []

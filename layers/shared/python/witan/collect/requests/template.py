@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from witan.collect.requests.partner import explain_field
 from witan.validation.schema import Field, Schema, example_value, parse_constraint_value
@@ -59,7 +59,7 @@ def _validation(f: Field, column: str, wb: Workbook, lists_col: list[int]) -> Da
         dv = DataValidation(type="list", formula1=formula, allow_blank=True)
         dv.error = f"Choose one of the allowed values for {f.name}."
     elif f.type in ("integer", "year", "number"):
-        kind = "decimal" if f.type == "number" else "whole"
+        kind: Literal["decimal", "whole"] = "decimal" if f.type == "number" else "whole"
         lo, hi = c.get("minimum"), c.get("maximum")
         if f.type == "year":
             lo, hi = lo if lo is not None else 1000, hi if hi is not None else 9999
@@ -120,7 +120,7 @@ def template_xlsx(schema: Schema, *, sheet: str | None = None, title: str = "") 
     header_fill = PatternFill("solid", fgColor=HEADER_COLOUR)
     required_fill = PatternFill("solid", fgColor=REQUIRED_COLOUR)
     wb = Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]  # a new workbook's one sheet (wb.active, typed as a worksheet)
     ws.title = (sheet or DATA_SHEET)[:31]
     lists_col = [0]
     for i, f in enumerate(schema.fields, start=1):

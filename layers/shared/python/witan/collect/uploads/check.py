@@ -318,7 +318,7 @@ class UploadCheckService:
         assert record is not None
         expires = self.clock() + timedelta(seconds=self.link_ttl_seconds)
         download_stem = Path(record.file_name).stem or "upload"
-        urls = {
+        urls: dict[str, str] = {
             fmt: self.objects.presign_get(
                 self.reports_bucket,
                 record.report_keys[fmt],
