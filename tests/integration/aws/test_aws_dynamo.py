@@ -10,7 +10,7 @@ from aws_stack import Aws
 from botocore.exceptions import ClientError
 from dynamo_tables import create_keyed_table
 from witan.aws.dynamo import condition_failed, query_items
-from witan.aws.model_runs import ModelRunsTable, list_runs, requested
+from witan.aws.model_runs import ModelRunsTable
 
 
 def _shape(client: Any, name: str) -> dict[str, Any]:
@@ -79,9 +79,9 @@ def test_a_run_keeps_the_first_error_recorded_and_still_ends_failed(moto_aws: Aw
     runs.failed("r1", {"code": "States.TaskFailed", "message": "later"}, email="a@council.example")
     record = runs.get("r1")
     assert record is not None
-    assert record["status"] == "FAILED"
-    assert record["error"] == {"code": "missing-table", "message": "no transitions"}
-    assert record["email"] == "a@council.example"
+    assert record.status == "FAILED" and record.run_id == "r1"
+    assert record.error == {"code": "missing-table", "message": "no transitions"}
+    assert record.email == "a@council.example"
 
 
 def test_list_runs_is_newest_first_and_stops_at_max_items(
@@ -92,8 +92,7 @@ def test_list_runs_is_newest_first_and_stops_at_max_items(
     stamps = iter(f"2026-11-26T00:00:{s:02d}+00:00" for s in range(5))
     monkeypatch.setattr("witan.aws.model_runs._now", lambda: next(stamps))
     for n in range(5):
-        requested(
-            runs,
+        runs.requested(
             f"run-{n}",
             model="send",
             simulations=10,
@@ -104,5 +103,5 @@ def test_list_runs_is_newest_first_and_stops_at_max_items(
             email=None,
             inputs={"prefix": "inputs/"},
         )
-    assert [r["run_id"] for r in list_runs(runs)] == [f"run-{n}" for n in (4, 3, 2, 1, 0)]
-    assert [r["run_id"] for r in list_runs(runs, max_items=3)] == ["run-4", "run-3", "run-2"]
+    assert [r.run_id for r in runs.list_runs()] == [f"run-{n}" for n in (4, 3, 2, 1, 0)]
+    assert [r.run_id for r in runs.list_runs(max_items=3)] == ["run-4", "run-3", "run-2"]
