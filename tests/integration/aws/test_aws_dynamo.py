@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from dynamo_tables import create_keyed_table
 from witan.aws.dynamo import condition_failed, query_items
 from witan.aws.model_runs import ModelRunsTable
+from witan.modelrun.records import RunRecord
 
 
 def _shape(client: Any, name: str) -> dict[str, Any]:
@@ -105,3 +106,62 @@ def test_list_runs_is_newest_first_and_stops_at_max_items(
         )
     assert [r.run_id for r in runs.list_runs()] == [f"run-{n}" for n in (4, 3, 2, 1, 0)]
     assert [r.run_id for r in runs.list_runs(max_items=3)] == ["run-4", "run-3", "run-2"]
+
+
+def test_a_run_record_reads_back_every_field_the_steps_and_the_api_wrote(
+    moto_aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_keyed_table(moto_aws.ddb, "runs")
+    runs = ModelRunsTable("runs", moto_aws.ddb)
+    monkeypatch.setattr("witan.aws.model_runs._now", lambda: "2026-12-01T09:00:00+00:00")
+    inputs: dict[str, Any] = {"population": {"model_run": "r0", "output": "population"}}
+    runs.requested(
+        "r1",
+        model="demography",
+        simulations=1,
+        seed=7,
+        scenarios=["baseline"],
+        requested_by="sub-1",
+        organisation="org-camden",
+        email="a@council.example",
+        inputs=inputs,
+    )
+    runs.set_execution("r1", "arn:states:r1")
+    runs.started(
+        "r1",
+        model="demography",
+        simulations=1,
+        seed=7,
+        scenarios=["baseline"],
+        chunks_total=2,
+        output_prefix="models/r1/",
+        email="a@council.example",
+        projection_years=3,
+        years=[2024, 2025, 2026],
+    )
+    assert runs.chunk_done("r1") == 0.5
+    runs.succeeded("r1", ["models/r1/population.csv"])
+    assert runs.get("r1") == RunRecord(
+        run_id="r1",
+        model="demography",
+        status="SUCCEEDED",
+        progress=1.0,
+        chunks_done=1,
+        chunks_total=2,
+        simulations=1,
+        seed=7,
+        projection_years=3,
+        years=(2024, 2025, 2026),
+        scenarios=("baseline",),
+        requested_by="sub-1",
+        organisation="org-camden",
+        inputs=inputs,
+        email="a@council.example",
+        output_prefix="models/r1/",
+        output_keys=("models/r1/population.csv",),
+        execution_arn="arn:states:r1",
+        created_at="2026-12-01T09:00:00+00:00",
+        updated_at="2026-12-01T09:00:00+00:00",
+        finished_at="2026-12-01T09:00:00+00:00",
+    )
+    assert runs.get("r2") is None
