@@ -10,7 +10,8 @@ from aws_stack import Aws
 from botocore.exceptions import ClientError
 from dynamo_tables import create_keyed_table
 from witan.aws.dynamo import condition_failed, query_items
-from witan.aws.model_runs import ModelRunsTable, list_runs, requested
+from witan.aws.model_runs import ModelRunsTable
+from witan.modelrun.records import RunRecord
 
 
 def _shape(client: Any, name: str) -> dict[str, Any]:
@@ -79,9 +80,9 @@ def test_a_run_keeps_the_first_error_recorded_and_still_ends_failed(moto_aws: Aw
     runs.failed("r1", {"code": "States.TaskFailed", "message": "later"}, email="a@council.example")
     record = runs.get("r1")
     assert record is not None
-    assert record["status"] == "FAILED"
-    assert record["error"] == {"code": "missing-table", "message": "no transitions"}
-    assert record["email"] == "a@council.example"
+    assert record.status == "FAILED" and record.run_id == "r1"
+    assert record.error == {"code": "missing-table", "message": "no transitions"}
+    assert record.email == "a@council.example"
 
 
 def test_list_runs_is_newest_first_and_stops_at_max_items(
@@ -92,8 +93,7 @@ def test_list_runs_is_newest_first_and_stops_at_max_items(
     stamps = iter(f"2026-11-26T00:00:{s:02d}+00:00" for s in range(5))
     monkeypatch.setattr("witan.aws.model_runs._now", lambda: next(stamps))
     for n in range(5):
-        requested(
-            runs,
+        runs.requested(
             f"run-{n}",
             model="send",
             simulations=10,
@@ -104,5 +104,64 @@ def test_list_runs_is_newest_first_and_stops_at_max_items(
             email=None,
             inputs={"prefix": "inputs/"},
         )
-    assert [r["run_id"] for r in list_runs(runs)] == [f"run-{n}" for n in (4, 3, 2, 1, 0)]
-    assert [r["run_id"] for r in list_runs(runs, max_items=3)] == ["run-4", "run-3", "run-2"]
+    assert [r.run_id for r in runs.list_runs()] == [f"run-{n}" for n in (4, 3, 2, 1, 0)]
+    assert [r.run_id for r in runs.list_runs(max_items=3)] == ["run-4", "run-3", "run-2"]
+
+
+def test_a_run_record_reads_back_every_field_the_steps_and_the_api_wrote(
+    moto_aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_keyed_table(moto_aws.ddb, "runs")
+    runs = ModelRunsTable("runs", moto_aws.ddb)
+    monkeypatch.setattr("witan.aws.model_runs._now", lambda: "2026-12-01T09:00:00+00:00")
+    inputs: dict[str, Any] = {"population": {"model_run": "r0", "output": "population"}}
+    runs.requested(
+        "r1",
+        model="demography",
+        simulations=1,
+        seed=7,
+        scenarios=["baseline"],
+        requested_by="sub-1",
+        organisation="org-camden",
+        email="a@council.example",
+        inputs=inputs,
+    )
+    runs.set_execution("r1", "arn:states:r1")
+    runs.started(
+        "r1",
+        model="demography",
+        simulations=1,
+        seed=7,
+        scenarios=["baseline"],
+        chunks_total=2,
+        output_prefix="models/r1/",
+        email="a@council.example",
+        projection_years=3,
+        years=[2024, 2025, 2026],
+    )
+    assert runs.chunk_done("r1") == 0.5
+    runs.succeeded("r1", ["models/r1/population.csv"])
+    assert runs.get("r1") == RunRecord(
+        run_id="r1",
+        model="demography",
+        status="SUCCEEDED",
+        progress=1.0,
+        chunks_done=1,
+        chunks_total=2,
+        simulations=1,
+        seed=7,
+        projection_years=3,
+        years=(2024, 2025, 2026),
+        scenarios=("baseline",),
+        requested_by="sub-1",
+        organisation="org-camden",
+        inputs=inputs,
+        email="a@council.example",
+        output_prefix="models/r1/",
+        output_keys=("models/r1/population.csv",),
+        execution_arn="arn:states:r1",
+        created_at="2026-12-01T09:00:00+00:00",
+        updated_at="2026-12-01T09:00:00+00:00",
+        finished_at="2026-12-01T09:00:00+00:00",
+    )
+    assert runs.get("r2") is None

@@ -165,7 +165,7 @@ class World:
         files under models/{run}/ and its record as the API and state machine leave it."""
         import json
 
-        from witan.aws.model_runs import ModelRunsTable, requested
+        from witan.aws.model_runs import ModelRunsTable
 
         run_id = f"run-{uuid.uuid4().hex[:10]}"
         keys: dict[str, str] = {}
@@ -187,8 +187,7 @@ class World:
                 data = json.dumps(plan, indent=1).encode()
             self.s3.put_object(Bucket=DATA_BUCKET, Key=f"models/{run_id}/{rel}", Body=data)
         table = ModelRunsTable(self.tables["MODEL_RUNS_TABLE"], self.ddb)
-        requested(
-            table,
+        table.requested(
             run_id,
             model="send",
             simulations=8,

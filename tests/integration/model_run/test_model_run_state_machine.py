@@ -165,16 +165,16 @@ def test_the_state_machine_projects_the_requested_years(
         years,
     )
     record = ModelRunsTable(TABLE, machine["ddb"]).get(run_id)
-    assert record is not None and record["status"] == "SUCCEEDED"
-    assert (record["projection_years"], record["years"]) == (len(years), years)
+    assert record is not None and record.status == "SUCCEEDED"
+    assert (record.projection_years, record.years) == (len(years), tuple(years))
 
 
 def test_years_beyond_the_population_fail_the_run_naming_them(machine: dict[str, Any]) -> None:
     description = execute(machine, "years-too-many", projection_years=6)
     assert description["status"] == "FAILED"
     record = ModelRunsTable(TABLE, machine["ddb"]).get("years-too-many")
-    assert record is not None and record["status"] == "FAILED"
-    error = record["error"]
+    assert record is not None and record.status == "FAILED" and record.error is not None
+    error = record.error
     assert (error["code"], error["file"], error["column"]) == (
         "missing-population",
         "population.csv",
@@ -191,8 +191,8 @@ def test_a_scenario_window_outside_the_projection_fails_the_run_naming_it(machin
     description = execute(machine, "window-late", scenarios=[late])
     assert description["status"] == "FAILED"
     record = ModelRunsTable(TABLE, machine["ddb"]).get("window-late")
-    assert record is not None and record["status"] == "FAILED"
-    error = record["error"]
+    assert record is not None and record.status == "FAILED" and record.error is not None
+    error = record.error
     assert (error["code"], error["scenario"], error["modification"]) == (
         "scenario-outside-projection",
         "late-movers",

@@ -107,12 +107,12 @@ def test_post_matrix(world: World, persona: Any, extra: dict[str, Any], expected
     # The record is written before the execution starts, as model_run's handler expects to find it.
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(run_id)
     assert record is not None
-    assert record["status"] == "RUNNING" and record["progress"] == 0
-    assert record["requested_by"] == persona.sub
+    assert record.status == "RUNNING" and record.progress == 0
+    assert record.requested_by == persona.sub
     expected_org = "org-barnet" if persona is GRANTEES[Activity.FILE_READ] else "org-camden"
-    assert record["organisation"] == expected_org
-    assert record["scenarios"] == ["close-C"]
-    assert record["execution_arn"].endswith(f":{run_id}")
+    assert record.organisation == expected_org
+    assert record.scenarios == ("close-C",)
+    assert record.execution_arn is not None and record.execution_arn.endswith(f":{run_id}")
     # One execution, named after the run, whose input the plan step accepts.
     assert [e["name"] for e in started] == [run_id]
     run_input = json.loads(world.sfn.describe_execution(executionArn=started[0]["executionArn"])["input"])
@@ -151,7 +151,7 @@ def test_projection_years_is_recorded_and_passed_to_the_plan(world: World, years
     detail = json.loads(audit["detail"]) if isinstance(audit["detail"], str) else audit["detail"]
     assert detail["parameters"]["projection_years"] == years
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(out["id"])
-    assert record is not None and record["projection_years"] == years
+    assert record is not None and record.projection_years == years
     (execution,) = executions(world)
     run_input = json.loads(world.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
     assert run_input["parameters"]["projection_years"] == years
@@ -169,7 +169,7 @@ def test_without_projection_years_the_plan_decides(world: World) -> None:
     assert "projection_years" not in run_input and "projection_years" not in run_input["parameters"]
     assert "projection_years" not in RunRequest.from_event(run_input).parameters
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(out["id"])
-    assert record is not None and record["projection_years"] is None
+    assert record is not None and record.projection_years is None
 
 
 BAD_BODIES = [
@@ -277,8 +277,8 @@ def test_a_failed_start_is_recorded_and_answered_503(world: World, monkeypatch: 
     assert int(outcome["status"]) == 503 and details[1]["write_ahead"]
     run_id = str(ahead["resource"]).removeprefix("model-run/")
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(run_id)
-    assert record is not None and record["status"] == "FAILED"
-    assert record["error"]["code"] == "start-failed"
+    assert record is not None and record.status == "FAILED"
+    assert record.error is not None and record.error["code"] == "start-failed"
 
 
 # --- GET /model-runs/{id} and GET /model-runs ---------------------------------------------------------

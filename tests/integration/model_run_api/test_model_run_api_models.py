@@ -80,10 +80,7 @@ def test_inputs_by_role_with_a_dataset_version(world: World) -> None:
 def finished_run(world: World, model: str, requested_by: str, organisation: str, status: str) -> str:
     runs = ModelRunsTable(world.runs_table, world.api.ddb)
     run_id = f"{model}{status.lower()}{requested_by}"[:60].replace("-", "")
-    from witan.aws.model_runs import requested
-
-    requested(
-        runs,
+    runs.requested(
         run_id,
         model=model,
         simulations=1,
@@ -110,7 +107,8 @@ def test_a_run_takes_another_runs_output_only_if_the_caller_may_see_it(world: Wo
     detail = json.loads(audit["detail"]) if isinstance(audit["detail"], str) else audit["detail"]
     assert detail["inputs"]["population"]["model_run"] == mine
     record = ModelRunsTable(world.runs_table, world.api.ddb).get(out["id"])
-    assert record is not None and record["inputs"]["population"] == ref  # the link is kept
+    assert record is not None and record.inputs is not None
+    assert record.inputs["population"] == ref  # the link is kept
     (execution,) = executions(world)
     run_input = json.loads(world.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
     assert run_input["inputs"]["population"] == ref

@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # loaded only by the routes that use them (the cold import st
     from witan.audit.query import AuditReader
     from witan.collect.requests.records import StoredSchema
     from witan.collect.requests.service import CollectRequestService
+    from witan.datapacks.ports import PackObjects, PackStore
+    from witan.modelrun.ports import RunStore
+    from witan.modelrun.records import RunRecord
 
 UPLOAD_EXPIRY_SECONDS = 15 * 60
 DOWNLOAD_EXPIRY_SECONDS = 5 * 60  # presigned GETs live at most 5 minutes
@@ -50,20 +53,17 @@ class CollectWiring:
 class ModelRunPorts:
     """The model-run routes' needs: the run records and a way to start an execution."""
 
-    runs: Any  # witan.aws.model_runs.ModelRunsTable
+    runs: RunStore
     start: Callable[[str, dict[str, Any]], str]  # (run_id, state machine input) -> execution ARN
-    requested: Callable[..., str]
-    set_execution: Callable[[Any, str, str], None]
-    list_runs: Callable[[Any], list[dict[str, Any]]]
 
 
 @dataclass
 class DatapackPorts:
     """The datapack routes' needs: pack records, S3 objects and run records."""
 
-    packs: Any  # witan.aws.datapacks_table.DynamoPackStore
-    objects: Any  # witan.aws.datapacks_table.S3PackObjects
-    get_run: Callable[[str], dict[str, Any] | None]  # run_id -> run record
+    packs: PackStore
+    objects: PackObjects
+    get_run: Callable[[str], RunRecord | None]  # None when there are no runs on this stack
 
 
 @dataclass(frozen=True)

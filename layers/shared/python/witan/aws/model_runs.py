@@ -27,6 +27,7 @@ from witan.aws.dynamo import DynamoTable, condition_failed
 from witan.aws.table_shapes import GSI1
 from witan.modelrun.definition import InputFile, ModelDefinition
 from witan.modelrun.errors import ModelInputError
+from witan.modelrun.records import RUNNING, RunRecord
 from witan.modelrun.storage import run_prefix
 
 
@@ -209,9 +210,43 @@ def _py(av: dict[str, Any]) -> Any:
 STORAGE_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})  # keys and index: never in a record
 
 
-def _record(item: dict[str, Any]) -> dict[str, Any]:
-    """A stored run as its record: plain values, without the table's keys."""
-    return {k: _py(v) for k, v in item.items() if k not in STORAGE_ATTRIBUTES}
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _record(item: dict[str, Any]) -> RunRecord:
+    """A stored run as its record. A run failed before anything else was written (a plan step that
+    never started) has only its key, status and error: its id comes from the key."""
+    v = {k: _py(a) for k, a in item.items() if k not in STORAGE_ATTRIBUTES}
+    years, error, inputs = v.get("years"), v.get("error"), v.get("inputs")
+    return RunRecord(
+        run_id=str(v.get("run_id") or item["pk"]["S"].removeprefix("RUN#")),
+        model=_str(v.get("model")),
+        status=str(v.get("status") or RUNNING),
+        progress=float(v.get("progress") or 0),
+        chunks_done=_int(v.get("chunks_done")),
+        chunks_total=_int(v.get("chunks_total")),
+        simulations=_int(v.get("simulations")),
+        seed=_int(v.get("seed")),
+        projection_years=_int(v.get("projection_years")),
+        years=tuple(int(y) for y in years) if isinstance(years, list) else None,
+        scenarios=tuple(str(s) for s in v.get("scenarios") or []),
+        requested_by=_str(v.get("requested_by")),
+        organisation=_str(v.get("organisation")),
+        inputs=inputs if isinstance(inputs, dict) else None,
+        email=_str(v.get("email")),
+        output_prefix=_str(v.get("output_prefix")),
+        output_keys=tuple(str(k) for k in v.get("output_keys") or []),
+        error=error if isinstance(error, dict) else None,
+        execution_arn=_str(v.get("execution_arn")),
+        created_at=_str(v.get("created_at")),
+        updated_at=_str(v.get("updated_at")),
+        finished_at=_str(v.get("finished_at")),
+    )
 
 
 def _running(
@@ -343,89 +378,62 @@ class ModelRunsTable(DynamoTable):
         if not self._set(run_id, {**fields, "error": error}, f"attribute_not_exists(#f{len(fields)})"):
             self._set(run_id, fields)
 
-    def get(self, run_id: str) -> dict[str, Any] | None:
+    def get(self, run_id: str) -> RunRecord | None:
         item = self.client.get_item(TableName=self.table_name, Key=self.key(run_id), ConsistentRead=True).get(
             "Item"
         )
         return None if item is None else _record(item)
 
+    # --- used by the API (POST/GET /model-runs) -----------------------------------------------------
 
-# --- used by the API (POST/GET /model-runs) ---------------------------------------------------------
+    def requested(
+        self,
+        run_id: str,
+        *,
+        model: str,
+        simulations: int,
+        seed: int,
+        scenarios: list[str],
+        requested_by: str,
+        organisation: str,
+        email: str | None,
+        inputs: dict[str, Any],
+        projection_years: int | None = None,
+    ) -> str:
+        """Create the run record (RUNNING, progress 0) before the execution starts; returns created_at.
 
-RUN_RECORD_FIELDS = (
-    "run_id",
-    "model",
-    "status",
-    "progress",
-    "chunks_total",
-    "chunks_done",
-    "simulations",
-    "seed",
-    "projection_years",
-    "years",
-    "scenarios",
-    "requested_by",
-    "organisation",
-    "created_at",
-    "updated_at",
-    "finished_at",
-    "output_prefix",
-    "output_keys",
-    "error",
-    "execution_arn",
-)
+        Same item and fields as `started` (which later upserts chunks_total), plus who asked and for
+        which organisation, so the API can decide who may see the run.
+        """
+        now = _now()
+        item = {
+            **_running(run_id, model, simulations, seed, scenarios, run_prefix(run_id), email, now),
+            "requested_by": requested_by,
+            "organisation": organisation,
+            "inputs": inputs,
+            # None: every population year after the seed year; the plan step then records how many.
+            "projection_years": projection_years,
+            "created_at": now,
+        }
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={**self.key(run_id), **{k: _av(v) for k, v in item.items()}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return now
 
+    def set_execution(self, run_id: str, execution_arn: str) -> None:
+        self._set(run_id, {"execution_arn": execution_arn})
 
-def requested(
-    table: ModelRunsTable,
-    run_id: str,
-    *,
-    model: str,
-    simulations: int,
-    seed: int,
-    scenarios: list[str],
-    requested_by: str,
-    organisation: str,
-    email: str | None,
-    inputs: dict[str, Any],
-    projection_years: int | None = None,
-) -> str:
-    """Create the run record (RUNNING, progress 0) before the execution starts; returns created_at.
-
-    Same item and fields as `ModelRunsTable.started` (which later upserts chunks_total), plus who asked
-    and for which organisation, so the API can decide who may see the run.
-    """
-    now = _now()
-    item = {
-        **_running(run_id, model, simulations, seed, scenarios, run_prefix(run_id), email, now),
-        "requested_by": requested_by,
-        "organisation": organisation,
-        "inputs": inputs,
-        # None: every population year after the seed year; the plan step then records how many.
-        "projection_years": projection_years,
-        "created_at": now,
-    }
-    table.client.put_item(
-        TableName=table.table_name,
-        Item={**table.key(run_id), **{k: _av(v) for k, v in item.items()}},
-        ConditionExpression="attribute_not_exists(pk)",
-    )
-    return now
-
-
-def set_execution(table: ModelRunsTable, run_id: str, execution_arn: str) -> None:
-    table._set(run_id, {"execution_arn": execution_arn})
-
-
-def list_runs(table: ModelRunsTable, max_items: int = 5000) -> list[dict[str, Any]]:
-    """Every run record, newest first (gsi1 `RUNS`); callers filter by who may see them."""
-    items = table.query(
-        IndexName=GSI1,
-        KeyConditionExpression="gsi1pk = :p",
-        ExpressionAttributeValues={":p": {"S": "RUNS"}},
-        ScanIndexForward=False,
-    )
-    return [_record(item) for item in islice(items, max_items)]
+    def list_runs(self, max_items: int = 5000) -> list[RunRecord]:
+        """Every run record, newest first (gsi1 `RUNS`); callers filter by who may see them."""
+        items = self.query(
+            IndexName=GSI1,
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": {"S": "RUNS"}},
+            ScanIndexForward=False,
+        )
+        return [_record(item) for item in islice(items, max_items)]
 
 
 class StepFunctionsStarter:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from witan.aws.audit_seals import KmsSigner, S3SealStore
     from witan.collect.uploads.check import UploadCheckService
     from witan.collect.uploads.ports import Mailer
+    from witan.modelrun.records import RunRecord
     from witan.modelrun.steps import RunPorts
 
 T = TypeVar("T")
@@ -164,9 +165,6 @@ def _model_runs(settings: Settings) -> ModelRunPorts:
     return ModelRunPorts(
         runs=aws.ModelRunsTable(settings.model_runs_table),
         start=aws.StepFunctionsStarter(settings.state_machine_arn),
-        requested=aws.requested,
-        set_execution=aws.set_execution,
-        list_runs=aws.list_runs,
     )
 
 
@@ -174,7 +172,7 @@ def _datapacks(settings: Settings) -> DatapackPorts:
     from witan.api.deps import DatapackPorts
     from witan.aws.datapacks_table import DynamoPackStore, S3PackObjects
 
-    get_run: Callable[[str], dict[str, Any] | None] = lambda run_id: None  # noqa: E731  no runs table
+    get_run: Callable[[str], RunRecord | None] = lambda run_id: None  # noqa: E731  no runs table
     if settings.model_runs_table:
         from witan.aws.model_runs import ModelRunsTable
 

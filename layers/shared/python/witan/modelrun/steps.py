@@ -14,44 +14,18 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from witan.collect.uploads.notify import Email
 from witan.collect.uploads.ports import Mailer
 from witan.modelrun import notify, pipeline
 from witan.modelrun.definition import InputFile, ModelDefinition
 from witan.modelrun.errors import ModelInputError
+from witan.modelrun.ports import RunRecords
 from witan.modelrun.request import RunRequest
 from witan.modelrun.storage import RunStorage, run_prefix
 
 logger = logging.getLogger(__name__)
-
-
-class RunRecords(Protocol):
-    """The runs' records (witan.aws.model_runs.ModelRunsTable)."""
-
-    def started(
-        self,
-        run_id: str,
-        *,
-        model: str,
-        simulations: int,
-        seed: int,
-        scenarios: list[str],
-        chunks_total: int,
-        output_prefix: str,
-        email: str | None,
-        projection_years: int | None = None,
-        years: list[int] | None = None,
-    ) -> None: ...
-
-    def chunk_done(self, run_id: str) -> float: ...
-
-    def succeeded(self, run_id: str, output_keys: list[str]) -> None: ...
-
-    def failed(self, run_id: str, error: dict[str, Any], email: str | None = None) -> None: ...
-
-    def get(self, run_id: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -194,11 +168,11 @@ def fail(event: dict[str, Any], services: RunPorts) -> dict[str, Any]:
     run_id = _run_id(event)
     error = describe_error(event.get("error"))
     services.runs.failed(run_id, error)
-    record = services.runs.get(run_id) or {}
-    recorded = record.get("error") or error
-    if record.get("email"):
+    record = services.runs.get(run_id)
+    recorded = dict(record.error) if record is not None and record.error else error
+    if record is not None and record.email:
         message = str(recorded.get("message", ""))
-        _notify(services, notify.run_failed(record["email"], run_id, str(record.get("model", "")), message))
+        _notify(services, notify.run_failed(record.email, run_id, record.model or "", message))
     logger.warning("model run failed", extra={"run_id": run_id, "error": recorded})
     return {"run_id": run_id, "status": "FAILED", "error": recorded}
 

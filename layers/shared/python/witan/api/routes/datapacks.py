@@ -77,6 +77,7 @@ from witan.errors import (
     RunNotFinishedError,
     TooManyMembersError,
 )
+from witan.modelrun.records import RunRecord
 from witan.settings import DATASETS_PREFIX
 
 router = Router()
@@ -349,7 +350,7 @@ def _personal(dataset: Dataset) -> bool:
     return dataset.metadata.get("personal_data") is True
 
 
-def _visible_run(cur: Current, run_id: str) -> dict[str, Any]:
+def _visible_run(cur: Current, run_id: str) -> RunRecord:
     from witan.api.routes.model_runs import visibility
 
     run = ports(cur).get_run(run_id)
@@ -360,13 +361,13 @@ def _visible_run(cur: Current, run_id: str) -> dict[str, Any]:
     return run
 
 
-def _run_readable(cur: Current, run_id: str, depth: int = 0) -> tuple[dict[str, Any], set[str]]:
+def _run_readable(cur: Current, run_id: str, depth: int = 0) -> tuple[RunRecord, set[str]]:
     """The run, if the caller may see it and read every dataset it read (following runs it took
     inputs from); and the ids of those datasets that hold personal data."""
     run = _visible_run(cur, run_id)
-    if run.get("status") != "SUCCEEDED":
-        raise RunNotFinishedError(f"run {run_id} is {run.get('status')}")
-    sources = run_sources(run.get("inputs"))
+    if not run.succeeded:
+        raise RunNotFinishedError(f"run {run_id} is {run.status}")
+    sources = run_sources(run.inputs)
     if not sources.datasets and not sources.runs:
         raise RunInputsUnknownError(
             f"run {run_id} does not record its inputs: it cannot be re-run from a pack"
@@ -1045,8 +1046,7 @@ def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
     cur.record.detail["reproductions"] = [{"sealed_run": r["run_id"], "run": n} for r, n, _ in started]
     cur.write_ahead(202)
     for run, new_id, run_input in started:
-        p.requested(
-            p.runs,
+        p.runs.requested(
             new_id,
             model=run["model"],
             simulations=run["simulations"],
@@ -1064,7 +1064,7 @@ def reproduce_pack(pack_id: PathPackId) -> ReproduceStarted:
             p.runs.failed(new_id, {"code": "start-failed", "message": type(exc).__name__})
             cur.record_outcome(503, "model-runs-unavailable")
             raise ModelRunsUnavailableError("a run could not be started; try again later") from exc
-        p.set_execution(p.runs, new_id, arn)
+        p.runs.set_execution(new_id, arn)
     return ReproduceStarted(
         pack_id=pack_id,
         runs=[
@@ -1104,7 +1104,7 @@ def check_reproduction(pack_id: PathPackId, sealed_run: PathRunId, run_id: PathR
         cur.record.deny(f"run-not-visible:{run_id}")
         raise NotFoundError(f"no model run {run_id}")
     cur.record.detail.update({"sealed_run": sealed_run, "run": run_id})
-    status = str(record.get("status", "RUNNING"))
+    status = record.status
     result = ReproduceCheck(ok=False, status=status, sealed_run=sealed_run, run=run_id)
     if status != "SUCCEEDED":
         return result

@@ -46,6 +46,7 @@ from witan.errors import (
     UnsupportedInputError,
 )
 from witan.modelrun.limits import MAX_PROJECTION_YEARS, MAX_SIMULATION_YEARS, run_work
+from witan.modelrun.records import RunRecord
 from witan.settings import DATASETS_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -230,11 +231,11 @@ def _cur() -> Current:
     return current(router.context)
 
 
-def visibility(principal: Principal, run: dict[str, Any]) -> str | None:
+def visibility(principal: Principal, run: RunRecord) -> str | None:
     """Why the caller may see a run (the audit reason), or None."""
-    if run.get("requested_by") and run.get("requested_by") == principal.sub:
+    if run.requested_by and run.requested_by == principal.sub:
         return "requester"
-    org = run.get("organisation")
+    org = run.organisation
     if org and org in principal.organisations:
         return f"member:{org}"
     if principal.is_admin:
@@ -290,13 +291,13 @@ def _run_output(cur: Current, role: str, ref: RunOutputInput, chain: Any) -> tup
     if run is None or reason is None:
         cur.record.deny(f"input-run-not-visible:{ref.model_run}")
         raise NotFoundError(f"inputs.{role}: no model run {ref.model_run}")
-    if run.get("model") != chain.model or ref.output != chain.output:
+    if run.model != chain.model or ref.output != chain.output:
         raise InvalidValueError(
             f"inputs.{role}: takes the {chain.output!r} output of a {chain.model} run "
-            f"(run {ref.model_run} is a {run.get('model')} run)",
+            f"(run {ref.model_run} is a {run.model} run)",
         )
-    if run.get("status") != "SUCCEEDED":
-        raise RunNotFinishedError(f"inputs.{role}: run {ref.model_run} is {run.get('status')}")
+    if not run.succeeded:
+        raise RunNotFinishedError(f"inputs.{role}: run {ref.model_run} is {run.status}")
     return ref.model_dump(exclude_none=True), reason
 
 
@@ -382,41 +383,41 @@ def _checked_request(body: CreateModelRunRequest) -> tuple[Any, dict[str, Any], 
     return model, parameters, [s["name"] for s in scenarios]
 
 
-def _view(cur: Current, run: dict[str, Any], with_outputs: bool) -> ModelRunView:
+def _view(cur: Current, run: RunRecord, with_outputs: bool) -> ModelRunView:
+    """The run's answer, field by field (the JSON shape is the API's, not the store's)."""
     outputs: list[OutputLink] = []
-    prefix = str(run.get("output_prefix") or "")
-    if with_outputs and run.get("status") == "SUCCEEDED":
-        for key in run.get("output_keys") or []:
-            kind = OUTPUT_KINDS.get("." + str(key).rsplit(".", 1)[-1])
-            if kind is None or not prefix or not str(key).startswith(prefix):
+    prefix = run.output_prefix or ""
+    if with_outputs and run.succeeded:
+        for key in run.output_keys:
+            kind = OUTPUT_KINDS.get("." + key.rsplit(".", 1)[-1])
+            if kind is None or not prefix or not key.startswith(prefix):
                 continue
-            name = str(key)[len(prefix) :]
+            name = key[len(prefix) :]
             signed = cur.services.files.presign_get(key, name.replace("/", "_"), DOWNLOAD_EXPIRY_SECONDS)
             outputs.append(
                 OutputLink(
                     name=name, kind=kind, key=key, url=signed.url, expires_at=signed.expires_at.isoformat()
                 )
             )
-    error = run.get("error")
     return ModelRunView(
-        id=str(run["run_id"]),
-        model=str(run.get("model", "send")),
-        status=str(run.get("status", "RUNNING")),
-        progress=float(run.get("progress") or 0),
-        chunks_done=run.get("chunks_done"),
-        chunks_total=run.get("chunks_total"),
-        simulations=run.get("simulations"),
-        seed=run.get("seed"),
-        projection_years=run.get("projection_years"),
-        years=run.get("years"),
-        scenarios=list(run.get("scenarios") or []),
-        requested_by=run.get("requested_by"),
-        organisation=run.get("organisation"),
-        created_at=run.get("created_at"),
-        updated_at=run.get("updated_at"),
-        finished_at=run.get("finished_at"),
-        error=error if isinstance(error, dict) else None,
-        inputs=run.get("inputs") if isinstance(run.get("inputs"), dict) else None,
+        id=run.run_id,
+        model="send" if run.model is None else run.model,  # runs from before the registry: SEND
+        status=run.status,
+        progress=run.progress,
+        chunks_done=run.chunks_done,
+        chunks_total=run.chunks_total,
+        simulations=run.simulations,
+        seed=run.seed,
+        projection_years=run.projection_years,
+        years=None if run.years is None else list(run.years),
+        scenarios=list(run.scenarios),
+        requested_by=run.requested_by,
+        organisation=run.organisation,
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        finished_at=run.finished_at,
+        error=None if run.error is None else dict(run.error),
+        inputs=None if run.inputs is None else dict(run.inputs),
         outputs=outputs,
     )
 
@@ -543,8 +544,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
     )
     p = ports(cur)
     with cur.changing(202):  # a start that fails is recorded as failed, not only as allowed
-        p.requested(
-            p.runs,
+        p.runs.requested(
             run_id,
             model=model.name,
             simulations=simulations,
@@ -563,7 +563,7 @@ def create_model_run(body: CreateModelRunRequest) -> ModelRunStarted:
             logger.error("could not start model run %s: %s", run_id, type(exc).__name__)
             p.runs.failed(run_id, {"code": "start-failed", "message": type(exc).__name__})
             raise ModelRunsUnavailableError("the run could not be started; try again later") from exc
-        p.set_execution(p.runs, run_id, execution_arn)
+        p.runs.set_execution(run_id, execution_arn)
     return ModelRunStarted(id=run_id, status="RUNNING", location=f"/model-runs/{run_id}")
 
 
@@ -583,8 +583,8 @@ def list_model_runs(
     p = ports(cur)
     items = [
         run
-        for run in p.list_runs(p.runs)
-        if visibility(principal, run) is not None and (status is None or run.get("status") == status)
+        for run in p.runs.list_runs()
+        if visibility(principal, run) is not None and (status is None or run.status == status)
     ][:limit]
     cur.record.allow("admin:platform-admin" if principal.is_admin else "policy-filtered")
     cur.record.detail.update({"returned": len(items), "status": status})
