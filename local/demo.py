@@ -84,8 +84,8 @@ POPULATION_HEADER = "area-code,area-name,year,sex,age,population\n"
 def step_upload(demo: Demo) -> None:
     """S3 -> SQS -> upload_validator, for one valid and one invalid file; read back its records."""
     require_handler("upload_validator")
-    from witan.aws.submissions import put_request, put_submission
-    from witan.collect.records import CollectionRequest, Submission, request_pk
+    from witan.aws.submissions import DynamoRequestStore, put_request, put_submission
+    from witan.collect.records import CheckRecord, CollectionRequest, Submission
 
     d = demo.deployment
     dynamodb, table, bucket = (
@@ -114,24 +114,18 @@ def step_upload(demo: Demo) -> None:
         demo.say(f"put s3://{bucket}/{key} ({len(text)} bytes)")
     if not lambda_runtime.wait_until_idle(120):
         raise StepFailed("the upload queue was not drained within 120 s")
-    response = dynamodb.query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": request_pk(request_id)}},
-    )
-    checks = {
-        item["submission_id"]: item for item in map(plain, response["Items"]) if item.get("type") == "check"
-    }
+    parts = DynamoRequestStore(table, dynamodb).request_items(request_id)
+    checks = {part.submission_id: part for part in parts if isinstance(part, CheckRecord)}
     for submission_id in files:
         check = checks.get(submission_id)
         if check is None:
             raise StepFailed(f"no check record for {submission_id}: the validator did not record a result")
         demo.say(
-            f"{submission_id}: status={check.get('status')} rows={check.get('rows')} "
-            f"errors={check.get('error_count')} reports={len(check.get('report_keys') or {})}"
-            + (f" parquet={check['parquet_key']}" if check.get("parquet_key") else "")
+            f"{submission_id}: status={check.status.value} rows={check.rows} "
+            f"errors={check.error_count} reports={len(check.report_keys)}"
+            + (f" parquet={check.parquet_key}" if check.parquet_key else "")
         )
-    if checks["sub-valid"].get("status") != "valid" or checks["sub-invalid"].get("status") != "invalid":
+    if checks["sub-valid"].status.value != "valid" or checks["sub-invalid"].status.value != "invalid":
         raise StepFailed("expected the first file valid and the second invalid")
     emails = outbox.sent(demo.outbox_dir)[emails_before:]
     demo.say(f"{len(emails)} email(s) in the outbox:")
