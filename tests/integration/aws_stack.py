@@ -12,6 +12,7 @@ import importlib.util
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +23,7 @@ import pytest
 from dynamo_tables import create_audit_table, create_keyed_table
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from witan.access.records import Activity
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-2"
@@ -231,3 +233,50 @@ def header(response: dict[str, Any], name: str) -> str | None:
         if key.lower() == name and values:
             return ", ".join(values)
     return None
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A caller as the Cognito authorizer describes them (claims); no sub: anonymous."""
+
+    name: str
+    sub: str | None
+    groups: str = ""  # as the authorizer passes cognito:groups
+
+    @property
+    def claims(self) -> dict[str, str] | None:
+        if self.sub is None:
+            return None
+        return {
+            "sub": self.sub,
+            "email": f"{self.sub}@example.org",
+            "email_verified": "true",
+            "cognito:groups": self.groups,
+        }
+
+
+# The datastore's callers: the owning organisation, a member, an admin, another organisation, nobody, a
+# grantee whose grant has expired, and one grantee per activity.
+OWNER = Persona("owner", "owner-1", "[org-camden]")
+MEMBER = Persona("member", "member-2", "org-camden")
+ADMIN = Persona("admin", "admin-1", "[platform-admin]")
+OTHER = Persona("other-org", "other-9", "org-islington")
+ANONYMOUS = Persona("anonymous", None)
+EXPIRED = Persona("expired-grant", "g-expired", "org-barnet")
+GRANTEES = {a: Persona(f"grantee:{a.value}", f"g-{a.value}", "[org-barnet]") for a in Activity}
+
+
+def audit_items(ddb: Any, table: str, request_id: str) -> list[dict[str, Any]]:
+    """The audit table's items for one API request (wire format), read straight from the table."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "request_id = :r",
+        "ExpressionAttributeValues": {":r": {"S": request_id}},
+    }
+    while True:
+        page = ddb.scan(**kwargs)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -9,7 +9,19 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from aws_stack import call_rest_api, load_function
+from aws_stack import (  # noqa: F401  (the personas are this harness's, re-exported)
+    ADMIN,
+    ANONYMOUS,
+    EXPIRED,
+    GRANTEES,
+    MEMBER,
+    OTHER,
+    OWNER,
+    Persona,
+    audit_items,
+    call_rest_api,
+    load_function,
+)
 from witan.access.records import Activity, Grant, GranteeType
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.grants_table import DynamoGrantStore
@@ -18,33 +30,6 @@ from witan.catalog import records as catalog
 TABLE_VARS = ("CATALOG_TABLE", "GRANTS_TABLE", "AUDIT_TABLE")
 BUCKET = "test-data-bucket"
 MAX_UPLOAD = 10 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Persona:
-    name: str
-    sub: str | None
-    groups: str = ""  # as the authorizer passes cognito:groups
-
-    @property
-    def claims(self) -> dict[str, str] | None:
-        if self.sub is None:
-            return None
-        return {
-            "sub": self.sub,
-            "email": f"{self.sub}@example.org",
-            "email_verified": "true",
-            "cognito:groups": self.groups,
-        }
-
-
-OWNER = Persona("owner", "owner-1", "[org-camden]")
-MEMBER = Persona("member", "member-2", "org-camden")
-ADMIN = Persona("admin", "admin-1", "[platform-admin]")
-OTHER = Persona("other-org", "other-9", "org-islington")
-ANONYMOUS = Persona("anonymous", None)
-EXPIRED = Persona("expired-grant", "g-expired", "org-barnet")
-GRANTEES = {a: Persona(f"grantee:{a.value}", f"g-{a.value}", "[org-barnet]") for a in Activity}
 
 
 @dataclass
@@ -83,18 +68,7 @@ class Api:
 
     def events_for(self, request_id: str) -> list[dict[str, Any]]:
         """Audit events the handler wrote for one request (read straight from the audit table)."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.tables["AUDIT_TABLE"],
-            "FilterExpression": "request_id = :r",
-            "ExpressionAttributeValues": {":r": {"S": request_id}},
-        }
-        while True:
-            page = self.ddb.scan(**kwargs)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return audit_items(self.ddb, self.tables["AUDIT_TABLE"], request_id)
 
     def the_event(self) -> dict[str, Any]:
         """The one audit event of the last request (fails if there is not exactly one)."""

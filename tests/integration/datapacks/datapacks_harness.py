@@ -13,7 +13,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from aws_stack import REGION, call_rest_api, load_function
+from aws_stack import (  # noqa: F401  (the personas are this harness's, re-exported)
+    ADMIN,
+    ANONYMOUS,
+    EXPIRED,
+    GRANTEES,
+    MEMBER,
+    OTHER,
+    OWNER,
+    REGION,
+    Persona,
+    audit_items,
+    call_rest_api,
+    load_function,
+)
 from witan.access.records import Activity, Grant, GranteeType
 from witan.aws.catalog_table import DynamoCatalogStore
 from witan.aws.datapacks_table import DynamoPackStore
@@ -30,28 +43,6 @@ SEND_FILES = {
     "costs": "costs.csv",
     "valid_states": "valid-states.csv",
 }
-
-
-@dataclass(frozen=True)
-class Persona:
-    name: str
-    sub: str | None
-    groups: str = ""
-
-    @property
-    def claims(self) -> dict[str, str] | None:
-        if self.sub is None:
-            return None
-        return {"sub": self.sub, "email": f"{self.sub}@example.org", "cognito:groups": self.groups}
-
-
-OWNER = Persona("owner", "owner-1", "[org-camden]")
-MEMBER = Persona("member", "member-2", "org-camden")
-ADMIN = Persona("admin", "admin-1", "[platform-admin]")
-OTHER = Persona("other-org", "other-9", "org-islington")
-ANONYMOUS = Persona("anonymous", None)
-EXPIRED = Persona("expired-grant", "g-expired", "org-barnet")
-GRANTEES = {a: Persona(f"grantee:{a.value}", f"g-{a.value}", "[org-barnet]") for a in Activity}
 
 
 def create_packs_bucket(s3: Any) -> None:
@@ -95,18 +86,8 @@ class World:
         return status, parsed
 
     def events_for(self, request_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.tables["AUDIT_TABLE"],
-            "FilterExpression": "request_id = :r",
-            "ExpressionAttributeValues": {":r": {"S": request_id}},
-        }
-        while True:
-            page = self.ddb.scan(**kwargs)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """The request's audit events, each attribute's value unwrapped from the wire format."""
+        items = audit_items(self.ddb, self.tables["AUDIT_TABLE"], request_id)
         return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
 
     # -- set-up straight through the stores (no audit events) -------------------------------------------
